@@ -1,0 +1,67 @@
+"""The `bpcli` command line: a thin Typer layer over the library. No maths here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+import typer
+
+from bpcli import __version__
+from bpcli.commands.gradcheck import gradcheck_command
+from bpcli.commands.run import evaluate_command, predict_command, train_command
+from bpcli.commands.spec import schema_command, show_command
+from bpcli.commands.trace import trace_command
+
+app = typer.Typer(
+    name="bpcli",
+    help="See and check backpropagation: trace expressions, gradient-check layers and models, "
+    "train small NumPy networks from YAML specs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"bpcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Optional[bool] = typer.Option(
+        None, "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """bpcli: see and check backpropagation."""
+
+
+app.command("trace")(trace_command)
+app.command("gradcheck")(gradcheck_command)
+app.command("train")(train_command)
+app.command("evaluate")(evaluate_command)
+app.command("predict")(predict_command)
+app.command("show")(show_command)
+app.command("schema")(schema_command)
+
+
+def main() -> None:
+    """Console-script entry point: the last guard so a user never sees a traceback."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as err:  # a bug in bpcli, not the user's fault
+        if os.environ.get("BPCLI_DEBUG"):
+            raise
+        print(
+            f"internal error: {type(err).__name__}: {err}\n"
+            "This is a bug in bpcli; rerun with BPCLI_DEBUG=1 for the traceback and report it.",
+            file=sys.stderr,
+        )
+        sys.exit(1)

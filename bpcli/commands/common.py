@@ -1,0 +1,72 @@
+"""What every command shares: error handling at the edge, output formats, NAME=VALUE tokens."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from typing import Callable, Iterable, TypeVar
+
+import typer
+
+from bpcli.errors import BpcliError, UsageError
+
+F = TypeVar("F", bound=Callable)
+
+FORMATS_HELP = "Output format: rich (tables; plain text when stdout is not a terminal) or json."
+
+
+def handles_errors(command: F) -> F:
+    """Turn library errors into a short message on stderr and their exit code; no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except BpcliError as err:
+            print(err.render(), file=sys.stderr)
+            raise typer.Exit(err.exit_code) from None
+        except RecursionError:
+            print("error: input is nested too deeply", file=sys.stderr)
+            raise typer.Exit(2) from None
+        except MemoryError:
+            print("error: out of memory (the input or model is too large)", file=sys.stderr)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def check_format(fmt: str, allowed: Iterable[str]) -> str:
+    """Validate a --format value."""
+    allowed = tuple(allowed)
+    if fmt not in allowed:
+        raise UsageError(f"unknown --format '{fmt}'; choose from: {', '.join(allowed)}")
+    return fmt
+
+
+def split_assignments(tokens: Iterable[str]) -> list[tuple[str, str]]:
+    """['x=1', 'y=2'] -> [('x', '1'), ('y', '2')]; a token without '=' is a usage error."""
+    pairs = []
+    for token in tokens:
+        name, sep, value = token.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"expected NAME=VALUE, got '{token}'")
+        pairs.append((name, value.strip()))
+    return pairs
+
+
+def stdout_is_terminal() -> bool:
+    """True when stdout is an interactive terminal (rich live output allowed)."""
+    return sys.stdout.isatty()
+
+
+def make_console(stderr: bool = False, record: bool = False):
+    """A Rich console: colours and live redraw only on a terminal; plain text otherwise."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    width = None
+    if not stream.isatty():
+        width = int(os.environ.get("COLUMNS", "100"))
+    return Console(file=stream, record=record, width=width, soft_wrap=False, highlight=False)

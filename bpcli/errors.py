@@ -1,0 +1,103 @@
+"""User-facing errors. The library raises these; only the CLI edge turns them into messages.
+
+Every BpcliError carries the exit code the CLI should use (2 = bad usage, spec, data or
+expression; 1 = a check failed or training diverged) and renders itself as plain text.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or '' when none is close."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class BpcliError(Exception):
+    """Base of every error a user can cause. `exit_code` is what the CLI exits with."""
+
+    exit_code = 2
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def render(self) -> str:
+        """The text shown to the user (no traceback)."""
+        return self.message
+
+
+class UsageError(BpcliError):
+    """Bad command-line usage: a token without '=', an unknown option value ..."""
+
+
+class ExprError(BpcliError):
+    """A problem in a scalar expression, pointing at a 0-based column of `expression`."""
+
+    def __init__(self, message: str, expression: str = "", column: int | None = None):
+        super().__init__(message)
+        self.expression = expression
+        self.column = column
+
+    def render(self) -> str:
+        if self.column is None or not self.expression or len(self.expression) > 200:
+            where = f" (at column {self.column + 1})" if self.column is not None else ""
+            return f"error: {self.message}{where}"
+        return f"error: {self.message}\n  {self.expression}\n  {' ' * self.column}^"
+
+
+@dataclass
+class SpecProblem:
+    """One problem in a spec: where it is and what is wrong."""
+
+    message: str
+    path: str = ""  # dotted key path, e.g. "model.2.units"
+    file: str = ""
+    line: int | None = None  # 1-based
+    col: int | None = None  # 1-based
+
+    def render(self) -> str:
+        where = self.file or "<spec>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.col is not None:
+                where += f":{self.col}"
+        key = f" {self.path}:" if self.path else ""
+        return f"{where}:{key} {self.message}"
+
+
+class SpecError(BpcliError):
+    """One or more problems in a YAML spec, each with file:line:col."""
+
+    def __init__(self, problems: Sequence[SpecProblem] | SpecProblem | str):
+        if isinstance(problems, str):
+            problems = [SpecProblem(problems)]
+        elif isinstance(problems, SpecProblem):
+            problems = [problems]
+        self.problems = list(problems)
+        super().__init__("\n".join(p.render() for p in self.problems))
+
+
+class DataError(BpcliError):
+    """Unreadable or invalid data: a missing file, a bad CSV cell, NaN in inputs ..."""
+
+
+class ShapeError(BpcliError):
+    """Two layers whose shapes do not fit; the message names both layers and both shapes."""
+
+
+class CheckFailed(BpcliError):
+    """A gradient check failed (exit 1)."""
+
+    exit_code = 1
+
+
+class TrainingDiverged(BpcliError):
+    """The loss became nan or inf (exit 1)."""
+
+    exit_code = 1
+

@@ -1,0 +1,1 @@
+"""The NumPy layer graph: layers, losses, initializers, regularizers, models."""

@@ -1,0 +1,68 @@
+"""The Layer base class and the LAYERS registry: the one way to define a layer.
+
+A layer's options are the keyword arguments of its __init__ (typed, with defaults); the spec
+validator, `bpcli show`, `bpcli schema` and the gradient-check tests read them from there.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Optional
+
+import numpy as np
+
+from bpcli.registry import Registry
+
+LAYERS = Registry("layer")
+
+Shape = tuple  # per-example shape, without the batch dimension
+
+
+class Layer:
+    """Base class: forward(x) caches what backward needs; backward(dout) returns dx.
+
+    Contract for every subclass (built-in or user-written):
+    - `build(input_shape, rng, dtype)` creates `params` for a per-example input shape (no batch
+      dimension; for multi-input layers a list of shapes) and returns the output shape.
+    - `forward(x)` (or `forward(*xs)` when `n_inputs != 1`) with a leading batch dimension;
+      caches what backward needs only when `self.training` is True or `self.keep_cache` is set.
+    - `backward(dout)` returns dx (a tuple of dx for multi-input layers), never modifies `dout`,
+      and *assigns* (never accumulates) `grads[k]` for every `k` in `params`, so running it twice
+      gives the same gradients.
+    - `kink_state()` returns a discrete array describing which side of its kinks each input was
+      on in the last forward (relu mask, max-pool argmax ...), or None for smooth layers.
+    """
+
+    registered_name: ClassVar[str] = ""
+    n_inputs: ClassVar[Optional[int]] = 1  # None = any number >= 2 (add, concat)
+    weight_params: ClassVar[tuple] = ()  # params that regularization applies to, e.g. ("W",)
+    shorthand: ClassVar[Optional[str]] = None  # the option `- dense: 100` sets, e.g. "units"
+    stochastic: ClassVar[bool] = False  # draws from self.rng in training mode (dropout)
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.training: bool = True
+        self.keep_cache: bool = False
+        self.rng: np.random.Generator = np.random.default_rng(0)
+        self.name: str = ""
+
+    def build(self, input_shape: Any, rng: np.random.Generator, dtype: Any) -> Shape:
+        """Create parameters for `input_shape`; return the output shape. Default: same shape."""
+        return input_shape
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def kink_state(self) -> Optional[np.ndarray]:
+        return None
+
+    @property
+    def caching(self) -> bool:
+        """Whether forward should keep what backward needs."""
+        return self.training or self.keep_cache
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
