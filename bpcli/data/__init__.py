@@ -1,0 +1,1 @@
+"""Datasets: seeded generators, CSV / NPZ / IDX files, Fashion-MNIST; splits and batches."""

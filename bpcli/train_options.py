@@ -1,0 +1,29 @@
+"""The `train:` section of a spec: every option of the training loop, with its default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+
+@dataclass
+class EarlyStopping:
+    """Stop when `monitor` has not improved for `patience` epochs; restore the best weights."""
+
+    monitor: Literal["val_loss", "val_accuracy", "train_loss", "train_accuracy"] = "val_loss"
+    patience: int = 10
+    min_delta: float = 0.0
+
+
+@dataclass
+class TrainOptions:
+    """How to train: epochs, batches, precision, clipping, checkpoints."""
+
+    epochs: int = 100
+    batch_size: Optional[int] = None  # None = full batch
+    dtype: Literal["float32", "float64"] = "float32"
+    shuffle: bool = True
+    clip_norm: Optional[float] = None  # clip the global gradient norm to this value
+    early_stopping: Optional[EarlyStopping] = None
+    checkpoint_every: int = 1  # epochs between `last` checkpoints
+    eval_every: int = 1  # epochs between validation passes
