@@ -37,6 +37,9 @@ class Layer:
     weight_params: ClassVar[tuple] = ()  # params that regularization applies to, e.g. ("W",)
     shorthand: ClassVar[Optional[str]] = None  # the option `- dense: 100` sets, e.g. "units"
     stochastic: ClassVar[bool] = False  # draws from self.rng in training mode (dropout)
+    # (options, per-example input shape) pairs that the registry-wide gradient tests use;
+    # multi-input layers give a list of shapes.
+    examples: ClassVar[tuple] = (({}, (5,)),)
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}

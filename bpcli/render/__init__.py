@@ -1,0 +1,1 @@
+"""Everything Rich: tables, trees, progress, plots, and the DOT/JSON/SVG writers."""
