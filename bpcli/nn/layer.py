@@ -30,6 +30,10 @@ class Layer:
       gives the same gradients.
     - `kink_state()` returns a discrete array describing which side of its kinks each input was
       on in the last forward (relu mask, max-pool argmax ...), or None for smooth layers.
+    - `buffers` holds non-trainable state that is part of the model (batchnorm running mean and
+      variance): saved in checkpoints and cast by `LayerGraph.to`, never given gradients.
+    - `needs_input_grad` is set False by the graph when nobody needs dx (the first layer of a
+      model); a layer may then skip computing it and return None. Ignoring the flag is fine.
     """
 
     registered_name: ClassVar[str] = ""
@@ -40,10 +44,12 @@ class Layer:
     # (options, per-example input shape) pairs that the registry-wide gradient tests use;
     # multi-input layers give a list of shapes.
     examples: ClassVar[tuple] = (({}, (5,)),)
+    needs_input_grad: bool = True
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
         self.training: bool = True
         self.keep_cache: bool = False
         self.rng: np.random.Generator = np.random.default_rng(0)
