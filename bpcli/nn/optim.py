@@ -1,0 +1,218 @@
+"""Optimizers (the OPTIMIZERS registry) and gradient clipping by global norm.
+
+Every optimizer updates the live parameter arrays IN PLACE, keeps its state in buffers
+allocated once (same shape and dtype as the parameter, so float32 stays float32), and
+exposes that state as a flat dict of arrays for checkpoints. Defaults follow CS231n's optim.py.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict
+
+import numpy as np
+
+from bpcli.registry import Registry
+
+OPTIMIZERS = Registry("optimizer")
+
+Arrays = Dict[str, np.ndarray]
+
+
+def global_norm(grads: Arrays) -> float:
+    """sqrt(sum over all arrays of sum(g**2)), accumulated in float64."""
+    total = 0.0
+    for g in grads.values():
+        flat = g.reshape(-1)
+        total += float(np.dot(flat, flat))
+    return math.sqrt(total)
+
+
+def clip_by_global_norm(grads: Arrays, max_norm: float) -> float:
+    """Scale every gradient in place by min(1, max_norm / ||g||); return the norm before clipping."""
+    norm = global_norm(grads)
+    if norm > max_norm > 0:
+        scale = max_norm / (norm + 1e-12)
+        for g in grads.values():
+            g *= scale
+    return norm
+
+
+class Optimizer:
+    """Base class: `step(grads)` updates `params` (name -> live array) in place.
+
+    Subclasses name their per-parameter buffers in `buffers` and implement `update`.
+    """
+
+    buffers: tuple = ()
+
+    def __init__(self, params: Arrays, *, lr: float = 1e-2):
+        self.params = params
+        self.lr = float(lr)
+        self.t = 0  # number of steps taken
+        self.state: dict[str, Arrays] = {b: {k: np.zeros_like(p) for k, p in params.items()} for b in self.buffers}
+        self._scratch = {k: np.empty_like(p) for k, p in params.items()}
+
+    def step(self, grads: Arrays) -> None:
+        """One update of every parameter from its gradient (same keys as params)."""
+        self.t += 1
+        for name, p in self.params.items():
+            self.update(name, p, grads[name], self._scratch[name])
+
+    def update(self, name: str, p: np.ndarray, g: np.ndarray, tmp: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> Arrays:
+        """Flat arrays: 't', and '<buffer>/<param name>' for every buffer."""
+        out: Arrays = {"t": np.array(self.t, dtype=np.int64)}
+        for b, arrays in self.state.items():
+            for k, a in arrays.items():
+                out[f"{b}/{k}"] = a
+        return out
+
+    def load_state_dict(self, state: Arrays) -> None:
+        """Copy a state_dict back into the preallocated buffers."""
+        self.t = int(state["t"])
+        for b, arrays in self.state.items():
+            for k, a in arrays.items():
+                np.copyto(a, state[f"{b}/{k}"])
+
+
+@OPTIMIZERS.register("sgd")
+class SGD(Optimizer):
+    """w -= lr * dw"""
+
+    def __init__(self, params: Arrays, *, lr: float = 1e-2):
+        super().__init__(params, lr=lr)
+
+    def update(self, name, p, g, tmp):
+        np.multiply(g, self.lr, out=tmp)
+        p -= tmp
+
+
+@OPTIMIZERS.register("momentum")
+class Momentum(Optimizer):
+    """v = mu * v - lr * dw;  w += v"""
+
+    buffers = ("velocity",)
+
+    def __init__(self, params: Arrays, *, lr: float = 1e-2, momentum: float = 0.9):
+        super().__init__(params, lr=lr)
+        self.momentum = float(momentum)
+
+    def update(self, name, p, g, tmp):
+        v = self.state["velocity"][name]
+        v *= self.momentum
+        np.multiply(g, self.lr, out=tmp)
+        v -= tmp
+        p += v
+
+
+@OPTIMIZERS.register("nesterov")
+class Nesterov(Optimizer):
+    """v_prev = v;  v = mu * v - lr * dw;  w += -mu * v_prev + (1 + mu) * v"""
+
+    buffers = ("velocity",)
+
+    def __init__(self, params: Arrays, *, lr: float = 1e-2, momentum: float = 0.9):
+        super().__init__(params, lr=lr)
+        self.momentum = float(momentum)
+
+    def update(self, name, p, g, tmp):
+        mu = self.momentum
+        v = self.state["velocity"][name]
+        # w += -mu*v_prev + (1+mu)*(mu*v_prev - lr*g) = mu^2*v_prev - (1+mu)*lr*g
+        np.multiply(v, -mu, out=tmp)
+        p += tmp
+        v *= mu
+        np.multiply(g, self.lr, out=tmp)
+        v -= tmp
+        np.multiply(v, 1.0 + mu, out=tmp)
+        p += tmp
+
+
+@OPTIMIZERS.register("rmsprop")
+class RMSprop(Optimizer):
+    """cache = decay * cache + (1 - decay) * dw**2;  w -= lr * dw / (sqrt(cache) + eps)"""
+
+    buffers = ("cache",)
+
+    def __init__(self, params: Arrays, *, lr: float = 1e-2, decay_rate: float = 0.99, epsilon: float = 1e-8):
+        super().__init__(params, lr=lr)
+        self.decay_rate = float(decay_rate)
+        self.epsilon = float(epsilon)
+
+    def update(self, name, p, g, tmp):
+        cache = self.state["cache"][name]
+        cache *= self.decay_rate
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - self.decay_rate
+        cache += tmp
+        np.sqrt(cache, out=tmp)
+        tmp += self.epsilon
+        np.divide(g, tmp, out=tmp)
+        tmp *= self.lr
+        p -= tmp
+
+
+@OPTIMIZERS.register("adam")
+class Adam(Optimizer):
+    """m = b1*m + (1-b1)*dw;  v = b2*v + (1-b2)*dw**2;  w -= lr * m_hat / (sqrt(v_hat) + eps),
+    with m_hat = m / (1 - b1**t), v_hat = v / (1 - b2**t)."""
+
+    buffers = ("m", "v")
+
+    def __init__(
+        self,
+        params: Arrays,
+        *,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+    ):
+        super().__init__(params, lr=lr)
+        self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
+
+    def decay_weights(self, p: np.ndarray) -> None:
+        """Hook for AdamW's decoupled weight decay; plain Adam does nothing."""
+
+    def update(self, name, p, g, tmp):
+        b1, b2 = self.beta1, self.beta2
+        m, v = self.state["m"][name], self.state["v"][name]
+        m *= b1
+        np.multiply(g, 1.0 - b1, out=tmp)
+        m += tmp
+        v *= b2
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
+        # sqrt(v_hat) + eps  ->  tmp;  lr * m_hat / tmp  ->  tmp
+        np.sqrt(v, out=tmp)
+        tmp *= 1.0 / math.sqrt(1.0 - b2**self.t)
+        tmp += self.epsilon
+        np.divide(m, tmp, out=tmp)
+        tmp *= self.lr / (1.0 - b1**self.t)
+        self.decay_weights(p)
+        p -= tmp
+
+
+@OPTIMIZERS.register("adamw")
+class AdamW(Adam):
+    """Adam with decoupled weight decay: w -= lr * wd * w, then the Adam step (applies to every parameter)."""
+
+    def __init__(
+        self,
+        params: Arrays,
+        *,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ):
+        super().__init__(params, lr=lr, beta1=beta1, beta2=beta2, epsilon=epsilon)
+        self.weight_decay = float(weight_decay)
+
+    def decay_weights(self, p: np.ndarray) -> None:
+        p *= 1.0 - self.lr * self.weight_decay
