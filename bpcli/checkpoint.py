@@ -1,0 +1,109 @@
+"""Checkpoints: one .npz with weights, buffers, optimizer and schedule state, RNG states and
+the run's position; written to a temporary file and renamed into place, read without pickle.
+
+Layout inside the .npz (every entry a plain array; text is a 0-d unicode array):
+  param/<name>, buffer/<name>, optim/<key>, sched/<key>, extra/<key>
+  meta   JSON text: epoch, step, position in the epoch, resolved spec, tracking state
+  rng    JSON text: {name: numpy bit_generator.state} (exact: JSON keeps Python ints whole)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict
+
+import numpy as np
+
+from bpcli.errors import DataError
+
+Arrays = Dict[str, np.ndarray]
+SECTIONS = {"param": "params", "buffer": "buffers", "optim": "optimizer", "sched": "schedule", "extra": "extra"}
+
+
+@dataclass
+class Checkpoint:
+    """Everything needed to continue a run exactly, or to use its model."""
+
+    params: Arrays
+    meta: Dict[str, Any]
+    buffers: Arrays = field(default_factory=dict)
+    optimizer: Arrays = field(default_factory=dict)
+    schedule: Arrays = field(default_factory=dict)
+    extra: Arrays = field(default_factory=dict)
+    rng: Dict[str, Any] = field(default_factory=dict)
+
+
+def rng_state(rng: np.random.Generator) -> Dict[str, Any]:
+    """A Generator's bit_generator state as JSON-able data."""
+    return _jsonable(rng.bit_generator.state)
+
+
+def set_rng_state(rng: np.random.Generator, state: Dict[str, Any]) -> None:
+    """Put a saved state back into a Generator (same bit generator kind)."""
+    rng.bit_generator.state = state
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def save_checkpoint(path: Path | str, checkpoint: Checkpoint) -> Path:
+    """Write atomically: a temporary file in the same directory, fsync, then os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: Arrays = {}
+    for prefix, attr in SECTIONS.items():
+        for key, value in getattr(checkpoint, attr).items():
+            arrays[f"{prefix}/{key}"] = np.asarray(value)
+    arrays["meta"] = np.array(json.dumps(_jsonable(checkpoint.meta)))
+    arrays["rng"] = np.array(json.dumps(_jsonable(checkpoint.rng)))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def load_checkpoint(path: Path | str) -> Checkpoint:
+    """Read a checkpoint with allow_pickle=False; a clear DataError for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"checkpoint not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            contents = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise DataError(f"{path}: not a readable bpcli checkpoint ({err})") from None
+    if "meta" not in contents or "rng" not in contents:
+        raise DataError(f"{path}: not a bpcli checkpoint (no 'meta' entry)")
+    try:
+        meta = json.loads(str(contents.pop("meta")))
+        rng = json.loads(str(contents.pop("rng")))
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}: damaged checkpoint metadata ({err})") from None
+    sections: Dict[str, Arrays] = {attr: {} for attr in SECTIONS.values()}
+    for key, value in contents.items():
+        prefix, _, name = key.partition("/")
+        if prefix in SECTIONS:
+            sections[SECTIONS[prefix]][name] = value
+    return Checkpoint(meta=meta, rng=rng, **sections)
