@@ -1,0 +1,281 @@
+"""The expression graph: nodes in a repeatable topological order, forward, recorded backward.
+
+Nodes are created inputs-first (the parser emits them in postfix order), so the node list
+*is* a topological order and reversing it is a valid backward order. Every walk here is a
+plain loop over that list: no recursion, whatever the depth of the expression.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Optional
+
+from bpcli.errors import ExprError
+from bpcli.expr.ops import OPS
+
+VARIABLE = "var"
+CONSTANT = "const"
+
+
+@dataclass(slots=True)
+class ExprNode:
+    """One node: a variable (`name`), a constant (`constant`) or a gate (`op` over `inputs`)."""
+
+    id: int
+    op: str  # "var", "const" or a key of OPS
+    inputs: tuple[int, ...] = ()
+    name: str = ""
+    constant: float = 0.0
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op == VARIABLE or self.op == CONSTANT
+
+
+@dataclass(slots=True)
+class InputStep:
+    """What one gate sent to one input: upstream × local = sent; `total` is the input's grad after."""
+
+    node: int
+    local: float
+    sent: float
+    accumulated: bool  # True when the input already had gradient from another path (`+=`)
+    total: float
+
+
+@dataclass(slots=True)
+class BackwardStep:
+    """One gate in the backward pass (reverse topological order)."""
+
+    node: int
+    upstream: float
+    inputs: list[InputStep]
+
+
+@dataclass
+class Trace:
+    """A forward and a recorded backward pass of an ExprGraph at given values."""
+
+    graph: "ExprGraph"
+    values: list[float]
+    grads: list[Optional[float]]  # None for constants (they need no gradient)
+    steps: list[BackwardStep]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def output(self) -> float:
+        return self.values[self.graph.output]
+
+    @property
+    def gradients(self) -> dict[str, float]:
+        return {name: self.grads[i] for name, i in self.graph.variable_ids.items()}
+
+
+class GraphBuilder:
+    """Appends nodes inputs-first; one node per distinct variable name."""
+
+    def __init__(self) -> None:
+        self.nodes: list[ExprNode] = []
+        self.variable_ids: dict[str, int] = {}
+
+    def variable(self, name: str) -> int:
+        found = self.variable_ids.get(name)
+        if found is not None:
+            return found
+        node_id = len(self.nodes)
+        self.nodes.append(ExprNode(node_id, VARIABLE, (), name))
+        self.variable_ids[name] = node_id
+        return node_id
+
+    def constant(self, value: float) -> int:
+        node_id = len(self.nodes)
+        self.nodes.append(ExprNode(node_id, CONSTANT, (), "", float(value)))
+        return node_id
+
+    def gate(self, op: str, inputs: tuple[int, ...]) -> int:
+        node_id = len(self.nodes)
+        self.nodes.append(ExprNode(node_id, op, tuple(inputs)))
+        return node_id
+
+    def build(self, output: int, text: str) -> "ExprGraph":
+        return ExprGraph(self.nodes, output, text, self.variable_ids)
+
+
+def _number_text(value: float) -> str:
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+class ExprGraph:
+    """A parsed expression. `variables` are in first-appearance order."""
+
+    def __init__(self, nodes: list[ExprNode], output: int, text: str, variable_ids: dict[str, int]):
+        self.nodes = nodes
+        self.output = output
+        self.text = text
+        self.variable_ids = dict(variable_ids)
+        self.variables: list[str] = list(variable_ids)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    # ---- evaluation ----------------------------------------------------------------------
+
+    def _check_values(self, values: Mapping[str, float]) -> None:
+        for name in self.variables:
+            if name not in values:
+                raise ExprError(f"no value given for variable '{name}'", self.text)
+
+    def forward(self, values: Mapping[str, float]) -> list[float]:
+        """The value of every node, in node order."""
+        self._check_values(values)
+        out: list[float] = [0.0] * len(self.nodes)
+        for node in self.nodes:
+            op = node.op
+            if op == VARIABLE:
+                out[node.id] = float(values[node.name])
+            elif op == CONSTANT:
+                out[node.id] = node.constant
+            else:
+                out[node.id] = OPS[op].forward(*[out[i] for i in node.inputs])
+        return out
+
+    def evaluate(self, values: Mapping[str, float]) -> float:
+        """f at `values` ({name: number})."""
+        return self.forward(values)[self.output]
+
+    def gradients(self, values: Mapping[str, float]) -> tuple[float, dict[str, float]]:
+        """(f, {variable: ∂f/∂variable}) by one forward and one backward pass."""
+        trace = self.backward(values, record=False)
+        return trace.output, trace.gradients
+
+    def backward(self, values: Mapping[str, float], record: bool = True) -> Trace:
+        """Forward, then backward in reverse topological order, recording every step."""
+        vals = self.forward(values)
+        nodes = self.nodes
+        grads: list[Optional[float]] = [None] * len(nodes)
+        for node in nodes:
+            if node.op != CONSTANT:
+                grads[node.id] = 0.0
+        grads[self.output] = 1.0 if nodes[self.output].op != CONSTANT else None
+        reached = [False] * len(nodes)
+        reached[self.output] = True
+        steps: list[BackwardStep] = []
+        for node in reversed(nodes):
+            if node.is_leaf:
+                continue
+            upstream = grads[node.id]
+            op = OPS[node.op]
+            args = [vals[i] for i in node.inputs]
+            out = vals[node.id]
+            sent_to: list[InputStep] = []
+            for position, child in enumerate(node.inputs):
+                if nodes[child].op == CONSTANT:
+                    continue
+                local = op.local(position, args, out)
+                sent = upstream * local
+                accumulated = reached[child]
+                total = grads[child] + sent if accumulated else sent
+                grads[child] = total
+                reached[child] = True
+                if record:
+                    sent_to.append(InputStep(child, local, sent, accumulated, total))
+            if record:
+                steps.append(BackwardStep(node.id, upstream, sent_to))
+        trace = Trace(self, vals, grads, steps)
+        trace.warnings = numerical_warnings(self, vals, steps) if record else []
+        return trace
+
+    def kink_state(self, values: Mapping[str, float]) -> tuple:
+        """Which side of its kink every relu/abs/max/min gate is on, in node order."""
+        vals = self.forward(values)
+        sides = []
+        for node in self.nodes:
+            if not node.is_leaf and OPS[node.op].kink is not None:
+                sides.append(OPS[node.op].kink([vals[i] for i in node.inputs]))
+        return tuple(sides)
+
+    # ---- structure and presentation -----------------------------------------------------
+
+    def structure(self) -> list[tuple]:
+        """The graph as plain tuples (for equality: same structure = same graph)."""
+        return [(n.op, n.inputs, n.name, n.constant) for n in self.nodes] + [("output", self.output)]
+
+    def label(self, node_id: int) -> str:
+        """How a node is named in tables: the variable name, the constant, or n<id>."""
+        node = self.nodes[node_id]
+        if node.op == VARIABLE:
+            return node.name
+        if node.op == CONSTANT:
+            return _number_text(node.constant)
+        return f"n{node_id}"
+
+    def gate_label(self, node_id: int) -> str:
+        """The gate as the lecture draws it: `*-1`, `+1`, `1/x`, `exp`, `max` ..."""
+        node = self.nodes[node_id]
+        if node.is_leaf:
+            return node.op
+        op = OPS[node.op]
+        if node.op == "recip":
+            return "1/x"
+        if op.symbol and len(node.inputs) == 2:
+            left, right = (self.nodes[i] for i in node.inputs)
+            if node.op in ("add", "mul") and (left.op == CONSTANT) != (right.op == CONSTANT):
+                const = left if left.op == CONSTANT else right
+                return f"{op.symbol}{_number_text(const.constant)}"
+            return op.symbol
+        if node.op == "neg":
+            return "*-1"
+        return node.op
+
+    def expanded(self) -> "ExprGraph":
+        """A copy with composite gates (sigmoid, tanh) replaced by their primitive gates."""
+        builder = GraphBuilder()
+        new_id: list[int] = [0] * len(self.nodes)
+        for node in self.nodes:
+            if node.op == VARIABLE:
+                new_id[node.id] = builder.variable(node.name)
+            elif node.op == CONSTANT:
+                new_id[node.id] = builder.constant(node.constant)
+            else:
+                inputs = tuple(new_id[i] for i in node.inputs)
+                expansion = OPS[node.op].expansion
+                if expansion is not None:
+                    new_id[node.id] = expansion(builder, *inputs)
+                else:
+                    new_id[node.id] = builder.gate(node.op, inputs)
+        return builder.build(new_id[self.output], self.text)
+
+
+def numerical_warnings(graph: ExprGraph, values: list[float], steps: Iterable[BackwardStep], limit: int = 20) -> list[str]:
+    """One line per gate where nan/inf *starts*: its inputs were finite, its result is not."""
+    isfinite = math.isfinite
+    found: list[str] = []
+    count = 0
+    for node in graph.nodes:
+        if node.is_leaf or isfinite(values[node.id]):
+            continue
+        if all(isfinite(values[i]) for i in node.inputs):
+            count += 1
+            if len(found) < limit:
+                args = ", ".join(_number_text(values[i]) if isfinite(values[i]) else str(values[i]) for i in node.inputs)
+                found.append(f"gate {graph.label(node.id)} ({node.op}) gives {values[node.id]} at input {args}")
+    for step in steps:
+        if not isfinite(step.upstream):
+            continue
+        for sent in step.inputs:
+            if not isfinite(sent.local) or not isfinite(sent.sent):
+                args = [values[i] for i in graph.nodes[step.node].inputs]
+                if not all(isfinite(a) for a in args):
+                    continue
+                count += 1
+                if len(found) < limit:
+                    found.append(
+                        f"gate {graph.label(step.node)} ({graph.nodes[step.node].op}): local gradient "
+                        f"for {graph.label(sent.node)} is {sent.local} (sent {sent.sent})"
+                    )
+    if count > limit:
+        found.append(f"... and {count - limit} more gates with nan/inf")
+    return found

@@ -1,0 +1,261 @@
+"""Tokenizer and iterative precedence parser (shunting-yard): text -> ExprGraph.
+
+Grammar: numbers (3, 0.5, 2.5e-1), identifiers, + - * / ** (^ is **), unary - and +,
+parentheses, and calls of the functions in the op table (max/min take 2 or more arguments).
+Python's precedence: ** binds tighter than unary minus on its left (-x**2 = -(x**2)), is
+right-associative, and accepts a unary minus on its right (2**-x). Anything else is a
+syntax error pointing at its column. User text is never handed to eval/exec/compile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from bpcli.errors import ExprError, did_you_mean
+from bpcli.expr.graph import ExprGraph, GraphBuilder
+from bpcli.expr.ops import BINARY_OPERATORS, FUNCTIONS, OPS
+
+MAX_CHARS = 1_000_000
+
+# binding power and right-associativity of each operator the parser pushes
+_BINARY_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "**": 4}
+_UNARY_PRECEDENCE = 3
+
+_PUNCTUATION = {"+", "-", "*", "/", "(", ")", ","}
+_EXPLAINED = {
+    ".": "attribute access is not part of the grammar",
+    "'": "strings are not part of the grammar",
+    '"': "strings are not part of the grammar",
+    "[": "subscripts are not part of the grammar",
+    "]": "subscripts are not part of the grammar",
+    ";": "';' is not part of the grammar: give one expression",
+    ":": "':' is not part of the grammar (no lambdas or slices)",
+    "=": "'=' is not part of the grammar: give values as NAME=VALUE after the expression",
+}
+
+
+@dataclass(slots=True)
+class Token:
+    kind: str  # "num", "name", or the operator/punctuation text itself
+    text: str
+    column: int
+
+
+def _is_digit(ch: str) -> bool:
+    return "0" <= ch <= "9"
+
+
+def _is_name_start(ch: str) -> bool:
+    return ch == "_" or ("a" <= ch <= "z") or ("A" <= ch <= "Z")
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split `text` into tokens; an unknown character is an ExprError at its column."""
+    tokens: list[Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in " \t\r\n":
+            i += 1
+        elif _is_digit(ch) or (ch == "." and i + 1 < n and _is_digit(text[i + 1])):
+            start = i
+            while i < n and _is_digit(text[i]):
+                i += 1
+            if i < n and text[i] == ".":
+                i += 1
+                while i < n and _is_digit(text[i]):
+                    i += 1
+            if i < n and text[i] in "eE":
+                j = i + 1
+                if j < n and text[j] in "+-":
+                    j += 1
+                if j < n and _is_digit(text[j]):
+                    i = j
+                    while i < n and _is_digit(text[i]):
+                        i += 1
+            tokens.append(Token("num", text[start:i], start))
+            if i < n and (_is_name_start(text[i]) or _is_digit(text[i]) or text[i] == "."):
+                raise ExprError(
+                    f"malformed number '{text[start:i + 1]}' (write 2*x, not 2x)", text, i
+                )
+        elif _is_name_start(ch):
+            start = i
+            while i < n and (_is_name_start(text[i]) or _is_digit(text[i])):
+                i += 1
+            tokens.append(Token("name", text[start:i], start))
+        elif ch == "*" and i + 1 < n and text[i + 1] == "*":
+            tokens.append(Token("**", "**", i))
+            i += 2
+        elif ch == "^":
+            tokens.append(Token("**", "^", i))
+            i += 1
+        elif ch in _PUNCTUATION:
+            tokens.append(Token(ch, ch, i))
+            i += 1
+        else:
+            reason = _EXPLAINED.get(ch, f"unexpected character {ch!r}")
+            raise ExprError(f"syntax error: {reason}", text, i)
+    return tokens
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An operand on the output stack: a node id, or a literal constant not yet a node."""
+
+    node: Optional[int]
+    constant: float = 0.0
+
+
+@dataclass(slots=True)
+class _StackItem:
+    kind: str  # "binary", "unary", "paren", "call"
+    text: str  # operator symbol or function name
+    column: int
+    arguments: int = 0  # for calls: arguments completed so far
+
+
+def parse(text: str) -> ExprGraph:
+    """Parse `text` into an ExprGraph; ExprError (with column) on anything outside the grammar."""
+    if not isinstance(text, str):
+        raise ExprError("the expression must be text")
+    if len(text) > MAX_CHARS:
+        raise ExprError(
+            f"expression too long: {len(text):,} characters (limit {MAX_CHARS:,})", text, None
+        )
+    if not text.strip():
+        raise ExprError("empty expression: give one like \"(x+y)*z\"", text, 0)
+    return _Parser(text).run()
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.builder = GraphBuilder()
+        self.operands: list[_Pending] = []
+        self.stack: list[_StackItem] = []
+
+    def error(self, message: str, column: Optional[int]) -> ExprError:
+        return ExprError(message, self.text, column)
+
+    def node_of(self, operand: _Pending) -> int:
+        if operand.node is None:
+            operand.node = self.builder.constant(operand.constant)
+        return operand.node
+
+    def reduce(self) -> None:
+        """Apply the operator on top of the stack to the operands it takes."""
+        item = self.stack.pop()
+        if item.kind == "unary":
+            operand = self.operands.pop()
+            if item.text == "-":
+                self.operands.append(_Pending(self.builder.gate("neg", (self.node_of(operand),))))
+            else:
+                self.operands.append(operand)  # unary plus is the identity: no node
+            return
+        right = self.operands.pop()
+        left = self.operands.pop()
+        if item.text == "/" and left.node is None and left.constant == 1.0:
+            self.operands.append(_Pending(self.builder.gate("recip", (self.node_of(right),))))
+            return
+        inputs = (self.node_of(left), self.node_of(right))
+        self.operands.append(_Pending(self.builder.gate(BINARY_OPERATORS[item.text], inputs)))
+
+    def finish_call(self, item: _StackItem) -> None:
+        name, count = item.text, item.arguments
+        arity = OPS[name].arity
+        if arity == 0 and count < 2:
+            raise self.error(f"{name}() takes 2 or more arguments, got {count}", item.column)
+        if arity and count != arity:
+            plural = "argument" if arity == 1 else "arguments"
+            raise self.error(f"{name}() takes {arity} {plural}, got {count}", item.column)
+        args = self.operands[len(self.operands) - count:]
+        del self.operands[len(self.operands) - count:]
+        inputs = tuple(self.node_of(a) for a in args)
+        self.operands.append(_Pending(self.builder.gate(name, inputs)))
+
+    def reduce_to_group(self, closing: Token) -> _StackItem:
+        """Reduce until the innermost '(' or call; return it (still on the stack)."""
+        while self.stack and self.stack[-1].kind in ("binary", "unary"):
+            self.reduce()
+        if not self.stack:
+            what = "')' without a matching '('" if closing.kind == ")" else "',' outside a function call"
+            raise self.error(f"syntax error: {what}", closing.column)
+        return self.stack[-1]
+
+    def run(self) -> ExprGraph:
+        text = self.text
+        tokens = tokenize(text)
+        expect_operand = True
+        i = 0
+        while i < len(tokens):
+            tok = tokens[i]
+            kind = tok.kind
+            if expect_operand:
+                if kind == "num":
+                    self.operands.append(_Pending(None, float(tok.text)))
+                    expect_operand = False
+                elif kind == "name":
+                    following = tokens[i + 1] if i + 1 < len(tokens) else None
+                    if following is not None and following.kind == "(":
+                        if tok.text not in OPS or not OPS[tok.text].function:
+                            raise self.error(
+                                f"unknown function '{tok.text}'{did_you_mean(tok.text, FUNCTIONS)}; "
+                                f"functions: {', '.join(FUNCTIONS)}",
+                                tok.column,
+                            )
+                        self.stack.append(_StackItem("call", tok.text, tok.column))
+                        i += 1  # the '(' belongs to the call
+                    elif tok.text in OPS and OPS[tok.text].function:
+                        raise self.error(
+                            f"'{tok.text}' is a function: call it as {tok.text}(...)", tok.column
+                        )
+                    else:
+                        self.operands.append(_Pending(self.builder.variable(tok.text)))
+                        expect_operand = False
+                elif kind == "(":
+                    self.stack.append(_StackItem("paren", "(", tok.column))
+                elif kind in ("-", "+"):
+                    self.stack.append(_StackItem("unary", kind, tok.column))
+                elif kind == ")" and self.stack and self.stack[-1].kind == "call" and self.stack[-1].arguments == 0:
+                    self.finish_call(self.stack[-1])  # raises: the call has no arguments
+                else:
+                    raise self.error(f"syntax error: expected a number, a name or '(' before '{tok.text}'", tok.column)
+            else:
+                if kind in _BINARY_PRECEDENCE:
+                    precedence = _BINARY_PRECEDENCE[kind]
+                    right_assoc = kind == "**"
+                    while self.stack and self.stack[-1].kind in ("binary", "unary"):
+                        top = self.stack[-1]
+                        top_precedence = _UNARY_PRECEDENCE if top.kind == "unary" else _BINARY_PRECEDENCE[top.text]
+                        if top_precedence > precedence or (top_precedence == precedence and not right_assoc):
+                            self.reduce()
+                        else:
+                            break
+                    self.stack.append(_StackItem("binary", kind, tok.column))
+                    expect_operand = True
+                elif kind == ")":
+                    group = self.reduce_to_group(tok)
+                    self.stack.pop()
+                    if group.kind == "call":
+                        group.arguments += 1
+                        self.finish_call(group)
+                elif kind == ",":
+                    group = self.reduce_to_group(tok)
+                    if group.kind != "call":
+                        raise self.error("syntax error: ',' outside a function call", tok.column)
+                    group.arguments += 1
+                    expect_operand = True
+                else:
+                    hint = " (write 2*x, not 2 x)" if kind in ("num", "name") else ""
+                    raise self.error(f"syntax error: expected an operator before '{tok.text}'{hint}", tok.column)
+            i += 1
+        if expect_operand:
+            raise self.error("syntax error: the expression ends where a value was expected", len(text.rstrip()))
+        while self.stack:
+            top = self.stack[-1]
+            if top.kind in ("paren", "call"):
+                raise self.error("syntax error: '(' is never closed", top.column + (len(top.text) if top.kind == "call" else 0))
+            self.reduce()
+        output = self.node_of(self.operands.pop())
+        return self.builder.build(output, text)

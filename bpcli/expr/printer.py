@@ -1,0 +1,104 @@
+"""Print an ExprGraph back as expression text that parses to the same graph.
+
+Parentheses are added only where the grammar's precedence needs them. The full printer
+walks the graph with an explicit stack (no recursion); `short_texts` gives every node a
+bounded-length text for tables, naming long sub-expressions by their node label.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Union
+
+from bpcli.expr.graph import CONSTANT, VARIABLE, ExprGraph, ExprNode
+from bpcli.expr.ops import OPS
+
+ATOM = 9
+_RIGHT_ASSOCIATIVE = {"pow"}
+_SPACED = {"add": " + ", "sub": " - "}
+
+Piece = Union[str, int]  # literal text, or a child node id to print in its place
+
+
+def constant_text(value: float) -> str:
+    """A number as the grammar writes it (negative numbers in parentheses)."""
+    if math.isinf(value):
+        text = "1e999"
+    elif value == int(value) and abs(value) < 1e15:
+        text = str(int(abs(value)))
+    else:
+        text = repr(abs(value))
+    return f"(-{text})" if value < 0 or (value == 0 and math.copysign(1, value) < 0) else text
+
+
+def precedence(node: ExprNode) -> int:
+    """How tightly a node's printed text binds: + 1, * / 2, unary - 3, ** 4, atoms 9."""
+    if node.op in (VARIABLE, CONSTANT):
+        return ATOM
+    return OPS[node.op].precedence
+
+
+def pieces(graph: ExprGraph, node: ExprNode) -> list[Piece]:
+    """The printed form of one node, with child node ids where their text goes."""
+    if node.op == VARIABLE:
+        return [node.name]
+    if node.op == CONSTANT:
+        return [constant_text(node.constant)]
+    op = OPS[node.op]
+    own = op.precedence
+    if op.function:
+        out: list[Piece] = [node.op, "("]
+        for k, child in enumerate(node.inputs):
+            if k:
+                out.append(", ")
+            out.append(child)
+        out.append(")")
+        return out
+    if node.op == "neg":
+        child = node.inputs[0]
+        wrap = precedence(graph.nodes[child]) < own
+        return ["-", *_wrapped(child, wrap)]
+    if node.op == "recip":
+        child = node.inputs[0]
+        wrap = precedence(graph.nodes[child]) <= own
+        return ["1/", *_wrapped(child, wrap)]
+    left, right = node.inputs
+    left_prec, right_prec = precedence(graph.nodes[left]), precedence(graph.nodes[right])
+    right_assoc = node.op in _RIGHT_ASSOCIATIVE
+    wrap_left = left_prec < own or (left_prec == own and right_assoc)
+    wrap_right = right_prec < own or (right_prec == own and not right_assoc)
+    symbol = _SPACED.get(node.op, op.symbol)
+    return [*_wrapped(left, wrap_left), symbol, *_wrapped(right, wrap_right)]
+
+
+def _wrapped(child: int, wrap: bool) -> list[Piece]:
+    return ["(", child, ")"] if wrap else [child]
+
+
+def to_text(graph: ExprGraph) -> str:
+    """The whole expression as text; `parse(to_text(g))` has the same structure as g."""
+    out: list[str] = []
+    work: list[Piece] = [graph.output]
+    nodes = graph.nodes
+    while work:
+        item = work.pop()
+        if isinstance(item, str):
+            out.append(item)
+        else:
+            work.extend(reversed(pieces(graph, nodes[item])))
+    return "".join(out)
+
+
+def short_texts(graph: ExprGraph, limit: int = 28) -> list[str]:
+    """Every node's text, at most about `limit` characters: long children appear as n<id>."""
+    texts: list[str] = []
+    for node in graph.nodes:
+        parts = []
+        for piece in pieces(graph, node):
+            if isinstance(piece, str):
+                parts.append(piece)
+            else:
+                child = texts[piece]
+                parts.append(child if len(child) <= limit else graph.label(piece))
+        texts.append("".join(parts))
+    return texts
