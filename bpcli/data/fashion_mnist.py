@@ -1,0 +1,79 @@
+"""The `fashion-mnist` dataset: Zalando's 70,000 28x28 clothing images from their IDX files."""
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from bpcli.data.idx_file import read_pair
+from bpcli.data.registry import DATASETS, RawData
+from bpcli.errors import DataError
+
+# Where Debian's `dataset-fashion-mnist` package installs the files, then other common places.
+DEFAULT_DIRS = (
+    Path("/usr/share/datasets/fashion-mnist"),
+    Path("~/.local/share/datasets/fashion-mnist").expanduser(),
+    Path("data/fashion"),  # the layout of the zalandoresearch/fashion-mnist repository
+)
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+               "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+HOW_TO_INSTALL = (
+    "install it with `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu; files land in "
+    "/usr/share/datasets/fashion-mnist), or download the four *-ubyte.gz files from "
+    "https://github.com/zalandoresearch/fashion-mnist into a folder and set `path:` to it"
+)
+
+
+def _find(folder: Path, stem: str) -> Optional[Path]:
+    for name in (stem + ".gz", stem):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _complete(folder: Path) -> Optional[dict[str, Path]]:
+    """The four files in `folder` (gzipped or not), or None when any is missing."""
+    found = {key: _find(folder, stem) for key, stem in FILES.items()}
+    return found if all(found.values()) else None  # type: ignore[return-value]
+
+
+def locate(path: Optional[str], base_dir: Optional[Path]) -> dict[str, Path]:
+    """The four IDX files: in `path` (relative to the spec's folder) or in a default location."""
+    if path is not None:
+        folder = Path(path).expanduser()
+        if not folder.is_absolute():
+            folder = Path(base_dir or ".") / folder
+        files = _complete(folder)
+        if files is None:
+            missing = [stem for stem in FILES.values() if _find(folder, stem) is None]
+            raise DataError(
+                f"fashion-mnist: {folder} does not hold {', '.join(missing)} (.gz or not); {HOW_TO_INSTALL}"
+            )
+        return files
+    for folder in DEFAULT_DIRS:
+        files = _complete(folder)
+        if files is not None:
+            return files
+    looked = ", ".join(str(d) for d in DEFAULT_DIRS)
+    raise DataError(f"fashion-mnist is not installed (looked in {looked}); {HOW_TO_INSTALL}")
+
+
+@DATASETS.register("fashion-mnist")
+def fashion_mnist(
+    *,
+    rng: np.random.Generator,
+    base_dir: Optional[Path] = None,
+    path: Optional[str] = None,
+    flatten: bool = False,
+) -> RawData:
+    """Fashion-MNIST: 60,000 train + 10,000 test images in [0, 1], (1, 28, 28) or 784 with flatten; 10 classes."""
+    files = locate(path, base_dir)
+    X, y = read_pair(files["train_images"], files["train_labels"], flatten)
+    X_test, y_test = read_pair(files["test_images"], files["test_labels"], flatten)
+    return RawData(X, y, X_test, y_test, n_classes=len(CLASS_NAMES), class_names=CLASS_NAMES)

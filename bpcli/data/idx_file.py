@@ -1,0 +1,98 @@
+"""The IDX format (MNIST, Fashion-MNIST): read_idx, and the `idx` dataset of image/label file pairs.
+
+An IDX file is: two zero bytes, a type code byte, a byte giving the number of dimensions D,
+D big-endian uint32 sizes, then the values big-endian in C order. Files may be gzipped.
+"""
+
+import gzip
+import zlib
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from bpcli.data.arrays import as_class_ids, check_lengths, resolve_path
+from bpcli.data.registry import DATASETS, RawData
+from bpcli.errors import DataError
+
+IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _file_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+        return gzip.decompress(raw) if raw[:2] == GZIP_MAGIC else raw
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise DataError(f"{path}: cannot read: {err}") from None
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """The array stored in an IDX file (gzipped or not), checking magic number and size."""
+    data = _file_bytes(path)
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in IDX_TYPES:
+        raise DataError(f"{path}: not an IDX file (bad magic number {data[:4].hex() or 'empty'})")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if ndim == 0 or len(data) < header:
+        raise DataError(f"{path}: IDX header is truncated or has {ndim} dimensions")
+    shape = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
+    dtype = np.dtype(IDX_TYPES[data[2]])
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    found = len(data) - header
+    if found != expected:
+        state = "truncated" if found < expected else "longer than its header says"
+        raise DataError(f"{path}: IDX file is {state}: shape {shape} needs {expected} data bytes, found {found}")
+    return np.frombuffer(data, dtype, offset=header).reshape(shape)
+
+
+def idx_images(array: np.ndarray, source: str, flatten: bool) -> np.ndarray:
+    """(N, rows, cols) IDX images -> float32 (N, 1, rows, cols) or (N, rows·cols); uint8 scaled to [0, 1]."""
+    if array.ndim < 2:
+        raise DataError(f"{source}: images must have at least 2 dimensions, found shape {array.shape}")
+    X = array.astype(np.float32)
+    if array.dtype == np.uint8:
+        X *= np.float32(1.0 / 255.0)
+    elif not np.isfinite(X).all():
+        raise DataError(f"{source}: images contain NaN or inf")
+    n = len(X)
+    if flatten:
+        return X.reshape(n, -1)
+    return X.reshape(n, 1, *X.shape[1:]) if X.ndim == 3 else X
+
+
+def read_pair(images: Path, labels: Path, flatten: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels from two IDX files, checked against each other."""
+    X = idx_images(read_idx(images), str(images), flatten)
+    y = as_class_ids(read_idx(labels), str(labels))
+    check_lengths(X, y, f"{images} / {labels.name}")
+    return X, y
+
+
+@DATASETS.register("idx")
+def idx_dataset(
+    *,
+    rng: np.random.Generator,
+    base_dir: Optional[Path] = None,
+    images: str = "",
+    labels: str = "",
+    test_images: Optional[str] = None,
+    test_labels: Optional[str] = None,
+    flatten: bool = False,
+) -> RawData:
+    """IDX image/label files (MNIST format) -> X (N, 1, rows, cols) in [0, 1], or (N, rows·cols) with flatten."""
+    if not images or not labels:
+        raise DataError("idx: set both `images:` and `labels:` to IDX files")
+    if (test_images is None) != (test_labels is None):
+        raise DataError("idx: set both `test_images:` and `test_labels:`, or neither")
+    X, y = read_pair(resolve_path(images, base_dir, "IDX images"), resolve_path(labels, base_dir, "IDX labels"), flatten)
+    X_test = y_test = None
+    if test_images is not None:
+        X_test, y_test = read_pair(
+            resolve_path(test_images, base_dir, "IDX test images"),
+            resolve_path(test_labels, base_dir, "IDX test labels"),
+            flatten,
+        )
+        if X_test.shape[1:] != X.shape[1:]:
+            raise DataError(f"{test_images}: test images have shape {X_test.shape[1:]}, training images {X.shape[1:]}")
+    return RawData(X, y, X_test, y_test)
