@@ -1,0 +1,265 @@
+"""LayerGraph: a DAG of named layers; forward in topological order, backward in reverse.
+
+Where one tensor feeds several layers its gradient is the sum of what they send back. Every
+walk over the graph is an iterative loop over the precomputed order: no recursion.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from bpcli.errors import ShapeError, SpecError, SpecProblem, did_you_mean
+from bpcli.nn.layer import Layer
+
+INPUT = "input"  # the name that stands for the data in `inputs`
+
+
+@dataclass
+class Node:
+    """One named layer and the names of the tensors it reads ("input" is the data)."""
+
+    name: str
+    layer: Layer
+    inputs: list[str] = field(default_factory=lambda: [INPUT])
+
+
+def _problem(message: str) -> SpecError:
+    return SpecError(SpecProblem(message, path="model"))
+
+
+def _check_names(nodes: list[Node]) -> None:
+    names: set[str] = set()
+    for node in nodes:
+        if node.name == INPUT:
+            raise _problem(f"'{INPUT}' names the data; a layer cannot be called '{INPUT}'")
+        if node.name in names:
+            raise _problem(f"two layers are named '{node.name}'")
+        names.add(node.name)
+    for node in nodes:
+        if not node.inputs:
+            raise _problem(f"layer '{node.name}' has no inputs")
+        for src in node.inputs:
+            if src != INPUT and src not in names:
+                raise _problem(f"layer '{node.name}' reads '{src}', which is not a layer{_close(src, names)}")
+        wanted = node.layer.n_inputs
+        count = len(node.inputs)
+        if (wanted is None and count < 2) or (wanted is not None and count != wanted):
+            need = "at least 2 inputs" if wanted is None else f"{wanted} input{'s' * (wanted != 1)}"
+            raise _problem(f"layer '{node.name}' ({_type_name(node.layer)}) takes {need}, got {count}")
+
+
+def _close(name: str, names: set[str]) -> str:
+    return did_you_mean(name, sorted(names | {INPUT}))
+
+
+def _type_name(layer: Layer) -> str:
+    return getattr(layer, "registered_name", "") or type(layer).__name__
+
+
+def topological_order(nodes: list[Node]) -> list[Node]:
+    """Kahn's algorithm, stable (ties keep the given order); SpecError naming a cycle if any."""
+    by_name = {n.name: n for n in nodes}
+    pending = {n.name: sum(1 for s in set(n.inputs) if s != INPUT) for n in nodes}
+    consumers: dict[str, list[str]] = {n.name: [] for n in nodes}
+    for n in nodes:
+        for src in dict.fromkeys(n.inputs):
+            if src != INPUT:
+                consumers[src].append(n.name)
+    ready = deque(n.name for n in nodes if pending[n.name] == 0)
+    order: list[Node] = []
+    while ready:
+        name = ready.popleft()
+        order.append(by_name[name])
+        for c in consumers[name]:
+            pending[c] -= 1
+            if pending[c] == 0:
+                ready.append(c)
+    if len(order) < len(nodes):
+        raise _problem(f"the model has a cycle: {' -> '.join(_find_cycle(nodes, pending))}")
+    return order
+
+
+def _find_cycle(nodes: list[Node], pending: dict[str, int]) -> list[str]:
+    """One cycle among the nodes Kahn's algorithm could not place, as a closed list of names."""
+    stuck = {n.name: n for n in nodes if pending[n.name] > 0}
+    # Every stuck node has a stuck input; walking inputs backwards must revisit a node.
+    start = next(iter(stuck))
+    seen: dict[str, int] = {}
+    path: list[str] = []
+    name = start
+    while name not in seen:
+        seen[name] = len(path)
+        path.append(name)
+        name = next(s for s in stuck[name].inputs if s in stuck)
+    cycle = path[seen[name]:] + [name]
+    return cycle[::-1]
+
+
+def _describe_inputs(node: Node, shapes: dict[str, tuple]) -> str:
+    parts = [f"'{s}' {tuple(shapes[s])}" if s != INPUT else f"the data {tuple(shapes[s])}" for s in node.inputs]
+    return ("input " if len(parts) == 1 else "inputs ") + ", ".join(parts)
+
+
+class LayerGraph:
+    """Named layers wired by name; one input ("input"), one output (the node nobody reads)."""
+
+    def __init__(self, nodes: list[Node], input_shape: tuple, *, dtype: Any = np.float32, seed: int = 0):
+        if not nodes:
+            raise _problem("the model has no layers")
+        _check_names(nodes)
+        self.nodes: list[Node] = topological_order(nodes)
+        self.input_shape = tuple(input_shape)
+        self.dtype = np.dtype(dtype)
+        self.training = True
+        read = {s for n in self.nodes for s in n.inputs}
+        outputs = [n.name for n in self.nodes if n.name not in read]
+        if len(outputs) != 1:
+            raise _problem(f"the model needs exactly one output (a layer nobody reads), found: {', '.join(outputs)}")
+        self.output_name = outputs[0]
+        self._consumers = {n.name: 0 for n in self.nodes}
+        self._consumers[INPUT] = 0
+        for n in self.nodes:
+            for s in n.inputs:
+                self._consumers[s] += 1
+        self.shapes: dict[str, tuple] = {INPUT: self.input_shape}
+        init_rng = np.random.default_rng(seed)
+        for node in self.nodes:
+            node.layer.name = node.name
+            in_shapes = [self.shapes[s] for s in node.inputs]
+            arg = in_shapes[0] if node.layer.n_inputs == 1 else in_shapes
+            try:
+                out_shape = node.layer.build(arg, init_rng, self.dtype)
+            except (ShapeError, ValueError) as e:
+                msg = e.message if isinstance(e, ShapeError) else str(e)
+                raise ShapeError(
+                    f"layer '{node.name}' ({_type_name(node.layer)}) cannot take {_describe_inputs(node, self.shapes)}: {msg}"
+                ) from None
+            self.shapes[node.name] = tuple(int(d) for d in out_shape)
+        self.output_shape = self.shapes[self.output_name]
+        self._set_input_grad_flags(True)
+        self._input_grad = True
+        self.reseed(seed)
+
+    # -- modes and precision -------------------------------------------------------------
+    def train(self) -> None:
+        self._set_training(True)
+
+    def eval(self) -> None:
+        self._set_training(False)
+
+    def _set_training(self, training: bool) -> None:
+        self.training = training
+        for node in self.nodes:
+            node.layer.training = training
+
+    def to(self, dtype: Any) -> None:
+        """Cast every parameter, gradient and buffer to dtype (in the same dicts)."""
+        self.dtype = np.dtype(dtype)
+        for node in self.nodes:
+            layer = node.layer
+            for store in (layer.params, layer.grads, getattr(layer, "buffers", {})):
+                for k, v in store.items():
+                    if v.dtype != self.dtype:
+                        store[k] = v.astype(self.dtype)
+
+    def reseed(self, seed: int) -> None:
+        """Give every layer a fresh noise rng from `seed`: equal seeds give equal dropout masks."""
+        streams = np.random.SeedSequence([seed, 1]).spawn(len(self.nodes))
+        for node, stream in zip(self.nodes, streams):
+            node.layer.rng = np.random.default_rng(stream)
+
+    # -- passes ---------------------------------------------------------------------------
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        """Run every layer in topological order on x (N, *input_shape); returns (N, *output_shape)."""
+        if training != self.training:
+            self._set_training(training)
+        x = np.asarray(x, dtype=self.dtype)
+        if x.shape[1:] != self.input_shape:
+            raise ShapeError(f"the model takes inputs of shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
+        values: dict[str, np.ndarray] = {INPUT: x}
+        left = dict(self._consumers)
+        for node in self.nodes:
+            layer = node.layer
+            if layer.n_inputs == 1:
+                out = layer.forward(values[node.inputs[0]])
+            else:
+                out = layer.forward(*(values[s] for s in node.inputs))
+            for s in node.inputs:
+                left[s] -= 1
+                if left[s] == 0:
+                    del values[s]
+            values[node.name] = out
+        return values[self.output_name]
+
+    def backward(self, dout: np.ndarray, input_grad: bool = True) -> Optional[np.ndarray]:
+        """Fill every layer's grads from dL/d(output); returns dL/dx (None when input_grad is False)."""
+        if input_grad != self._input_grad:
+            self._set_input_grad_flags(input_grad)
+        pending: dict[str, np.ndarray] = {self.output_name: dout}
+        owned: set[str] = set()  # sums the graph allocated itself, safe to add into in place
+        for node in reversed(self.nodes):
+            g = pending.pop(node.name, None)
+            if g is None:
+                continue
+            dxs = node.layer.backward(g)
+            if node.layer.n_inputs == 1:
+                dxs = (dxs,)
+            for src, dx in zip(node.inputs, dxs):
+                if dx is None or (src == INPUT and not input_grad):
+                    continue
+                if src not in pending:
+                    pending[src] = dx
+                elif src in owned:
+                    pending[src] += dx
+                else:
+                    pending[src] = pending[src] + dx
+                    owned.add(src)
+        dx = pending.get(INPUT)
+        return dx if input_grad else None
+
+    def _set_input_grad_flags(self, input_grad: bool) -> None:
+        """Tell each layer whether anyone upstream needs its dx (params above it, or the data's gradient)."""
+        wants_grad = {INPUT: input_grad}
+        for node in self.nodes:
+            layer = node.layer
+            layer.needs_input_grad = any(wants_grad[s] for s in node.inputs)
+            wants_grad[node.name] = layer.needs_input_grad or bool(layer.params)
+        self._input_grad = input_grad
+
+    # -- parameters and introspection -----------------------------------------------------
+    def params(self) -> dict[str, np.ndarray]:
+        return {f"{n.name}.{k}": v for n in self.nodes for k, v in n.layer.params.items()}
+
+    def grads(self) -> dict[str, np.ndarray]:
+        return {f"{n.name}.{k}": v for n in self.nodes for k, v in n.layer.grads.items() if k in n.layer.params}
+
+    def buffers(self) -> dict[str, np.ndarray]:
+        return {f"{n.name}.{k}": v for n in self.nodes for k, v in getattr(n.layer, "buffers", {}).items()}
+
+    def weight_names(self) -> list[str]:
+        return [
+            f"{n.name}.{k}" for n in self.nodes for k in type(n.layer).weight_params if k in n.layer.params
+        ]
+
+    def kink_states(self) -> dict[str, np.ndarray]:
+        states = {}
+        for n in self.nodes:
+            s = n.layer.kink_state()
+            if s is not None:
+                states[n.name] = s
+        return states
+
+    def summary(self) -> list[tuple[str, str, tuple, int]]:
+        """(name, layer type, output shape, parameter count) per layer, in topological order."""
+        return [
+            (n.name, _type_name(n.layer), self.shapes[n.name], sum(int(math.prod(v.shape)) for v in n.layer.params.values()))
+            for n in self.nodes
+        ]
+
+    def n_params(self) -> int:
+        return sum(v.size for v in self.params().values())

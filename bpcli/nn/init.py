@@ -1,0 +1,47 @@
+"""Weight initializers, registered by name: `(shape, fan_in, fan_out, rng, dtype) -> array`.
+
+Numbers are always drawn in float64 and then cast, so one seed gives the same starting weights
+whether the model runs in float32 (training) or float64 (gradient checks).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from bpcli.registry import Registry
+
+INITIALIZERS = Registry("initializer")
+
+
+def _scaled_normal(shape: tuple, scale: float, rng: np.random.Generator, dtype: Any) -> np.ndarray:
+    """scale · N(0, 1) of `shape`, drawn in float64, returned C-contiguous in `dtype`."""
+    w = rng.standard_normal(shape)
+    w *= scale
+    return w.astype(dtype, copy=False)
+
+
+@INITIALIZERS.register("he")
+def he(shape: tuple, fan_in: int, fan_out: int, rng: np.random.Generator, dtype: Any) -> np.ndarray:
+    """W = sqrt(2 / fan_in) · randn (He et al. 2015; keeps ReLU activations' variance)."""
+    return _scaled_normal(shape, math.sqrt(2.0 / fan_in), rng, dtype)
+
+
+@INITIALIZERS.register("xavier")
+def xavier(shape: tuple, fan_in: int, fan_out: int, rng: np.random.Generator, dtype: Any) -> np.ndarray:
+    """W = sqrt(1 / fan_in) · randn (the CS231n notes' "calibrated" Xavier, not Glorot uniform)."""
+    return _scaled_normal(shape, math.sqrt(1.0 / fan_in), rng, dtype)
+
+
+@INITIALIZERS.register("small")
+def small(shape: tuple, fan_in: int, fan_out: int, rng: np.random.Generator, dtype: Any) -> np.ndarray:
+    """W = 0.01 · randn (the lecture's small random numbers)."""
+    return _scaled_normal(shape, 0.01, rng, dtype)
+
+
+@INITIALIZERS.register("zeros")
+def zeros(shape: tuple, fan_in: int, fan_out: int, rng: np.random.Generator, dtype: Any) -> np.ndarray:
+    """W = 0 (biases; for weights it leaves every unit identical)."""
+    return np.zeros(shape, dtype=dtype)

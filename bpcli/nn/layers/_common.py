@@ -1,0 +1,53 @@
+"""Helpers shared by the built-in layers: option checks, shape checks, scratch buffers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bpcli.errors import ShapeError, SpecError, SpecProblem
+
+
+def check_option(ok: bool, layer: str, option: str, message: str) -> None:
+    """Raise SpecError "dense: units must be >= 1, got 0" (path = the option) unless ok."""
+    if not ok:
+        raise SpecError(SpecProblem(f"{layer}: {option} {message}", path=option))
+
+
+def need_rank(layer: str, shape: tuple, rank: int, what: str) -> None:
+    """ShapeError unless the per-example shape has `rank` axes."""
+    if len(shape) != rank:
+        raise ShapeError(f"{layer} needs {what} per example, got shape {tuple(shape)}")
+
+
+def no_cache(layer: Any) -> RuntimeError:
+    return RuntimeError(f"{layer!r}: backward called without a training-mode forward before it")
+
+
+class Scratch:
+    """One reusable output buffer (reallocated when shape or dtype change).
+
+    Used for dx in backward: what a layer returns from backward stays valid until its next
+    backward, which is all the graph needs, and saves an allocation per step.
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self) -> None:
+        self.array: np.ndarray | None = None
+
+    def get(self, shape: tuple, dtype: Any) -> np.ndarray:
+        a = self.array
+        if a is None or a.shape != shape or a.dtype != dtype:
+            a = self.array = np.empty(shape, dtype=dtype)
+        return a
+
+
+def grad_buffer(layer: Any, key: str) -> np.ndarray:
+    """layer.grads[key] when it already fits params[key] (shape, dtype), else a fresh one."""
+    p = layer.params[key]
+    g = layer.grads.get(key)
+    if g is None or g.shape != p.shape or g.dtype != p.dtype:
+        g = layer.grads[key] = np.empty_like(p)
+    return g

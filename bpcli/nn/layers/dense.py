@@ -1,0 +1,69 @@
+"""The fully connected (affine) layer."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import numpy as np
+
+from bpcli.nn.init import INITIALIZERS
+from bpcli.nn.layer import LAYERS, Layer
+from bpcli.nn.layers._common import Scratch, check_option, grad_buffer, no_cache
+
+
+@LAYERS.register("dense")
+class Dense(Layer):
+    """out = x.reshape(N, D) @ W + b: x (N, d1, ..., dk) with D = d1·...·dk, W (D, units), b (units,), out (N, units)."""
+
+    shorthand = "units"
+    weight_params = ("W",)
+    examples = (
+        ({"units": 3}, (4,)),
+        ({"units": 2, "init": "xavier"}, (2, 3)),
+        ({"units": 4, "bias": False, "init": "small"}, (5,)),
+    )
+
+    def __init__(self, *, units: int = 10, init: str = "he", bias: bool = True):
+        super().__init__()
+        check_option(units >= 1, "dense", "units", f"must be >= 1, got {units}")
+        self.units = units
+        self.init = INITIALIZERS.get(init)
+        self.bias = bias
+        self._x: Optional[np.ndarray] = None  # the input as (N, D), cached for dW
+        self._x_shape: tuple = ()
+        self._dx = Scratch()
+
+    def build(self, input_shape: tuple, rng: np.random.Generator, dtype: Any) -> tuple:
+        fan_in = math.prod(input_shape)
+        self.params["W"] = self.init((fan_in, self.units), fan_in, self.units, rng, dtype)
+        self.grads["W"] = np.zeros_like(self.params["W"])
+        if self.bias:
+            self.params["b"] = np.zeros(self.units, dtype=dtype)
+            self.grads["b"] = np.zeros_like(self.params["b"])
+        return (self.units,)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x2 = x.reshape(x.shape[0], -1)
+        out = x2 @ self.params["W"]
+        if self.bias:
+            out += self.params["b"]
+        if self.caching:
+            self._x, self._x_shape = x2, x.shape
+        else:
+            self._x = None
+        return out
+
+    def backward(self, dout: np.ndarray) -> Optional[np.ndarray]:
+        x2 = self._x
+        if x2 is None:
+            raise no_cache(self)
+        W = self.params["W"]
+        np.matmul(x2.T, dout, out=grad_buffer(self, "W"))
+        if self.bias:
+            np.sum(dout, axis=0, out=grad_buffer(self, "b"))
+        if not self.needs_input_grad:
+            return None
+        dx = self._dx.get((dout.shape[0], W.shape[0]), dout.dtype)
+        np.matmul(dout, W.T, out=dx)
+        return dx.reshape(self._x_shape)

@@ -1,0 +1,41 @@
+"""Inverted dropout."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from bpcli.nn.layer import LAYERS, Layer
+from bpcli.nn.layers._common import Scratch, check_option, no_cache
+
+
+@LAYERS.register("dropout")
+class Dropout(Layer):
+    """Training: out = x · m / (1 - p), m ~ Bernoulli(1 - p) per entry (p = drop probability); eval: out = x; any shape (N, ...)."""
+
+    shorthand = "p"
+    stochastic = True
+    examples = (({"p": 0.5}, (6,)), ({"p": 0.2}, (2, 3, 3)), ({"p": 0.0}, (4,)))
+
+    def __init__(self, *, p: float = 0.5):
+        super().__init__()
+        check_option(0.0 <= p < 1.0, "dropout", "p", f"(the drop probability) must be in [0, 1), got {p}")
+        self.p = p
+        self._mask: Optional[np.ndarray] = None  # m / (1 - p), in x's dtype
+        self._dx = Scratch()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if not self.training or self.p == 0.0:
+            self._mask = np.ones(x.shape, dtype=x.dtype) if self.caching else None
+            return x
+        mask = self.rng.random(x.shape, dtype=x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
+        mask = np.greater_equal(mask, self.p).astype(x.dtype)
+        mask *= mask.dtype.type(1.0 / (1.0 - self.p))
+        self._mask = mask
+        return x * mask
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self._mask is None:
+            raise no_cache(self)
+        return np.multiply(dout, self._mask, out=self._dx.get(dout.shape, dout.dtype))

@@ -1,0 +1,147 @@
+"""Normalization layers: batchnorm (over the batch) and layernorm (over each example)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from bpcli.errors import ShapeError
+from bpcli.nn.layer import LAYERS, Layer
+from bpcli.nn.layers._common import check_option, grad_buffer, no_cache
+
+
+@dataclass
+class _NormCache:
+    xhat: np.ndarray  # (x - mean) / sqrt(var + eps), x's shape
+    inv_std: np.ndarray  # 1 / sqrt(var + eps), broadcastable to x
+
+
+def _check_eps(layer: str, eps: float) -> None:
+    check_option(eps > 0, layer, "eps", f"must be > 0, got {eps}")
+
+
+def _normalize(x: np.ndarray, axes: tuple, eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(xhat, inv_std, mean, var) with statistics over `axes` (keepdims)."""
+    mean = x.mean(axis=axes, keepdims=True)
+    xhat = x - mean
+    var = np.mean(np.square(xhat), axis=axes, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + x.dtype.type(eps))
+    xhat *= inv_std
+    return xhat, inv_std, mean, var
+
+
+def _normalize_backward(dxhat: np.ndarray, cache: _NormCache, axes: tuple) -> np.ndarray:
+    """dx for xhat = (x - mean(x)) · inv_std with mean and var over `axes`: inv_std · (dxhat - mean(dxhat) - xhat · mean(dxhat · xhat))."""
+    xhat = cache.xhat
+    mean_d = dxhat.mean(axis=axes, keepdims=True)
+    mean_dx = np.mean(dxhat * xhat, axis=axes, keepdims=True)
+    dx = xhat * mean_dx
+    np.subtract(dxhat, dx, out=dx)
+    dx -= mean_d
+    dx *= cache.inv_std
+    return dx
+
+
+@LAYERS.register("batchnorm")
+class BatchNorm(Layer):
+    """out = gamma · (x - mean_B) / sqrt(var_B + eps) + beta per feature (axis 1), x (N, D) or (N, C, H, W), gamma/beta (D,) or (C,)."""
+
+    examples = (({}, (4,)), ({"momentum": 0.8}, (2, 3, 3)), ({"eps": 1e-3}, (3,)))
+
+    def __init__(self, *, momentum: float = 0.9, eps: float = 1e-5):
+        super().__init__()
+        check_option(0.0 <= momentum < 1.0, "batchnorm", "momentum", f"must be in [0, 1), got {momentum}")
+        _check_eps("batchnorm", eps)
+        self.momentum = momentum
+        self.eps = eps
+        self._cache: Optional[_NormCache] = None
+
+    def build(self, input_shape: tuple, rng: np.random.Generator, dtype: Any) -> tuple:
+        if len(input_shape) not in (1, 3):
+            raise ShapeError(f"batchnorm needs (D,) or (C, H, W) per example, got shape {tuple(input_shape)}")
+        channels = input_shape[0]
+        self.params["gamma"] = np.ones(channels, dtype=dtype)
+        self.params["beta"] = np.zeros(channels, dtype=dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.buffers["running_mean"] = np.zeros(channels, dtype=dtype)
+        self.buffers["running_var"] = np.ones(channels, dtype=dtype)
+        return input_shape
+
+    @staticmethod
+    def _axes(x: np.ndarray) -> tuple:
+        return (0,) + tuple(range(2, x.ndim))
+
+    @staticmethod
+    def _per_channel(v: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return v.reshape((1, -1) + (1,) * (x.ndim - 2))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        gamma = self._per_channel(self.params["gamma"], x)
+        beta = self._per_channel(self.params["beta"], x)
+        if not self.training:
+            mean = self._per_channel(self.buffers["running_mean"], x)
+            inv_std = 1.0 / np.sqrt(self._per_channel(self.buffers["running_var"], x) + x.dtype.type(self.eps))
+            xhat = x - mean
+            xhat *= inv_std
+            self._cache = _NormCache(xhat, inv_std) if self.keep_cache else None
+        else:
+            xhat, inv_std, mean, var = _normalize(x, self._axes(x), self.eps)
+            m = x.dtype.type(self.momentum)
+            for key, batch in (("running_mean", mean), ("running_var", var)):
+                running = self.buffers[key]
+                running *= m
+                running += (1 - m) * batch.reshape(-1).astype(running.dtype, copy=False)
+            self._cache = _NormCache(xhat, inv_std)
+        out = xhat * gamma
+        out += beta
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        cache = self._cache
+        if cache is None:
+            raise no_cache(self)
+        axes = self._axes(dout)
+        np.sum(dout, axis=axes, out=grad_buffer(self, "beta"))
+        np.sum(dout * cache.xhat, axis=axes, out=grad_buffer(self, "gamma"))
+        dxhat = dout * self._per_channel(self.params["gamma"], dout)
+        if not self.training:  # running statistics are constants: dx = dxhat · inv_std
+            dxhat *= cache.inv_std
+            return dxhat
+        return _normalize_backward(dxhat, cache, axes)
+
+
+@LAYERS.register("layernorm")
+class LayerNorm(Layer):
+    """out = gamma · (x - mean_x) / sqrt(var_x + eps) + beta over each example's entries, x (N, ...), gamma/beta of x's per-example shape."""
+
+    examples = (({}, (5,)), ({"eps": 1e-3}, (2, 3, 3)))
+
+    def __init__(self, *, eps: float = 1e-5):
+        super().__init__()
+        _check_eps("layernorm", eps)
+        self.eps = eps
+        self._cache: Optional[_NormCache] = None
+
+    def build(self, input_shape: tuple, rng: np.random.Generator, dtype: Any) -> tuple:
+        self.params["gamma"] = np.ones(input_shape, dtype=dtype)
+        self.params["beta"] = np.zeros(input_shape, dtype=dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        return input_shape
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        xhat, inv_std, _, _ = _normalize(x, tuple(range(1, x.ndim)), self.eps)
+        self._cache = _NormCache(xhat, inv_std) if self.caching else None
+        out = xhat * self.params["gamma"]
+        out += self.params["beta"]
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        cache = self._cache
+        if cache is None:
+            raise no_cache(self)
+        np.sum(dout, axis=0, out=grad_buffer(self, "beta"))
+        np.sum(dout * cache.xhat, axis=0, out=grad_buffer(self, "gamma"))
+        dxhat = dout * self.params["gamma"]
+        return _normalize_backward(dxhat, cache, tuple(range(1, dout.ndim)))
