@@ -1,0 +1,36 @@
+"""What every gradient check needs from its target: live parameters, a loss, its gradients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+GradDict = dict  # name -> np.ndarray (float64)
+
+
+@dataclass
+class Objective:
+    """A scalar function L(θ) of named float64 arrays, with the code under test's ∇L.
+
+    `params` are the live arrays: numeric differences perturb them in place and restore them.
+    `value()` evaluates L at the current arrays with every source of randomness reset first,
+    so equal parameters give equal losses. `gradients()` returns fresh copies of the analytic
+    gradients at the current arrays. `kink_states()` (optional) returns discrete arrays naming
+    the side of every kink (relu mask, argmax ...) after the last evaluation. `rescaled(s)`
+    (optional) returns the analytic gradients when the upstream gradient is multiplied by s:
+    backward is linear in dout, so they must scale by s.
+    """
+
+    label: str
+    params: dict
+    value: Callable[[], float]
+    gradients: Callable[[], GradDict]
+    kink_states: Optional[Callable[[], dict]] = None
+    rescaled: Optional[Callable[[float], GradDict]] = None
+    batch_size: Optional[int] = None
+    notes: list = field(default_factory=list)  # problems found while preparing (dout modified ...)
+
+    def n_entries(self) -> int:
+        return int(sum(np.size(a) for a in self.params.values()))

@@ -1,0 +1,230 @@
+"""Run a gradient check on objectives: pick indices or directions, difference, judge, hint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from bpcli.gradcheck import hints as hinting
+from bpcli.gradcheck.compare import SMALL_FACTOR, Check, judge, mismatch, noise_level
+from bpcli.gradcheck.kinks import KinkWatch
+from bpcli.gradcheck.numeric import (
+    direction_difference, entry_difference, random_direction, sampled_indices, all_indices,
+)
+from bpcli.gradcheck.objective import Objective
+from bpcli.gradcheck.sweep import Sweep, h_sweep
+
+MODES = ("auto", "full", "sparse", "directional")
+FULL_MAX_ENTRIES = 5_000  # auto: check every entry up to this many in total
+SPARSE_MAX_ENTRIES = 200_000  # auto: k random entries per tensor up to this many; beyond, directions
+DEFAULT_K = {"full": 0, "sparse": 20, "directional": 3}
+HINT_ENTRIES = 12  # entries differenced to diagnose a failure found by directions
+KINK_DETAILS = 3
+DEFAULT_H = 1e-5
+# Directional step: v has unit norm, so h is the length of the whole step in parameter space.
+# The round-off of (L(θ+hv) − L(θ−hv))/2h is ~ε|L|/h while ∇L·v is only ~‖∇L‖/√n for a random
+# v over n entries; truncation error is ~h²·|∂³L/∂v³|/6. h = 1e-4 keeps round-off ~1e-12·|L|
+# (10× below h = 1e-5) while the h² term stays ~1e-9 relative for curvature of order one.
+DIRECTIONAL_H = 1e-4
+
+
+def choose_mode(n_entries: int) -> str:
+    """auto: every entry for small targets, k entries per tensor for medium, directions above."""
+    if n_entries <= FULL_MAX_ENTRIES:
+        return "full"
+    if n_entries <= SPARSE_MAX_ENTRIES:
+        return "sparse"
+    return "directional"
+
+
+@dataclass
+class ObjectiveReport:
+    """Every check of one objective (a model's loss, one layer, an expression)."""
+
+    label: str
+    loss: float
+    checks: list
+    sweep: Optional[Sweep] = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks) and not self.notes
+
+
+@dataclass
+class GradcheckReport:
+    mode: str
+    requested_mode: str
+    h: float
+    k: int
+    seed: int
+    objectives: list
+
+    @property
+    def checks(self) -> list:
+        return [c for o in self.objectives for c in o.checks]
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.objectives)
+
+    def failures(self) -> list:
+        return [c for c in self.checks if not c.passed]
+
+    def verdict(self) -> str:
+        checks = self.checks
+        bad = self.failures()
+        notes = [n for o in self.objectives for n in o.notes]
+        if bad or notes:
+            names = ", ".join(c.name for c in bad[:6]) + (" …" if len(bad) > 6 else "")
+            what = f"{len(bad)} of {len(checks)} gradients wrong: {names}" if bad else notes[0]
+            return f"FAILED — {what}"
+        kinks = sum(c.kinks for c in checks)
+        warns = sum(c.status == "warn" for c in checks)
+        worst = max((c.max_rel_error for c in checks if c.status in ("ok", "warn")), default=0.0)
+        extra = []
+        if warns:
+            extra.append(f"{warns} with warnings (error above 1e-7)")
+        if kinks:
+            extra.append(f"{kinks} differences crossed a kink and were not judged")
+        smalls = sum(c.status == "small" for c in checks)
+        if smalls:
+            extra.append(f"{smalls} too small to judge")
+        tail = f"; {'; '.join(extra)}" if extra else ""
+        return (f"PASSED — {len(checks)} gradients agree (max relative error {worst:.1e}, "
+                f"{self.mode} mode){tail}")
+
+
+def _direction_label(j: int) -> str:
+    return f"v{j}"
+
+
+@dataclass
+class _Raw:
+    """Differences for one parameter before the verdict (noise is known only at the end)."""
+
+    name: str
+    shape: tuple
+    labels: list
+    analytic_at: np.ndarray
+    numeric: np.ndarray
+    kinks: list
+    probe: Callable[[int, float], float]  # (entry number, h) -> numeric there
+    shape_problem: Optional[str] = None
+
+
+def check_objective(
+    objective: Objective, *, mode: str, k: int, h: float, rng: np.random.Generator,
+    sweep: bool = False,
+) -> ObjectiveReport:
+    """Compare analytic and numeric gradients of every parameter of one objective."""
+    watch = KinkWatch(objective.kink_states) if objective.kink_states else None
+    loss = float(objective.value())
+    if watch is not None:
+        watch.set_base()
+    analytic = objective.gradients()
+    losses = [loss]
+    batch = objective.batch_size
+    raws: list[_Raw] = []
+    for name, array in objective.params.items():
+        grad = analytic.get(name)
+        if grad is None:
+            raws.append(_Raw(name, array.shape, [], np.zeros(0), np.zeros(0), [], None,
+                             f"backward did not set a gradient for '{name}'"))
+            continue
+        grad = np.asarray(grad, dtype=np.float64)
+        if mode == "directional" and grad.shape == array.shape:
+            directions = [random_direction(array.shape, rng) for _ in range(max(k, 1))]
+            diffs = [direction_difference(objective, {name: v}, h, watch) for v in directions]
+            labels = [_direction_label(j) for j in range(len(directions))]
+            analytic_at = np.array([float(np.vdot(grad, v)) for v in directions])
+
+            def probe(j, step, name=name, directions=directions):
+                return direction_difference(objective, {name: directions[j]}, step).numeric
+        else:
+            count = HINT_ENTRIES if mode == "directional" else k
+            labels = all_indices(array.shape) if mode == "full" else sampled_indices(array.shape, count, rng)
+            diffs = [entry_difference(objective, name, idx, h, watch) for idx in labels]
+            analytic_at = (np.array([grad[idx] for idx in labels], dtype=np.float64)
+                           if grad.shape == array.shape else np.zeros(len(labels)))
+
+            def probe(j, step, name=name, labels=labels):
+                return entry_difference(objective, name, labels[j], step).numeric
+        losses.extend(v for d in diffs for v in (d.loss_plus, d.loss_minus))
+        raw = _Raw(name, array.shape, labels, analytic_at, np.array([d.numeric for d in diffs]),
+                   [d.kink for d in diffs], probe)
+        if grad.shape != array.shape:
+            raw.shape_problem = "shape"
+        raws.append(raw)
+
+    noise = noise_level(losses, h)
+    floor = SMALL_FACTOR * noise
+    checks = []
+    rescaled = None
+    for raw in raws:
+        grad = analytic.get(raw.name)
+        if raw.shape_problem and grad is None:
+            checks.append(mismatch(raw.name, raw.shape, None, raw.shape_problem))
+            checks[-1].hints.append(f"{raw.name}: {raw.shape_problem}")
+            continue
+        grad = np.asarray(grad, dtype=np.float64)
+        if raw.shape_problem:
+            hint = hinting.shape_hint(raw.name, grad, raw.shape, raw.labels, raw.numeric, batch, floor)
+            check = mismatch(raw.name, raw.shape, grad.shape, hint)
+            check.hints.append(hint)
+            checks.append(check)
+            continue
+        kinked = np.array([kk is not None for kk in raw.kinks], dtype=bool)
+        check = judge(raw.name, raw.shape, raw.labels, raw.analytic_at, raw.numeric, kinked, noise)
+        check.kink_details = [(lab, kk) for lab, kk in zip(raw.labels, raw.kinks) if kk is not None][:KINK_DETAILS]
+        if not check.passed:
+            if rescaled is None and objective.rescaled is not None:
+                rescaled = objective.rescaled(2.0)
+            doubled = None if rescaled is None else rescaled.get(raw.name)
+            entry_labels, a_at, n_at = raw.labels, raw.analytic_at, raw.numeric
+            if mode == "directional":  # diagnose on entries: transposes need indices
+                entry_labels = sampled_indices(raw.shape, HINT_ENTRIES, rng)
+                n_at = np.array([entry_difference(objective, raw.name, i, DEFAULT_H).numeric
+                                 for i in entry_labels])
+                a_at = np.array([grad[i] for i in entry_labels])
+            check.hints = hinting.value_hints(
+                raw.name, a_at, n_at, grad, entry_labels, batch, floor,
+                None if doubled is None else np.asarray(doubled),
+            )
+        raw_index = raw.labels.index(check.worst_index) if check.worst_index in raw.labels else None
+        check._probe = (raw.probe, raw_index)  # for the sweep
+        checks.append(check)
+
+    report = ObjectiveReport(objective.label, loss, checks, notes=list(objective.notes))
+    if sweep:
+        report.sweep = _sweep_worst(checks)
+    return report
+
+
+def _sweep_worst(checks: list) -> Optional[Sweep]:
+    candidates = [c for c in checks if getattr(c, "_probe", (None, None))[1] is not None
+                  and c.analytic is not None]
+    if not candidates:
+        return None
+    worst = max(candidates, key=lambda c: (np.nan_to_num(c.max_rel_error, nan=np.inf)))
+    probe, j = worst._probe
+    return h_sweep(worst.name, worst.worst_index, worst.analytic, lambda step: probe(j, step))
+
+
+def run_gradcheck(
+    objectives: list, *, mode: str = "auto", k: Optional[int] = None, h: Optional[float] = None,
+    seed: int = 0, sweep: bool = False,
+) -> GradcheckReport:
+    """Check every objective; `mode='auto'` picks by the largest objective's size."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}")
+    used = mode if mode != "auto" else choose_mode(max((o.n_entries() for o in objectives), default=0))
+    k = DEFAULT_K[used] if k is None else k
+    if h is None:
+        h = DIRECTIONAL_H if used == "directional" else DEFAULT_H
+    rng = np.random.default_rng(seed)
+    reports = [check_objective(o, mode=used, k=k, h=h, rng=rng, sweep=sweep) for o in objectives]
+    return GradcheckReport(used, mode, h, k, seed, reports)

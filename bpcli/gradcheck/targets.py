@@ -1,0 +1,98 @@
+"""Objectives to check: one layer alone (built-in or a user's), an expression, a model's loss."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from bpcli.gradcheck.objective import Objective
+
+DEFAULT_LAYER_BATCH = 4
+
+
+def _input_names(n: int) -> list[str]:
+    return ["x"] if n == 1 else [f"x{i}" for i in range(n)]
+
+
+def layer_objective(
+    layer, input_shape: Any, *, seed: int = 0, batch: int = DEFAULT_LAYER_BATCH, label: str = "",
+) -> Objective:
+    """L = Σ out ⊙ dout for one layer with random inputs and a random upstream gradient dout.
+
+    The inputs and every parameter are checked; dL/dx = backward(dout) and dL/dθ = grads.
+    `input_shape` is per example (a list of shapes for multi-input layers).
+    """
+    rng = np.random.default_rng(seed)
+    multi = layer.n_inputs != 1
+    shapes = list(input_shape) if multi else [input_shape]
+    layer.build(input_shape if multi else tuple(input_shape), rng, np.float64)
+    for name, p in list(layer.params.items()):
+        layer.params[name] = np.asarray(p, dtype=np.float64)
+    layer.training = True
+    layer.needs_input_grad = True
+    xs = {n: rng.standard_normal((batch, *s)) for n, s in zip(_input_names(len(shapes)), shapes)}
+    params = {**xs, **layer.params}
+    noise_seed = seed + 1
+
+    def forward():
+        layer.rng = np.random.default_rng(noise_seed)  # the same dropout mask every time
+        return layer.forward(*[params[n] for n in xs])
+
+    dout = rng.standard_normal(np.shape(forward()))
+    objective = Objective(
+        label=label or f"layer {getattr(layer, 'name', '') or type(layer).__name__}",
+        params=params, value=lambda: float(np.sum(forward() * dout)), gradients=None,  # type: ignore[arg-type]
+        batch_size=batch,
+    )
+
+    def gradients_for(upstream: np.ndarray) -> dict:
+        forward()
+        given = upstream.copy()
+        dx = layer.backward(given)
+        if not np.array_equal(given, upstream):
+            note = "backward modified dout in place (it must treat dout as read-only)"
+            if note not in objective.notes:
+                objective.notes.append(note)
+        dxs = dx if multi else (dx,)
+        grads = {}
+        for n, d in zip(xs, dxs if dxs is not None else ()):
+            if d is not None:
+                grads[n] = np.array(d, dtype=np.float64, copy=True)
+        for n in layer.params:
+            if n in layer.grads and layer.grads[n] is not None:
+                grads[n] = np.array(layer.grads[n], dtype=np.float64, copy=True)
+        return grads
+
+    def kinks():
+        state = layer.kink_state()
+        return {} if state is None else {objective.label.split()[-1]: np.asarray(state)}
+
+    objective.gradients = lambda: gradients_for(dout)
+    objective.rescaled = lambda s: gradients_for(s * dout)
+    objective.kink_states = kinks
+    return objective
+
+
+def expression_objective(graph, values: dict) -> Objective:
+    """f(variables) of a parsed expression; its gradients come from the trace engine."""
+    params = {name: np.array(float(values[name]), dtype=np.float64) for name in graph.variables}
+    last: dict = {}
+
+    def current() -> dict:
+        last.clear()
+        last.update({n: float(a) for n, a in params.items()})
+        return dict(last)
+
+    def kinks() -> dict:
+        sides = graph.kink_state(last) if last else ()
+        return {"gates": np.array([str(s) for s in sides])} if sides else {}
+
+    def gradients() -> dict:
+        _, grads = graph.gradients(current())
+        return {n: np.array(float(grads.get(n, 0.0))) for n in params}
+
+    return Objective(
+        label=f"expression {graph.text}", params=params,
+        value=lambda: float(graph.evaluate(current())), gradients=gradients, kink_states=kinks,
+    )
