@@ -1,0 +1,117 @@
+"""Render the benchmark's results as Rich tables (plain text when stdout is not a terminal)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _console():
+    from rich.console import Console
+
+    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "120"))
+    return Console(width=width, highlight=False)
+
+
+def ms(seconds) -> str:
+    return "—" if seconds is None else f"{seconds * 1e3:.3f}" if seconds < 0.01 else f"{seconds * 1e3:.1f}"
+
+
+def mark(ok) -> str:
+    return "" if ok is None else ("✓" if ok else "✗")
+
+
+def ratio_cell(ratio, target=None) -> str:
+    if ratio is None:
+        return "—"
+    if target is None:
+        return f"{ratio:.2f}"
+    return f"{ratio:.2f} {mark(ratio <= target)} (≤ {target:g})"
+
+
+def side_cell(side: dict) -> str:
+    if side.get("median_s") is not None:
+        return ms(side["median_s"])
+    return side.get("status", "—")
+
+
+def print_report(results: dict) -> None:
+    from rich.table import Table
+
+    con = _console()
+    m = results["machine"]
+    con.print(
+        f"[bold]bpcli benchmark[/bold] ({results['mode']}) — {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
+        f"NumPy {m['numpy']} ({m['numpy_blas']}), torch {m.get('torch') or 'not installed'}"
+        + (f" with {results['torch']['threads']} threads (torch.set_num_threads, matching NumPy's BLAS)" if results["torch"]["used"] else "")
+    )
+    if results["torch"].get("note"):
+        con.print(f"torch: {results['torch']['note']}")
+    peak = results.get("gemm_peak_gflops")
+    if peak:
+        con.print("float32 GEMM peak (2048² matmul): " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peak.items()))
+
+    if results.get("steps"):
+        t = Table(title="Training step (forward + backward + SGD momentum), median ms per step")
+        for col in ("model", "bpcli", "torch", "numpy", "bpcli/torch", "numpy/torch", "GFLOP/s bpcli · torch · numpy", "steps"):
+            t.add_column(col, justify="left" if col == "model" else "right")
+        notes = []
+        for row in results["steps"]:
+            sides = row["sides"]
+            gf = " · ".join(f"{sides[s]['gflops']:.0f}" if sides[s].get("gflops") else "—" for s in ("bpcli", "torch", "numpy"))
+            n = "/".join(str(sides[s].get("n", "—")) for s in ("bpcli", "torch", "numpy"))
+            t.add_row(
+                f"{row['name']} ({row['description'].split(',')[0]})",
+                side_cell(sides["bpcli"]), side_cell(sides["torch"]), side_cell(sides["numpy"]),
+                ratio_cell(row["ratio_bpcli_torch"], row["target_ratio"]),
+                ratio_cell(row["ratio_numpy_torch"]), gf, n,
+            )
+            for s, side in sides.items():
+                if side.get("reason") and side["status"] not in ("n/a",):
+                    notes.append(f"{row['name']} {s}: {side['reason']}")
+            losses = {s: side["initial_loss"] for s, side in sides.items() if side.get("initial_loss") is not None}
+            if len(losses) > 1 and max(losses.values()) - min(losses.values()) > 1e-3 * max(1.0, abs(max(losses.values()))):
+                notes.append(f"{row['name']}: initial losses differ, the models are not the same: {losses}")
+        con.print(t)
+        for note in dict.fromkeys(notes):
+            con.print(f"  {note}")
+
+    gc = results.get("gradcheck")
+    if gc:
+        t = Table(title=f"Gradient check, {gc.get('model', 'MNIST-sized model')}: wall time per mode")
+        for col in ("mode", "seconds", "entries checked", "passed", "note"):
+            t.add_column(col)
+        for row in gc.get("modes", []):
+            t.add_row(row["mode"], "—" if row.get("seconds") is None else f"{row['seconds']:.2f}",
+                      str(row.get("entries", "—")), mark(row.get("passed")), row.get("note", ""))
+        if gc.get("note"):
+            t.add_row("—", "—", "—", "", gc["note"])
+        con.print(t)
+
+    cli = results.get("cli")
+    if cli:
+        t = Table(title=f"Start-up wall time, median of {cli['repeats']} runs")
+        for col in ("command", "ms", "× import typer, rich"):
+            t.add_column(col, justify="left" if col == "command" else "right")
+        for row in cli["commands"]:
+            cell = ratio_cell(row["ratio_to_import"], row.get("target_ratio"))
+            if row.get("works") is False:
+                cell += f" ✗ not working: {row.get('note', '')}"
+            t.add_row(row["command"], ms(row["median_s"]), cell)
+        con.print(t)
+
+    e2e = results.get("e2e")
+    if e2e:
+        t = Table(title=f"Fashion-MNIST end to end ({e2e.get('config', '')})")
+        for col in ("side", "wall s", "train-loop s", "test accuracy", "note"):
+            t.add_column(col)
+        for name, row in e2e.get("sides", {}).items():
+            acc = row.get("test_accuracy")
+            t.add_row(name, "—" if row.get("wall_s") is None else f"{row['wall_s']:.1f}",
+                      "—" if row.get("train_seconds") is None else f"{row['train_seconds']:.1f}",
+                      "—" if acc is None else f"{acc:.4f}", row.get("note", ""))
+        if e2e.get("verdict"):
+            t.add_row("target", "", "", "", e2e["verdict"])
+        if e2e.get("note"):
+            t.add_row("—", "", "", "", e2e["note"])
+        con.print(t)

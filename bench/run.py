@@ -1,0 +1,119 @@
+"""bpcli's benchmark against PyTorch CPU: training steps, GFLOP/s, gradient checks, CLI start-up,
+and Fashion-MNIST end to end. Prints a table and writes JSON.
+
+    python bench/run.py                      # everything (a few minutes)
+    python bench/run.py --quick              # shorter timings, no Fashion-MNIST run
+    python bench/run.py --only mnist         # one step case (or: steps, gradcheck, cli, e2e)
+    python bench/run.py --json bench/results/latest.json
+
+torch is optional: pip install torch==2.13.0 (the CPU build); without it only the comparisons
+are skipped. Tests never assert on these times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench import machine, report  # noqa: E402
+from bench.cases import CASES  # noqa: E402
+from bench.torch_models import INSTALL_HINT, torch_available  # noqa: E402
+
+SECTIONS = ("steps", "gemm", "gradcheck", "cli", "e2e")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="shorter timings; skip the Fashion-MNIST run")
+    p.add_argument("--smoke", action="store_true", help="a few steps of bpcli and NumPy only, for the test suite")
+    p.add_argument("--no-torch", action="store_true", help="do not import torch even when it is installed")
+    p.add_argument("--only", action="append", default=[], metavar="NAME",
+                   help="a step case (" + ", ".join(c.name for c in CASES) + ") or a section (" + ", ".join(SECTIONS) + "); repeatable")
+    p.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "latest.json", help="where to write the JSON results")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: the cores NumPy's BLAS uses)")
+    return p.parse_args(argv)
+
+
+def wanted(args, section: str, case: str | None = None) -> bool:
+    if not args.only:
+        return not (section == "e2e" and (args.quick or args.smoke))
+    if section in args.only:
+        return True
+    return case is not None and case in args.only
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    use_torch = torch_available() and not args.no_torch and not args.smoke
+    threads = args.threads or machine.cores()
+    if use_torch:
+        import torch
+
+        torch.set_num_threads(threads)
+    results: dict = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": " ".join(["python", "bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
+        "mode": "smoke" if args.smoke else "quick" if args.quick else "full",
+        "machine": machine.describe(),
+        "torch": {"used": use_torch, "threads": threads if use_torch else None,
+                  "note": None if use_torch else ("disabled" if (args.no_torch or args.smoke) else "not installed: " + INSTALL_HINT)},
+    }
+    budget = 0.05 if args.smoke else 1.0 if args.quick else 3.0
+    min_steps = 3 if args.smoke else 30
+
+    if any(wanted(args, "steps", c.name) for c in CASES) or wanted(args, "gemm"):
+        from bench.timing import gemm_peak_gflops
+
+        peak = {"numpy": gemm_peak_gflops(512 if args.smoke else 2048, 2 if args.smoke else 8)}
+        if use_torch:
+            from bench.torch_models import torch_gemm_peak_gflops
+
+            peak["torch"] = torch_gemm_peak_gflops(512 if args.smoke else 2048)
+        results["gemm_peak_gflops"] = peak
+
+    steps = []
+    for case in CASES:
+        if wanted(args, "steps", case.name):
+            from bench.step_bench import bench_case
+
+            print(f"timing {case.name} ...", file=sys.stderr, flush=True)
+            row = bench_case(case, use_torch=use_torch, budget_s=budget, min_steps=min_steps)
+            peak = results.get("gemm_peak_gflops", {}).get("numpy")
+            for side in row["sides"].values():
+                if peak and side.get("gflops"):
+                    side["fraction_of_peak"] = side["gflops"] / peak
+            steps.append(row)
+    results["steps"] = steps
+
+    if wanted(args, "gradcheck"):
+        from bench.gradcheck_bench import bench_gradcheck
+
+        print("timing gradcheck ...", file=sys.stderr, flush=True)
+        results["gradcheck"] = bench_gradcheck(smoke=args.smoke)
+    if wanted(args, "cli"):
+        from bench.cli_bench import bench_cli
+
+        print("timing CLI start-up ...", file=sys.stderr, flush=True)
+        results["cli"] = bench_cli(repeats=3 if args.smoke else 10 if args.quick else 20)
+    if wanted(args, "e2e"):
+        from bench.e2e import bench_fashion_mnist
+
+        print("running Fashion-MNIST end to end ...", file=sys.stderr, flush=True)
+        results["e2e"] = bench_fashion_mnist(use_torch=use_torch)
+
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2, default=float) + "\n", encoding="utf-8")
+    report.print_report(results)
+    print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
