@@ -1,9 +1,99 @@
-"""Placeholder until this command lands."""
+"""`bpcli trace EXPR [NAME=VALUE ...]`: an expression's graph, forward and every backward step."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
+from bpcli.commands.common import check_format, handles_errors, split_assignments
 
-def trace_command() -> None:
-    """Not built yet."""
-    typer.echo("not built yet", err=True)
-    raise typer.Exit(2)
+TRACE_FORMATS = ("rich", "json", "dot")
+EXPORT_SUFFIXES = (".svg", ".html")
+
+
+@handles_errors
+def trace_command(
+    expression: str = typer.Argument(..., help='The expression, quoted: "(x+y)*z".'),
+    assignments: Optional[List[str]] = typer.Argument(
+        None, metavar="[NAME=VALUE]...", help="Values of variables; unset ones are drawn with --seed."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed for the values of variables given no value."),
+    expand: bool = typer.Option(
+        False, "--expand", help="Show sigmoid and tanh as their primitive gates (*-1, exp, +1, 1/x)."
+    ),
+    fmt: str = typer.Option("rich", "--format", "-f", help="rich (tables; plain text when piped), json or dot."),
+    export: Optional[Path] = typer.Option(
+        None, "--export", help="Also save the rich output as FILE.svg or FILE.html (slides, notes)."
+    ),
+) -> None:
+    """Trace an expression: its graph, forward pass and every backward step.
+
+    Each gate of the backward pass shows the upstream gradient, each input's local gradient
+    with its formula, the product sent down and the += where a variable is used twice. The
+    final table checks every gradient against a central difference. Exit 1 when a value or
+    gradient is nan or inf (a warning names the gate); exit 2 on a bad expression or value.
+
+    \b
+    Examples:
+      bpcli trace "(x+y)*z" x=-2 y=5 z=-4
+      bpcli trace "1/(1+exp(-(w0*x0+w1*x1+w2)))" w0=2 x0=-1 w1=-3 x1=-2 w2=-3
+      bpcli trace "sigmoid(w*x+b)" --expand --seed 3
+      bpcli trace "x*x*y" x=3 y=2 --format json
+      bpcli trace "max(x,y)*z" --format dot > graph.dot
+      bpcli trace "3*(a+b*c)" a=5 b=4 c=2 --export trace.svg
+      bpcli trace -- "-x**2" x=3        (use -- when the expression starts with -)
+    """
+    check_format(fmt, TRACE_FORMATS)
+    if export is not None and export.suffix.lower() not in EXPORT_SUFFIXES:
+        from bpcli.errors import UsageError
+
+        raise UsageError(f"--export must end in .svg or .html, got '{export.name}'")
+    pairs = split_assignments(assignments or [])
+
+    from bpcli.expr.report import trace_expression
+
+    report = trace_expression(expression, pairs, seed=seed, expand=expand)
+
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if fmt == "json":
+        from bpcli.render.trace_json import render_json
+
+        sys.stdout.write(render_json(report) + "\n")
+    elif fmt == "dot":
+        from bpcli.render.trace_dot import render_dot
+
+        sys.stdout.write(render_dot(report))
+    if fmt == "rich" or export is not None:
+        _render_rich(report, to_stdout=fmt == "rich", export=export)
+    if report.warnings:
+        raise typer.Exit(1)
+
+
+def _render_rich(report, *, to_stdout: bool, export: Optional[Path]) -> None:
+    import io
+
+    from bpcli.commands.common import make_console
+    from bpcli.render.trace_rich import render_rich
+
+    if to_stdout:
+        console = make_console(record=export is not None)
+    else:
+        from rich.console import Console
+
+        console = Console(file=io.StringIO(), record=True, width=100)
+    render_rich(report, console)
+    if export is not None:
+        from bpcli.errors import UsageError
+
+        try:
+            if export.suffix.lower() == ".svg":
+                console.save_svg(str(export), title=f"bpcli trace {report.expression[:60]}")
+            else:
+                console.save_html(str(export))
+        except OSError as err:
+            raise UsageError(f"cannot write {export}: {err.strerror or err}") from None
+        print(f"saved {export}", file=sys.stderr)

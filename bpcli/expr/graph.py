@@ -38,6 +38,7 @@ class InputStep:
     """What one gate sent to one input: upstream × local = sent; `total` is the input's grad after."""
 
     node: int
+    position: int  # which input of the gate (x*x has the same node at positions 0 and 1)
     local: float
     sent: float
     accumulated: bool  # True when the input already had gradient from another path (`+=`)
@@ -181,7 +182,7 @@ class ExprGraph:
                 grads[child] = total
                 reached[child] = True
                 if record:
-                    sent_to.append(InputStep(child, local, sent, accumulated, total))
+                    sent_to.append(InputStep(child, position, local, sent, accumulated, total))
             if record:
                 steps.append(BackwardStep(node.id, upstream, sent_to))
         trace = Trace(self, vals, grads, steps)

@@ -144,7 +144,7 @@ class Op:
     np_forward: Callable[..., Any]
     np_local: Callable[[int, Sequence[Any], Any], Any]
     formula: tuple[str, ...]
-    role: str  # the gate's part in the backward flow, in a few words
+    role: str  # "short: explanation" of the gate's part in the backward flow
     doc: str  # the math, one line
     function: bool = True  # callable by name in expressions: exp(x)
     symbol: str = ""  # infix/prefix symbol for operators: "+", "**", "-" (neg)
@@ -202,7 +202,7 @@ _register(Op(
     "sub", 2, lambda a, b: a - b, lambda i, a, out: 1.0 if i == 0 else -1.0,
     lambda a, b: a - b,
     lambda i, a, out: 1.0 if i == 0 else -1.0,
-    ("1", "-1"), "distributes, flipping the sign for y",
+    ("1", "-1"), "distributes: x gets the upstream gradient, y gets it negated",
     "out = x - y", function=False, symbol="-", precedence=1,
 ))
 _register(Op(
@@ -215,7 +215,7 @@ _register(Op(
     "div", 2, safe_div,
     lambda i, a, out: safe_div(1.0, a[1]) if i == 0 else -safe_div(a[0], a[1] * a[1]),
     lambda a, b: a / b, lambda i, a, out: 1.0 / a[1] if i == 0 else -a[0] / (a[1] * a[1]),
-    ("1/y", "-x/y²"), "scales x by 1/y; y gets -x/y² (divides, with a sign flip)",
+    ("1/y", "-x/y²"), "scales: x by 1/y, y by -x/y²",
     "out = x / y", function=False, symbol="/", precedence=2,
     domain=((-3.0, 3.0), (0.5, 3.0)),
 ))
@@ -224,64 +224,64 @@ _register(Op(
     lambda i, a, out: a[1] * safe_pow(a[0], a[1] - 1.0) if i == 0 else _pow_local_exponent(a[0], out),
     lambda a, b: a**b,
     lambda i, a, out: a[1] * a[0] ** (a[1] - 1.0) if i == 0 else _np_pow_local_exponent(a[0], out),
-    ("y·x^(y-1)", "out·ln x"), "power rule for the base, out·ln x for the exponent",
+    ("y·x^(y-1)", "out·ln x"), "scales: the base by y·x^(y-1), the exponent by out·ln x",
     "out = x ** y", function=False, symbol="**", precedence=4,
     domain=((0.3, 3.0), (-2.0, 2.0)),
 ))
 _register(Op(
     "neg", 1, lambda a: -a, lambda i, a, out: -1.0,
     lambda a: -a, lambda i, a, out: -1.0,
-    ("-1",), "flips the sign of the upstream gradient (a *-1 gate)",
+    ("-1",), "flips: the upstream gradient changes sign (a *-1 gate)",
     "out = -x", function=False, symbol="-", precedence=3,
 ))
 _register(Op(
     "recip", 1, lambda a: safe_div(1.0, a), lambda i, a, out: -safe_div(1.0, a[0] * a[0]),
     lambda a: 1.0 / a, lambda i, a, out: -1.0 / (a[0] * a[0]),
-    ("-1/x²",), "scales by -1/x²",
+    ("-1/x²",), "scales: by -1/x²",
     "out = 1 / x", function=False, symbol="1/", precedence=2,
     domain=((0.3, 3.0),),
 ))
 _register(Op(
     "exp", 1, safe_exp, lambda i, a, out: out,
     lambda a: np.exp(a), lambda i, a, out: out,
-    ("exp(x)",), "scales by its own output e^x", "out = e^x",
+    ("exp(x)",), "scales: by its own output e^x", "out = e^x",
 ))
 _register(Op(
     "log", 1, safe_log, lambda i, a, out: safe_div(1.0, a[0]),
     lambda a: np.log(a), lambda i, a, out: 1.0 / a[0],
-    ("1/x",), "scales by 1/x", "out = ln x", domain=((0.2, 5.0),),
+    ("1/x",), "scales: by 1/x", "out = ln x", domain=((0.2, 5.0),),
 ))
 _register(Op(
     "sqrt", 1, safe_sqrt, lambda i, a, out: safe_div(0.5, out),
     lambda a: np.sqrt(a), lambda i, a, out: 0.5 / out,
-    ("1/(2√x)",), "scales by 1/(2√x)", "out = √x", domain=((0.2, 5.0),),
+    ("1/(2√x)",), "scales: by 1/(2√x)", "out = √x", domain=((0.2, 5.0),),
 ))
 _register(Op(
     "abs", 1, abs, lambda i, a, out: 1.0 if a[0] > 0 else (-1.0 if a[0] < 0 else 0.0),
     lambda a: np.abs(a), lambda i, a, out: np.sign(a[0]),
-    ("sign(x)",), "passes the gradient, sign-flipped where x < 0", "out = |x|",
+    ("sign(x)",), "passes: the gradient, sign-flipped where x < 0", "out = |x|",
     kink=lambda a: 1 if a[0] > 0 else (-1 if a[0] < 0 else 0), np_kink=lambda a: np.sign(a[0]).astype(np.int8),
 ))
 _register(Op(
     "sin", 1, safe_sin, lambda i, a, out: safe_cos(a[0]),
     lambda a: np.sin(a), lambda i, a, out: np.cos(a[0]),
-    ("cos(x)",), "scales by cos x", "out = sin x",
+    ("cos(x)",), "scales: by cos x", "out = sin x",
 ))
 _register(Op(
     "cos", 1, safe_cos, lambda i, a, out: -safe_sin(a[0]),
     lambda a: np.cos(a), lambda i, a, out: -np.sin(a[0]),
-    ("-sin(x)",), "scales by -sin x", "out = cos x",
+    ("-sin(x)",), "scales: by -sin x", "out = cos x",
 ))
 _register(Op(
     "tanh", 1, math.tanh, lambda i, a, out: 1.0 - out * out,
     lambda a: np.tanh(a), lambda i, a, out: 1.0 - out * out,
-    ("1-tanh²",), "scales by 1 - out² (shortcut: no exp needed)", "out = tanh x",
+    ("1-tanh²",), "scales: by 1 - out² (shortcut from its own output)", "out = tanh x",
     expansion=_expand_tanh,
 ))
 _register(Op(
     "sigmoid", 1, sigmoid, lambda i, a, out: out * (1.0 - out),
     np_sigmoid, lambda i, a, out: out * (1.0 - out),
-    ("σ(1-σ)",), "scales by σ(1-σ) (shortcut: from its own output)", "out = 1/(1+e^-x)",
+    ("σ(1-σ)",), "scales: by σ(1-σ) (shortcut from its own output)", "out = 1/(1+e^-x)",
     expansion=_expand_sigmoid,
 ))
 _register(Op(
@@ -294,7 +294,7 @@ _register(Op(
     "max", 0, lambda *a: a[winner(a, True)], lambda i, a, out: 1.0 if i == winner(a, True) else 0.0,
     lambda *a: np.stack(np.broadcast_arrays(*a)).max(axis=0),
     lambda i, a, out: (np_winner(a, True) == i).astype(float),
-    ("[x won]",), "routes the whole gradient to the input that won", "out = max(x₁, x₂, …)",
+    ("[x won]",), "routes: the whole gradient goes to the input that won", "out = max(x₁, x₂, …)",
     kink=lambda a: winner(a, True), np_kink=lambda a: np_winner(a, True).astype(np.int8),
     domain=((-3.0, 3.0), (-3.0, 3.0), (-3.0, 3.0)),
 ))
@@ -302,7 +302,7 @@ _register(Op(
     "min", 0, lambda *a: a[winner(a, False)], lambda i, a, out: 1.0 if i == winner(a, False) else 0.0,
     lambda *a: np.stack(np.broadcast_arrays(*a)).min(axis=0),
     lambda i, a, out: (np_winner(a, False) == i).astype(float),
-    ("[x won]",), "routes the whole gradient to the input that won (smallest)",
+    ("[x won]",), "routes: the whole gradient goes to the smallest input",
     "out = min(x₁, x₂, …)",
     kink=lambda a: winner(a, False), np_kink=lambda a: np_winner(a, False).astype(np.int8),
     domain=((-3.0, 3.0), (-3.0, 3.0)),

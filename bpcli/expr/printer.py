@@ -93,12 +93,16 @@ def short_texts(graph: ExprGraph, limit: int = 28) -> list[str]:
     """Every node's text, at most about `limit` characters: long children appear as n<id>."""
     texts: list[str] = []
     for node in graph.nodes:
-        parts = []
-        for piece in pieces(graph, node):
+        parts = pieces(graph, node)
+        for k, piece in enumerate(parts):
             if isinstance(piece, str):
-                parts.append(piece)
+                continue
+            child = texts[piece]
+            if len(child) <= limit:
+                parts[k] = child
             else:
-                child = texts[piece]
-                parts.append(child if len(child) <= limit else graph.label(piece))
+                parts[k] = graph.label(piece)
+                if 0 < k < len(parts) - 1 and parts[k - 1] == "(" and parts[k + 1] == ")":
+                    parts[k - 1] = parts[k + 1] = ""  # a label needs no parentheses
         texts.append("".join(parts))
     return texts

@@ -1,0 +1,162 @@
+"""Everything `bpcli trace` shows, computed once: inputs, the recorded trace, numerical checks.
+
+Renderers read a TraceReport; they never compute gradients themselves.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+from bpcli.errors import UsageError, did_you_mean
+from bpcli.expr.graph import ExprGraph, Trace
+from bpcli.expr.parse import parse
+
+MAX_NODES = 1_000_000
+CHECK_BUDGET = 2_000_000  # node evaluations the central-difference check may spend
+DRAW_RANGE = (-3.0, 3.0)
+
+
+@dataclass
+class GradientCheck:
+    """One variable's backprop gradient beside its central difference."""
+
+    name: str
+    analytic: float
+    numeric: float
+    rel_error: float
+    at_kink: bool  # a relu/abs/max/min gate switched sides between x-h and x+h
+
+    @property
+    def status(self) -> str:
+        if not (math.isfinite(self.analytic) and math.isfinite(self.numeric)):
+            return "nan/inf"
+        if self.rel_error <= 1e-5:
+            return "ok"
+        return "kink" if self.at_kink else "MISMATCH"
+
+
+@dataclass
+class TraceReport:
+    """The result of tracing an expression at given (and drawn) values."""
+
+    expression: str
+    graph: ExprGraph
+    trace: Trace
+    inputs: dict[str, float]
+    drawn: list[str]  # variables given no value, drawn with `seed`
+    seed: int
+    expanded: bool
+    checks: Optional[list[GradientCheck]]  # None when the check would cost too much
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.trace.warnings
+
+    @property
+    def uses(self) -> dict[str, int]:
+        """How many gate inputs each variable feeds (2+ means its gradient is a sum)."""
+        counts = {name: 0 for name in self.graph.variables}
+        ids = {i: name for name, i in self.graph.variable_ids.items()}
+        for node in self.graph.nodes:
+            for child in node.inputs:
+                if child in ids:
+                    counts[ids[child]] += 1
+        return counts
+
+
+def parse_value(name: str, text: str) -> float:
+    """A NAME=VALUE value: a finite number, or a UsageError that says what was wrong."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"value of '{name}' is not a number: '{text}'") from None
+    if not math.isfinite(value):
+        raise UsageError(f"value of '{name}' must be a finite number, got '{text}'")
+    return value
+
+
+def resolve_inputs(
+    graph: ExprGraph, assignments: Iterable[tuple[str, str]], seed: int
+) -> tuple[dict[str, float], list[str]]:
+    """Given values by name, then seeded draws (2 decimals) for the rest, in variable order."""
+    given: dict[str, float] = {}
+    for name, text in assignments:
+        if name not in graph.variable_ids:
+            used = ", ".join(graph.variables) or "none"
+            raise UsageError(
+                f"'{name}' is not a variable of the expression{did_you_mean(name, graph.variables)}; "
+                f"its variables: {used}"
+            )
+        if name in given:
+            raise UsageError(f"'{name}' is given twice")
+        given[name] = parse_value(name, text)
+    rng = random.Random(seed)
+    inputs: dict[str, float] = {}
+    drawn: list[str] = []
+    for name in graph.variables:
+        if name in given:
+            inputs[name] = given[name]
+        else:
+            inputs[name] = round(rng.uniform(*DRAW_RANGE), 2)
+            drawn.append(name)
+    return inputs, drawn
+
+
+def central_differences(
+    graph: ExprGraph, inputs: dict[str, float], gradients: dict[str, float]
+) -> list[GradientCheck]:
+    """(f(v+h) - f(v-h)) / 2h for every variable, h = 1e-5·max(1, |v|), beside backprop's value."""
+    checks = []
+    base_kinks = None
+    for name in graph.variables:
+        value = inputs[name]
+        h = 1e-5 * max(1.0, abs(value))
+        plus, minus = dict(inputs), dict(inputs)
+        plus[name], minus[name] = value + h, value - h
+        f_plus, f_minus = graph.evaluate(plus), graph.evaluate(minus)
+        numeric = (f_plus - f_minus) / (2 * h)
+        analytic = gradients[name]
+        scale = max(abs(analytic), abs(numeric))
+        if not (math.isfinite(analytic) and math.isfinite(numeric)):
+            rel = math.nan
+        else:
+            rel = 0.0 if scale == 0 else abs(analytic - numeric) / scale
+        at_kink = False
+        if rel > 1e-5:
+            if base_kinks is None:
+                base_kinks = graph.kink_state(inputs)
+            at_kink = graph.kink_state(plus) != graph.kink_state(minus) or graph.kink_state(plus) != base_kinks
+        checks.append(GradientCheck(name, analytic, numeric, rel, at_kink))
+    return checks
+
+
+def trace_expression(
+    text: str, assignments: Iterable[tuple[str, str]] = (), *, seed: int = 0, expand: bool = False,
+    check: bool = True,
+) -> TraceReport:
+    """Parse, resolve inputs, run forward + recorded backward, and check against central differences."""
+    graph = parse(text)
+    if len(graph) > MAX_NODES:
+        raise UsageError(f"expression too large: {len(graph):,} nodes (limit {MAX_NODES:,})")
+    inputs, drawn = resolve_inputs(graph, list(assignments), seed)
+    notes = []
+    if expand:
+        graph = graph.expanded()
+        if len(graph) > MAX_NODES:
+            raise UsageError(f"expanded expression too large: {len(graph):,} nodes (limit {MAX_NODES:,})")
+    trace = graph.backward(inputs)
+    checks = None
+    if check:
+        cost = 2 * len(graph) * max(1, len(graph.variables))
+        if cost <= CHECK_BUDGET:
+            checks = central_differences(graph, inputs, trace.gradients)
+        else:
+            notes.append(
+                f"numerical check skipped: {len(graph.variables):,} variables × {len(graph):,} nodes "
+                "is too many evaluations"
+            )
+    return TraceReport(text, graph, trace, inputs, drawn, seed, expand, checks, notes)

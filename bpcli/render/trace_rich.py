@@ -1,0 +1,189 @@
+"""`bpcli trace` as Rich tables: inputs, forward pass, backward pass, gradients with checks.
+
+Fits in about 100 columns. Big graphs are summarized (first and last rows) and say so.
+"""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from bpcli.expr.ops import OPS
+from bpcli.expr.printer import short_texts
+from bpcli.expr.report import TraceReport
+from bpcli.render.trace_numbers import local_formula, num, precise, short_role
+
+ROW_LIMIT = 200  # more nodes than this: show the first and last HEAD_ROWS rows only
+HEAD_ROWS = 40
+TEXT_WIDTH = 28
+MAX_CHECK_ROWS = 100
+
+
+def _shown(count: int) -> tuple[range, range]:
+    if count <= ROW_LIMIT:
+        return range(count), range(0)
+    return range(HEAD_ROWS), range(count - HEAD_ROWS, count)
+
+
+def _omitted_row(table: Table, hidden: int, what: str) -> None:
+    table.add_row(Text(f"… {hidden:,} more {what} (--format json lists all)", style="dim"))
+
+
+def _header(report: TraceReport) -> Group:
+    graph = report.graph
+    expression = report.expression if len(report.expression) <= 300 else report.expression[:300] + " …"
+    lines = [Text.assemble(("f = ", "bold"), expression)]
+    given = [f"{name} = {num(v)}" for name, v in report.inputs.items() if name not in report.drawn]
+    drawn = [f"{name} = {num(report.inputs[name])}" for name in report.drawn]
+    if len(graph.variables) > 60:
+        given, drawn = given[:30] + ["…"] if given else given, drawn[:30] + ["…"] if drawn else drawn
+    if given:
+        lines.append(Text("inputs: " + ", ".join(given)))
+    if drawn:
+        lines.append(Text(f"drawn (--seed {report.seed}): " + ", ".join(drawn), style="cyan"))
+    if not graph.variables:
+        lines.append(Text("no variables: the expression is a constant"))
+    gates = sum(1 for n in graph.nodes if not n.is_leaf)
+    mode = "expanded into primitive gates (--expand)" if report.expanded else "fused gates"
+    lines.append(Text(f"{len(graph):,} nodes, {gates:,} gates, {mode}", style="dim"))
+    return Group(*lines)
+
+
+def forward_table(report: TraceReport) -> Table:
+    graph, values = report.graph, report.trace.values
+    texts = short_texts(graph, TEXT_WIDTH) if len(graph) <= ROW_LIMIT else None
+    table = Table(title="Forward pass (topological order)", box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("node")
+    table.add_column("gate")
+    table.add_column("inputs")
+    table.add_column("value", justify="right")
+    if texts is not None:
+        table.add_column("expression", overflow="fold", max_width=TEXT_WIDTH + 12)
+    head, tail = _shown(len(graph))
+    for part, rows in enumerate((head, tail)):
+        if part == 1 and len(rows):
+            _omitted_row(table, len(graph) - len(head) - len(tail), "nodes")
+        for i in rows:
+            node = graph.nodes[i]
+            gate = "input" if node.op == "var" else ("const" if node.op == "const" else graph.gate_label(i))
+            inputs = ", ".join(graph.label(c) for c in node.inputs)
+            row = [graph.label(i), gate, inputs, num(values[i])]
+            if texts is not None:
+                row.append(texts[i] if node.op not in ("var", "const") else "")
+            style = "bold" if i == graph.output else None
+            table.add_row(*row, style=style)
+    return table
+
+
+def backward_table(report: TraceReport) -> Table:
+    graph, trace = report.graph, report.trace
+    table = Table(
+        title="Backward pass (reverse order): sent down = upstream × local gradient",
+        box=box.SIMPLE_HEAD, title_justify="left",
+    )
+    table.add_column("gate")
+    table.add_column("role")
+    table.add_column("upstream", justify="right")
+    table.add_column("to")
+    table.add_column("local gradient")
+    table.add_column("sent down")
+    table.add_column("input's gradient")
+    steps = trace.steps
+    head, tail = _shown(len(steps))
+    for part, rows in enumerate((head, tail)):
+        if part == 1 and len(rows):
+            _omitted_row(table, len(steps) - len(head) - len(tail), "gates")
+        for k in rows:
+            step = steps[k]
+            node = graph.nodes[step.node]
+            role = short_role(node.op)
+            if node.op in ("max", "min"):
+                won = [graph.label(node.inputs[s.position]) for s in step.inputs if s.local == 1.0]
+                role = f"routes → {won[0]}" if won else "routes"
+            gate = f"{graph.label(step.node)} {graph.gate_label(step.node)}"
+            if not step.inputs:
+                table.add_row(gate, role, num(step.upstream), "", Text("(constants only)", style="dim"), "", "")
+            for j, sent in enumerate(step.inputs):
+                to = graph.label(sent.node)
+                formula = local_formula(graph, step.node, sent)
+                local = formula if formula == num(sent.local) else f"{formula} = {num(sent.local)}"
+                down = f"{num(step.upstream)}×{num(sent.local)} = {num(sent.sent)}"
+                if sent.accumulated:
+                    total = Text(f"{to} += {num(sent.sent)} → {num(sent.total)}", style="bold magenta")
+                else:
+                    total = Text(f"{to} = {num(sent.total)}")
+                first = j == 0
+                table.add_row(
+                    gate if first else "", role if first else "", num(step.upstream) if first else "",
+                    to, local, down, total,
+                    end_section=j == len(step.inputs) - 1 and len(graph) <= 60,
+                )
+    return table
+
+
+def roles_legend(report: TraceReport) -> Text:
+    used = []
+    for node in report.graph.nodes:
+        if not node.is_leaf and node.op not in used:
+            used.append(node.op)
+    text = Text("Gate roles: ", style="dim")
+    text.append("; ".join(f"{name} {OPS[name].role}" for name in used), style="dim")
+    return text
+
+
+def gradients_table(report: TraceReport) -> Table:
+    table = Table(
+        title="Gradients: backprop vs central difference (f(v+h) - f(v-h))/2h",
+        box=box.SIMPLE_HEAD, title_justify="left",
+    )
+    table.add_column("variable")
+    table.add_column("value", justify="right")
+    table.add_column("∂f/∂v (backprop)", justify="right")
+    table.add_column("numeric", justify="right")
+    table.add_column("rel. error", justify="right")
+    table.add_column("check")
+    uses = report.uses
+    checks = {c.name: c for c in report.checks} if report.checks is not None else {}
+    gradients = report.trace.gradients
+    names = report.graph.variables
+    for name in names[:MAX_CHECK_ROWS]:
+        label = name + (f" (×{uses[name]}, summed)" if uses[name] > 1 else "")
+        check = checks.get(name)
+        if check is None:
+            table.add_row(label, num(report.inputs[name]), precise(gradients[name]), "—", "—", "skipped")
+            continue
+        style = {"ok": "green", "kink": "yellow"}.get(check.status, "bold red")
+        table.add_row(
+            label, num(report.inputs[name]), precise(check.analytic), precise(check.numeric),
+            f"{check.rel_error:.1e}", Text(check.status, style=style),
+        )
+    if len(names) > MAX_CHECK_ROWS:
+        _omitted_row(table, len(names) - MAX_CHECK_ROWS, "variables")
+    return table
+
+
+def render_rich(report: TraceReport, console: Console) -> None:
+    """Print the whole trace to `console`."""
+    console.print(_header(report))
+    console.print(forward_table(report))
+    console.print(backward_table(report))
+    if len(report.graph) <= ROW_LIMIT:
+        console.print(roles_legend(report))
+    f = report.trace.output
+    console.print(Text.assemble(("f = ", "bold"), (precise(f), "bold")))
+    if report.graph.variables:
+        console.print(gradients_table(report))
+    if any(c.status == "kink" for c in report.checks or ()):
+        console.print(Text(
+            "kink: a relu/abs/max/min gate sits at (or within h of) its corner here, so the "
+            "one-sided derivatives differ and the central difference averages them.", style="yellow",
+        ))
+    if len(report.graph) > ROW_LIMIT:
+        console.print(Text(
+            f"Large graph: {len(report.graph):,} nodes; the tables show the first and last "
+            f"{HEAD_ROWS} rows. --format json lists every node and step.", style="dim",
+        ))
+    for note in report.notes:
+        console.print(Text(note, style="dim"))
