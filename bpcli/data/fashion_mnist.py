@@ -49,6 +49,8 @@ def locate(path: Optional[str], base_dir: Optional[Path]) -> dict[str, Path]:
         folder = Path(path).expanduser()
         if not folder.is_absolute():
             folder = Path(base_dir or ".") / folder
+        if not folder.is_dir():
+            raise DataError(f"fashion-mnist: no folder {folder} (from `path: {path}`); {HOW_TO_INSTALL}")
         files = _complete(folder)
         if files is None:
             missing = [stem for stem in FILES.values() if _find(folder, stem) is None]
