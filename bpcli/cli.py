@@ -40,7 +40,7 @@ def root(
     """bpcli: see and check backpropagation."""
 
 
-app.command("trace")(trace_command)
+app.command("trace", context_settings={"ignore_unknown_options": True})(trace_command)  # "-x**2" is an expression
 app.command("gradcheck")(gradcheck_command)
 app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
