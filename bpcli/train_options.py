@@ -26,4 +26,5 @@ class TrainOptions:
     clip_norm: Optional[float] = None  # clip the global gradient norm to this value
     early_stopping: Optional[EarlyStopping] = None
     checkpoint_every: int = 1  # epochs between `last` checkpoints
+    checkpoint_min_seconds: float = 2.0  # and at most one per this many seconds (the end, Ctrl-C always save)
     eval_every: int = 1  # epochs between validation passes

@@ -1,0 +1,91 @@
+"""A run directory: runs/NAME-TIMESTAMP/ (or --out DIR) holding
+
+  spec.yaml            the resolved spec (every default filled in)
+  metrics.jsonl        one JSON line per epoch (no clock times: equal runs give equal files)
+  checkpoints/last.npz the latest state; checkpoints/best.npz the best weights so far
+  summary.json         epochs, steps, train_seconds, run_dir, final {...} and more
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterable, Optional
+
+import yaml
+
+from bpcli.errors import UsageError
+
+
+class RunDir:
+    """Paths and writers of one run's directory."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.spec_file = self.path / "spec.yaml"
+        self.metrics_file = self.path / "metrics.jsonl"
+        self.summary_file = self.path / "summary.json"
+        self.checkpoints = self.path / "checkpoints"
+        self.last = self.checkpoints / "last.npz"
+        self.best = self.checkpoints / "best.npz"
+
+    @classmethod
+    def create(cls, name: str, out: Optional[Path | str] = None, root: Path | str = "runs") -> "RunDir":
+        """A new run directory: `out` exactly, or root/NAME-YYYYmmdd-HHMMSS (made unique)."""
+        if out is not None:
+            run = cls(out)
+            if run.metrics_file.exists() or run.last.exists():
+                raise UsageError(f"{run.path} already holds a run; continue it with --resume {run.path} or pick another --out")
+        else:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            base = Path(root) / f"{name}-{stamp}"
+            candidate, n = base, 1
+            while candidate.exists():
+                n += 1
+                candidate = base.with_name(f"{base.name}-{n}")
+            run = cls(candidate)
+        run.checkpoints.mkdir(parents=True, exist_ok=True)
+        return run
+
+    @classmethod
+    def existing(cls, path: Path | str) -> "RunDir":
+        """An existing run to resume or evaluate; a usage error when it is not one."""
+        run = cls(path)
+        if not run.path.is_dir():
+            raise UsageError(f"run directory not found: {run.path}")
+        if not run.spec_file.is_file():
+            raise UsageError(f"{run.path} is not a bpcli run directory (no spec.yaml)")
+        return run
+
+    def write_spec(self, spec: Dict[str, Any]) -> None:
+        _atomic_write(self.spec_file, yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
+
+    def write_metrics(self, records: Iterable[Dict[str, Any]]) -> None:
+        """Rewrite metrics.jsonl from a history (used when a run resumes)."""
+        _atomic_write(self.metrics_file, "".join(json.dumps(r) + "\n" for r in records))
+
+    def append_metrics(self, record: Dict[str, Any]) -> None:
+        with open(self.metrics_file, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def read_metrics(self) -> list[Dict[str, Any]]:
+        if not self.metrics_file.is_file():
+            return []
+        lines = self.metrics_file.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def write_summary(self, summary: Dict[str, Any]) -> None:
+        _atomic_write(self.summary_file, json.dumps(summary, indent=2) + "\n")
+
+    def read_summary(self) -> Optional[Dict[str, Any]]:
+        if not self.summary_file.is_file():
+            return None
+        return json.loads(self.summary_file.read_text(encoding="utf-8"))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
