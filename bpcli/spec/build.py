@@ -1,0 +1,52 @@
+"""A validated Spec -> a LayerGraph / Model; shape problems are placed at the layer's line."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+import numpy as np
+
+from bpcli.errors import ShapeError, SpecError, SpecProblem
+from bpcli.spec.validate import Spec
+
+
+def build_graph(spec: Spec, input_shape: tuple, dtype: Any = np.float32):
+    """The model's LayerGraph for per-example `input_shape`, initialized from `spec.seed`."""
+    from bpcli.nn.graph import LayerGraph, Node
+
+    nodes = [Node(n.name, n.make_layer(), list(n.inputs)) for n in spec.model]
+    try:
+        return LayerGraph(nodes, tuple(input_shape), dtype=dtype, seed=spec.seed)
+    except ShapeError as err:
+        raise SpecError(_place(spec, err.message)) from None
+
+
+def build_model(spec: Spec, input_shape: tuple, n_classes: Optional[int] = None, dtype: Any = np.float32):
+    """Graph + loss + regularization, ready for `loss_and_grads`."""
+    from bpcli.nn.losses import LOSSES
+    from bpcli.nn.model import Model
+    from bpcli.nn.regularization import REGULARIZERS
+
+    graph = build_graph(spec, input_shape, dtype)
+    loss_options = {k: v for k, v in spec.loss.items() if k != "type"}
+    loss = LOSSES.get(spec.loss["type"])(**loss_options)
+    reg_options = {k: v for k, v in spec.regularization.items() if k != "type"}
+    regularizer = REGULARIZERS.get(spec.regularization["type"])
+    strength = reg_options.get("strength", 0.0)
+    return Model(graph, loss, regularizer, strength)
+
+
+def _place(spec: Spec, message: str) -> SpecProblem:
+    """Put a graph error at the node it names first (the graph names the failing layer first)."""
+    found = []
+    for node in spec.model:
+        match = re.search(rf"'{re.escape(node.name)}'", message)
+        if match:
+            found.append((match.start(), node))
+    if found:
+        node = min(found, key=lambda item: item[0])[1]
+        where = node.where
+        return SpecProblem(message, ".".join(map(str, node.path)), where.file, where.line, where.col)
+    file = str(spec.path) if spec.path else "<spec>"
+    return SpecProblem(message, "model", file)

@@ -1,0 +1,73 @@
+"""What `bpcli show` reports: the resolved spec and the model's layers, shapes and sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from bpcli.spec.validate import Spec
+
+
+@dataclass
+class LayerRow:
+    """One line of the model summary."""
+
+    name: str
+    type: str
+    inputs: list[str]
+    output_shape: tuple
+    params: int
+
+
+@dataclass
+class SpecSummary:
+    """The resolved spec plus, when the input shape is known, every layer's output shape."""
+
+    spec: dict[str, Any]
+    source: str
+    model_form: str
+    input_shape: Optional[tuple] = None
+    n_classes: Optional[int] = None
+    layers: list[LayerRow] = field(default_factory=list)
+    note: str = ""  # why the layer table is missing, when it is
+
+    @property
+    def total_params(self) -> int:
+        return sum(row.params for row in self.layers)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "spec": self.spec,
+            "model": {
+                "form": self.model_form,
+                "input_shape": list(self.input_shape) if self.input_shape is not None else None,
+                "n_classes": self.n_classes,
+                "layers": [
+                    {"name": r.name, "type": r.type, "inputs": r.inputs, "output_shape": list(r.output_shape), "params": r.params}
+                    for r in self.layers
+                ],
+                "total_params": self.total_params,
+                **({"note": self.note} if self.note else {}),
+            },
+        }
+
+
+def summarize(spec: Spec) -> SpecSummary:
+    """Load the data for its input shape, build the graph, list every layer."""
+    from bpcli.spec.build import build_graph
+
+    summary = SpecSummary(spec.to_dict(), str(spec.path) if spec.path else "<spec>", spec.model_form)
+    try:
+        from bpcli.data import load_data
+    except ImportError:
+        summary.note = "data loading is not available, so shapes are unknown"
+        return summary
+    dataset = load_data(spec.data, base_dir=spec.base_dir, seed=spec.seed)
+    summary.input_shape = tuple(dataset.input_shape)
+    summary.n_classes = dataset.n_classes
+    graph = build_graph(spec, summary.input_shape)
+    inputs = {n.name: list(n.inputs) for n in spec.model}
+    for name, type_name, shape, n_params in graph.summary():
+        summary.layers.append(LayerRow(name, type_name, inputs.get(name, []), tuple(shape), int(n_params)))
+    return summary
