@@ -10,7 +10,9 @@ from typing import Optional
 class DataOptions:
     """Splitting and preprocessing shared by every dataset."""
 
-    val_fraction: float = 0.0  # part of the training examples held out for validation
-    test_fraction: float = 0.0  # ignored when the dataset has its own test split
-    standardize: bool = False  # zero mean, unit variance, fitted on the train split only
-    max_examples: Optional[int] = None  # keep at most this many training examples
+    val_fraction: float = 0.0  # part of the examples held out for validation, in [0, 1)
+    test_fraction: float = 0.0  # part held out for testing; ignored when the dataset has its own test split
+    standardize: bool = False  # per-feature zero mean, unit variance, fitted on the train split only
+    # use a seeded random subset of at most this many examples before val/test are cut off
+    # (a dataset's own test split is kept whole)
+    max_examples: Optional[int] = None
