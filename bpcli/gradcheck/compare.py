@@ -68,6 +68,7 @@ class Check:
     kink_details: list = field(default_factory=list)  # [(index, KinkCrossing)] first few
     hints: list = field(default_factory=list)
     message: str = ""  # e.g. a shape mismatch
+    probe: Optional[object] = field(default=None, repr=False, compare=False)  # redo a difference (sweep)
 
     @property
     def passed(self) -> bool:

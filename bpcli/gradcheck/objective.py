@@ -30,6 +30,7 @@ class Objective:
     kink_states: Optional[Callable[[], dict]] = None
     rescaled: Optional[Callable[[float], GradDict]] = None
     batch_size: Optional[int] = None
+    prefix: str = ""  # prepended to parameter names in checks ("fc1.", "reg:")
     notes: list = field(default_factory=list)  # problems found while preparing (dout modified ...)
 
     def n_entries(self) -> int:

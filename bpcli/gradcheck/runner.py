@@ -80,7 +80,7 @@ class GradcheckReport:
         notes = [n for o in self.objectives for n in o.notes]
         if bad or notes:
             names = ", ".join(c.name for c in bad[:6]) + (" …" if len(bad) > 6 else "")
-            what = f"{len(bad)} of {len(checks)} gradients wrong: {names}" if bad else notes[0]
+            what = f"{len(bad)} of {_count(len(checks), 'gradient')} wrong: {names}" if bad else notes[0]
             return f"FAILED — {what}"
         kinks = sum(c.kinks for c in checks)
         warns = sum(c.status == "warn" for c in checks)
@@ -94,8 +94,12 @@ class GradcheckReport:
         if smalls:
             extra.append(f"{smalls} too small to judge")
         tail = f"; {'; '.join(extra)}" if extra else ""
-        return (f"PASSED — {len(checks)} gradients agree (max relative error {worst:.1e}, "
+        return (f"PASSED — {_count(len(checks), 'gradient')} agree (max relative error {worst:.1e}, "
                 f"{self.mode} mode){tail}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _direction_label(j: int) -> str:
@@ -166,19 +170,20 @@ def check_objective(
     rescaled = None
     for raw in raws:
         grad = analytic.get(raw.name)
+        shown = objective.prefix + raw.name
         if raw.shape_problem and grad is None:
-            checks.append(mismatch(raw.name, raw.shape, None, raw.shape_problem))
-            checks[-1].hints.append(f"{raw.name}: {raw.shape_problem}")
+            checks.append(mismatch(shown, raw.shape, None, raw.shape_problem))
+            checks[-1].hints.append(f"{shown}: {raw.shape_problem}")
             continue
         grad = np.asarray(grad, dtype=np.float64)
         if raw.shape_problem:
-            hint = hinting.shape_hint(raw.name, grad, raw.shape, raw.labels, raw.numeric, batch, floor)
-            check = mismatch(raw.name, raw.shape, grad.shape, hint)
+            hint = hinting.shape_hint(shown, grad, raw.shape, raw.labels, raw.numeric, batch, floor)
+            check = mismatch(shown, raw.shape, grad.shape, hint)
             check.hints.append(hint)
             checks.append(check)
             continue
         kinked = np.array([kk is not None for kk in raw.kinks], dtype=bool)
-        check = judge(raw.name, raw.shape, raw.labels, raw.analytic_at, raw.numeric, kinked, noise)
+        check = judge(shown, raw.shape, raw.labels, raw.analytic_at, raw.numeric, kinked, noise)
         check.kink_details = [(lab, kk) for lab, kk in zip(raw.labels, raw.kinks) if kk is not None][:KINK_DETAILS]
         if not check.passed:
             if rescaled is None and objective.rescaled is not None:
@@ -191,11 +196,11 @@ def check_objective(
                                  for i in entry_labels])
                 a_at = np.array([grad[i] for i in entry_labels])
             check.hints = hinting.value_hints(
-                raw.name, a_at, n_at, grad, entry_labels, batch, floor,
+                shown, a_at, n_at, grad, entry_labels, batch, floor,
                 None if doubled is None else np.asarray(doubled),
             )
         raw_index = raw.labels.index(check.worst_index) if check.worst_index in raw.labels else None
-        check._probe = (raw.probe, raw_index)  # for the sweep
+        check.probe = (raw.probe, raw_index)  # for the sweep
         checks.append(check)
 
     report = ObjectiveReport(objective.label, loss, checks, notes=list(objective.notes))
@@ -205,12 +210,12 @@ def check_objective(
 
 
 def _sweep_worst(checks: list) -> Optional[Sweep]:
-    candidates = [c for c in checks if getattr(c, "_probe", (None, None))[1] is not None
+    candidates = [c for c in checks if c.probe is not None and c.probe[1] is not None
                   and c.analytic is not None]
     if not candidates:
         return None
     worst = max(candidates, key=lambda c: (np.nan_to_num(c.max_rel_error, nan=np.inf)))
-    probe, j = worst._probe
+    probe, j = worst.probe
     return h_sweep(worst.name, worst.worst_index, worst.analytic, lambda step: probe(j, step))
 
 

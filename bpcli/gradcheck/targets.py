@@ -17,6 +17,7 @@ def _input_names(n: int) -> list[str]:
 
 def layer_objective(
     layer, input_shape: Any, *, seed: int = 0, batch: int = DEFAULT_LAYER_BATCH, label: str = "",
+    prefix: str = "",
 ) -> Objective:
     """L = Σ out ⊙ dout for one layer with random inputs and a random upstream gradient dout.
 
@@ -43,7 +44,7 @@ def layer_objective(
     objective = Objective(
         label=label or f"layer {getattr(layer, 'name', '') or type(layer).__name__}",
         params=params, value=lambda: float(np.sum(forward() * dout)), gradients=None,  # type: ignore[arg-type]
-        batch_size=batch,
+        batch_size=batch, prefix=prefix,
     )
 
     def gradients_for(upstream: np.ndarray) -> dict:
@@ -66,7 +67,7 @@ def layer_objective(
 
     def kinks():
         state = layer.kink_state()
-        return {} if state is None else {objective.label.split()[-1]: np.asarray(state)}
+        return {} if state is None else {prefix.rstrip(".") or "layer": np.asarray(state)}
 
     objective.gradients = lambda: gradients_for(dout)
     objective.rescaled = lambda s: gradients_for(s * dout)
@@ -96,3 +97,77 @@ def expression_objective(graph, values: dict) -> Objective:
         label=f"expression {graph.text}", params=params,
         value=lambda: float(graph.evaluate(current())), gradients=gradients, kink_states=kinks,
     )
+
+
+def _copies(grads: dict) -> dict:
+    return {k: np.array(v, dtype=np.float64, copy=True) for k, v in grads.items()}
+
+
+def model_objectives(model, X: np.ndarray, y: np.ndarray, *, seed: int = 0, split: bool = False,
+                     label: str = "model") -> list[Objective]:
+    """The model's loss on (X, y) against every parameter and the input, in float64.
+
+    Default: one objective, total = data loss + regularization; its parameter gradients come
+    from `Model.loss_and_grads` (what training uses) and dL/dinput from `LayerGraph.backward`.
+    `split`: the data loss and the regularization as two objectives (the lecture's advice).
+    Dropout masks are held fixed by `graph.reseed(seed)` before every forward pass.
+    """
+    graph = model.graph
+    graph.to(np.float64)
+    X = np.array(X, dtype=np.float64, copy=True)
+    params = {"input": X, **graph.params()}
+    weights = {k: params[k] for k in graph.weight_names()}
+    loss_fn = model.loss_fn
+    last: dict = {}
+
+    def regularization() -> tuple[float, dict]:
+        if model.reg_strength == 0.0 or not weights:
+            return 0.0, {}
+        reg, grads = model.regularizer(weights, model.reg_strength)
+        return float(reg), grads
+
+    def data_loss() -> float:
+        graph.reseed(seed)
+        scores = graph.forward(X, training=True)
+        last["loss_kinks"] = loss_fn.kink_state(scores, y) if getattr(loss_fn, "has_kinks", False) else None
+        return float(loss_fn.value(scores, y))
+
+    def data_gradients() -> dict:
+        graph.reseed(seed)
+        scores = graph.forward(X, training=True)
+        _, dscores = loss_fn.loss(scores, y)
+        dx = graph.backward(dscores, input_grad=True)
+        grads = _copies(graph.grads())
+        if dx is not None:
+            grads["input"] = np.array(dx, dtype=np.float64, copy=True)
+        return grads
+
+    def total_gradients() -> dict:
+        data = data_gradients()  # for dL/dinput (loss_and_grads skips the data's gradient)
+        graph.reseed(seed)
+        model.loss_and_grads(X, y)
+        grads = _copies(graph.grads())
+        if "input" in data:
+            grads["input"] = data["input"]
+        return grads
+
+    def kinks() -> dict:
+        states = {k: np.asarray(v) for k, v in graph.kink_states().items()}
+        if last.get("loss_kinks") is not None:
+            states["loss"] = np.asarray(last["loss_kinks"])
+        return states
+
+    batch = int(X.shape[0])
+    if not split:
+        return [Objective(f"{label}: data loss + regularization", params,
+                          value=lambda: data_loss() + regularization()[0],
+                          gradients=total_gradients, kink_states=kinks, batch_size=batch)]
+    objectives = [Objective(f"{label}: data loss", params, value=data_loss,
+                            gradients=data_gradients, kink_states=kinks, batch_size=batch,
+                            prefix="data:")]
+    if model.reg_strength != 0.0 and weights:
+        objectives.append(Objective(
+            f"{label}: regularization", dict(weights), value=lambda: regularization()[0],
+            gradients=lambda: _copies(regularization()[1]), prefix="reg:",
+        ))
+    return objectives

@@ -1,0 +1,224 @@
+"""What `bpcli gradcheck TARGET ...` means: resolve the target, build its objectives, run them.
+
+TARGET is a spec (an existing file, or a built-in name like `spiral`) whose NAME=VALUE tokens
+are overrides; otherwise, if it parses as an expression, an expression whose NAME=VALUE tokens
+are variable values (the rest are drawn with the seed, as `trace` does). `--layer FILE.py:Class`
+checks a user's layer alone on each of its `examples`; `--layers` checks every layer of a spec
+alone, or with no TARGET every built-in layer on each of its `examples`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from bpcli.errors import BpcliError, DataError, UsageError
+from bpcli.gradcheck.runner import MODES, GradcheckReport, run_gradcheck
+from bpcli.gradcheck.targets import layer_objective, model_objectives
+
+DEFAULT_BATCH = 8
+
+
+@dataclass
+class GradcheckRequest:
+    """Everything the command line can ask for."""
+
+    target: Optional[str] = None
+    assignments: list = field(default_factory=list)  # [(name, value text)]
+    layers: bool = False
+    split: bool = False
+    layer: Optional[str] = None  # "path/file.py:Class" or "package.module:Class"
+    mode: str = "auto"
+    k: Optional[int] = None
+    h: Optional[float] = None
+    sweep: bool = False
+    seed: Optional[int] = None
+    batch: int = DEFAULT_BATCH
+    base_dir: Path = field(default_factory=Path.cwd)
+
+
+@dataclass
+class TargetReport:
+    """The report plus what was checked, for the renderers."""
+
+    kind: str  # "spec" | "layers" | "expression" | "user layer" | "built-in layers"
+    description: str
+    report: GradcheckReport
+    inputs: dict = field(default_factory=dict)  # expression values used
+    drawn: list = field(default_factory=list)  # expression variables given no value
+
+
+def _validate(req: GradcheckRequest) -> None:
+    if req.mode not in MODES:
+        raise UsageError(f"unknown --mode '{req.mode}'; choose from: {', '.join(MODES)}")
+    if req.k is not None and req.k < 1:
+        raise UsageError(f"--k must be at least 1, got {req.k}")
+    if req.h is not None and not (0 < req.h < 1):
+        raise UsageError(f"--h must be in (0, 1), got {req.h}")
+    if req.batch < 1:
+        raise UsageError(f"--batch must be at least 1, got {req.batch}")
+    if req.layer and req.target:
+        raise UsageError("give either a TARGET or --layer FILE.py:Class, not both")
+    if req.layer is None and req.target is None and not req.layers:
+        raise UsageError(
+            "nothing to check: give a spec file, a built-in spec name, an expression, "
+            "--layer FILE.py:Class, or --layers alone for every built-in layer"
+        )
+
+
+def run_request(req: GradcheckRequest) -> TargetReport:
+    """Resolve the target and check it."""
+    _validate(req)
+    options = dict(mode=req.mode, k=req.k, h=req.h, sweep=req.sweep)
+    if req.layer is not None:
+        cls = _user_layer(req.layer, req.base_dir)
+        extra = _layer_options(req.assignments)
+        seed = 0 if req.seed is None else req.seed
+        objectives = _example_objectives(req.layer.rpartition(":")[2], cls, seed, extra)
+        return TargetReport("user layer", req.layer, run_gradcheck(objectives, seed=seed, **options))
+    if req.target is None:
+        from bpcli.nn.layer import LAYERS
+
+        _import_layers()
+        seed = 0 if req.seed is None else req.seed
+        objectives = [o for name, cls in LAYERS.items() for o in _example_objectives(name, cls, seed, {})]
+        return TargetReport("built-in layers", "every registered layer",
+                            run_gradcheck(objectives, seed=seed, **options))
+    if _is_spec(req.target):
+        return _run_spec(req, options)
+    graph = _parse_expression(req.target)
+    from bpcli.expr.report import resolve_inputs
+    from bpcli.gradcheck.targets import expression_objective
+
+    seed = 0 if req.seed is None else req.seed
+    inputs, drawn = resolve_inputs(graph, req.assignments, seed)
+    report = run_gradcheck([expression_objective(graph, inputs)], seed=seed, **options)
+    return TargetReport("expression", req.target, report, inputs, drawn)
+
+
+def _import_layers() -> None:
+    import bpcli.nn.layers  # noqa: F401  (registers every built-in layer)
+
+
+def _is_spec(target: str) -> bool:
+    from bpcli.spec import builtin_names
+
+    path = Path(target)
+    if path.is_file() or path.suffix in (".yaml", ".yml"):
+        return True
+    return target in builtin_names()
+
+
+def _parse_expression(text: str):
+    """The target as an expression; a bare name or a path-like target is a missing spec."""
+    from bpcli.errors import ExprError, did_you_mean
+    from bpcli.expr import parse
+    from bpcli.spec import builtin_names
+
+    names = builtin_names()
+    not_a_spec = UsageError(
+        f"'{text}' is not a spec file, a built-in spec{did_you_mean(text, names)} or an expression; "
+        f"built-in specs: {', '.join(names) or 'none'}"
+    )
+    if text.strip().isidentifier() or "/" in text or "\\" in text:
+        raise not_a_spec
+    try:
+        return parse(text)
+    except ExprError:
+        if text.endswith((".yaml", ".yml", ".py")):
+            raise not_a_spec from None
+        raise
+
+
+def _run_spec(req: GradcheckRequest, options: dict) -> TargetReport:
+    from bpcli.data import load_data
+    from bpcli.spec import build_model, load_spec
+
+    overrides = [f"{name}={value}" for name, value in req.assignments]
+    spec = load_spec(req.target, overrides)
+    seed = spec.seed if req.seed is None else req.seed
+    if req.layers:
+        dataset_shape = _input_shape(spec)
+        objectives = _spec_layer_objectives(spec, dataset_shape, seed)
+        return TargetReport("layers", f"{req.target}: every layer alone",
+                            run_gradcheck(objectives, seed=seed, **options))
+    data = load_data(spec.data, base_dir=spec.base_dir, seed=spec.seed)
+    if len(data.X_train) == 0:
+        raise DataError("the spec's training data is empty")
+    X, y = data.X_train[: req.batch], data.y_train[: req.batch]
+    model = build_model(spec, data.input_shape, data.n_classes, np.float64)
+    objectives = model_objectives(model, X, y, seed=seed, split=req.split, label=str(req.target))
+    what = "data loss and regularization separately" if req.split else "data loss + regularization"
+    return TargetReport("spec", f"{req.target}: {what} on {len(X)} examples",
+                        run_gradcheck(objectives, seed=seed, **options))
+
+
+def _input_shape(spec) -> tuple:
+    from bpcli.data import load_data
+
+    return load_data(spec.data, base_dir=spec.base_dir, seed=spec.seed).input_shape
+
+
+def _spec_layer_objectives(spec, input_shape: tuple, seed: int) -> list:
+    from bpcli.spec import build_graph
+
+    graph = build_graph(spec, input_shape, np.float64)
+    objectives = []
+    for node in spec.model:
+        source = graph.nodes[[n.name for n in graph.nodes].index(node.name)]
+        shapes = [graph.shapes[s] for s in source.inputs]
+        shape = shapes[0] if source.layer.n_inputs == 1 else shapes
+        objectives.append(layer_objective(node.make_layer(), shape, seed=seed,
+                                          label=f"layer {node.name} ({node.type})", prefix=f"{node.name}."))
+    return objectives
+
+
+def _example_objectives(name: str, cls, seed: int, extra: dict) -> list:
+    """One objective per entry of the class's `examples` (options merged with `extra`)."""
+    objectives = []
+    examples = getattr(cls, "examples", None) or (({}, (5,)),)
+    for i, (opts, shape) in enumerate(examples):
+        merged = {**opts, **extra}
+        try:
+            layer = cls(**merged)
+        except TypeError as err:
+            raise UsageError(f"{name}: cannot make the layer with options {merged}: {err}") from None
+        tag = f"{name}[{i}]" if len(examples) > 1 else name
+        objectives.append(layer_objective(layer, shape, seed=seed, label=f"layer {tag} {merged or ''} on {shape}".replace("  ", " "),
+                                          prefix=f"{tag}."))
+    return objectives
+
+
+def _user_layer(reference: str, base_dir: Path):
+    from bpcli.spec.user_layers import UserLayerError, load_user_layer
+
+    try:
+        return load_user_layer(reference, base_dir)
+    except UserLayerError as err:
+        raise UsageError(f"--layer: {err}") from None
+
+
+def _layer_options(assignments: list) -> dict:
+    """NAME=VALUE tokens for --layer: constructor options (numbers, true/false, or text)."""
+    options = {}
+    for name, text in assignments:
+        options[name] = _scalar(text)
+    return options
+
+
+def _scalar(text: str):
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+__all__ = ["GradcheckRequest", "TargetReport", "run_request", "BpcliError"]

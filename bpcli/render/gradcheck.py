@@ -1,0 +1,157 @@
+"""`bpcli gradcheck` output: a Rich table per objective, hints, kinks, the h sweep, a verdict;
+or the public JSON document (keys fixed by DESIGN.md). Never computes a gradient.
+
+Non-finite numbers are written in JSON as the strings "nan", "inf", "-inf" (as `trace` does).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Optional
+
+STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "small": "dim", "kink": "cyan"}
+
+
+def _number(value: Optional[float]) -> Any:
+    if value is None or math.isfinite(value):
+        return value
+    return "nan" if value != value else ("inf" if value > 0 else "-inf")
+
+
+def _index(index: Any) -> Any:
+    if isinstance(index, tuple):
+        return [int(i) for i in index]
+    return index
+
+
+def _index_text(index: Any) -> str:
+    if index is None:
+        return "—"
+    if index == ():
+        return "()"
+    if isinstance(index, tuple):
+        return "[" + ", ".join(str(int(i)) for i in index) + "]"
+    return str(index)
+
+
+def _g(value: Optional[float]) -> str:
+    return "—" if value is None else f"{value:.6g}"
+
+
+def _err(value: float) -> str:
+    return "—" if value is None else ("inf" if value == math.inf else f"{value:.1e}")
+
+
+def check_document(check, objective_label: str) -> dict:
+    return {
+        "name": check.name,
+        "objective": objective_label,
+        "shape": list(check.shape),
+        "entries": check.entries,
+        "max_rel_error": _number(check.max_rel_error),
+        "status": check.status,
+        "worst_index": _index(check.worst_index),
+        "analytic": _number(check.analytic),
+        "numeric": _number(check.numeric),
+        "kinks": check.kinks,
+        "small": check.small,
+        "hints": list(check.hints),
+        "kink_details": [{"index": _index(i), "sites": k.to_dict()} for i, k in check.kink_details],
+    }
+
+
+def gradcheck_document(result) -> dict:
+    """The JSON document: passed, mode, checks [...] and more."""
+    report = result.report
+    sweep = next((o.sweep for o in report.objectives if o.sweep is not None), None)
+    doc = {
+        "passed": report.passed,
+        "mode": report.mode,
+        "requested_mode": report.requested_mode,
+        "h": report.h,
+        "k": report.k,
+        "seed": report.seed,
+        "target": {"kind": result.kind, "description": result.description},
+        "verdict": report.verdict(),
+        "checks": [check_document(c, o.label) for o in report.objectives for c in o.checks],
+        "objectives": [{"label": o.label, "loss": _number(o.loss), "passed": o.passed, "notes": o.notes}
+                       for o in report.objectives],
+        "sweep": None if sweep is None else {
+            "name": sweep.name, "where": _index(sweep.where), "analytic": sweep.analytic,
+            "points": [{"h": p.h, "numeric": _number(p.numeric), "rel_error": _number(p.rel_error)}
+                       for p in sweep.points],
+        },
+    }
+    if result.kind == "expression":
+        doc["inputs"] = result.inputs
+        doc["drawn"] = result.drawn
+    return doc
+
+
+def render_json(result) -> str:
+    return json.dumps(gradcheck_document(result), indent=2)
+
+
+def render_rich(result, console) -> None:
+    """Tables, hints, kinks, sweep and verdict on a Rich console."""
+    from rich.table import Table
+    from rich.text import Text
+
+    report = result.report
+    mode_note = f"{report.mode} mode" + (" (auto)" if report.requested_mode == "auto" else "")
+    per = {"full": "every entry", "sparse": f"{report.k} random entries per tensor",
+           "directional": f"{report.k} random unit directions per tensor"}[report.mode]
+    console.print(f"gradcheck {result.description} — {mode_note}: {per}, h={report.h:g}, float64")
+    if result.kind == "expression":
+        values = ", ".join(f"{k}={v:g}" for k, v in result.inputs.items())
+        drawn = f" (drawn with seed {report.seed}: {', '.join(result.drawn)})" if result.drawn else ""
+        console.print(f"at {values}{drawn}")
+    for objective in report.objectives:
+        table = Table(title=f"{objective.label}  (loss {objective.loss:.6g})", title_justify="left")
+        widest = max((len(c.name) for c in objective.checks), default=9)
+        table.add_column("parameter", no_wrap=True, min_width=min(widest, 40))
+        for column, justify in (("shape", "left"), ("checked", "right"), ("max rel error", "right"),
+                                ("worst index", "left"), ("analytic", "right"), ("numeric", "right"),
+                                ("status", "left")):
+            table.add_column(column, justify=justify, no_wrap=column != "max rel error")
+        for c in objective.checks:
+            status = c.status + (f" ({c.kinks} kink)" if c.kinks and c.status != "kink" else "")
+            table.add_row(c.name, "×".join(map(str, c.shape)) or "scalar", str(c.entries),
+                          _err(c.max_rel_error), _index_text(c.worst_index), _g(c.analytic),
+                          _g(c.numeric), Text(status, style=STATUS_STYLE.get(c.status, "")))
+        console.print(table)
+        for note in objective.notes:
+            console.print(Text(f"  problem: {note}", style="bold red"))
+        for c in objective.checks:
+            for index, crossing in c.kink_details:
+                console.print(f"  kink: {c.name}{_index_text(index)} — {crossing.describe()} "
+                              "(not judged: the centered difference straddles a kink)")
+        for c in objective.checks:
+            for hint in c.hints:
+                console.print(Text(f"  hint: {hint}", style="yellow"))
+            if c.message and not c.hints:
+                console.print(Text(f"  {c.name}: {c.message}", style="yellow"))
+        if objective.sweep is not None:
+            _render_sweep(objective.sweep, console)
+    style = "bold green" if report.passed else "bold red"
+    console.print(Text(report.verdict(), style=style))
+
+
+def _render_sweep(sweep, console) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"h sweep at {sweep.name}{_index_text(sweep.where)} (analytic {sweep.analytic:.10g})",
+                  title_justify="left")
+    table.add_column("h", justify="right")
+    table.add_column("numeric", justify="right")
+    table.add_column("rel error", justify="right")
+    table.add_column("", justify="left")
+    best = sweep.best()
+    for p in sweep.points:
+        bar = "#" * max(0, min(16, int(round(16 + math.log10(p.rel_error))))) if p.rel_error > 0 else ""
+        mark = "  ← best" if p is best else ""
+        table.add_row(f"{p.h:.0e}", f"{p.numeric:.10g}", f"{p.rel_error:.1e}", bar + mark)
+    console.print(table)
+    console.print("  large h: truncation error (~h²); tiny h: round-off (~ε/h); the error is "
+                  "smallest in between.")
