@@ -1,0 +1,132 @@
+"""Losses and regularizers against hand values (CS231n's worked examples) and central differences."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from bpcli.errors import DataError
+from bpcli.nn.losses import LOSSES
+from bpcli.nn.regularization import REGULARIZERS
+from central_differences import numerical_gradient
+
+# CS231n lecture 3: three examples (cat, car, frog), scores for classes (cat, car, frog)
+LECTURE_SCORES = np.array([[3.2, 5.1, -1.7], [1.3, 4.9, 2.0], [2.2, 2.5, -3.1]])
+LECTURE_LABELS = np.array([0, 1, 2])
+
+
+def test_softmax_loss_of_uniform_scores_is_log_c():
+    for c in (2, 3, 10):
+        loss, _ = LOSSES.get("softmax_cross_entropy")().loss(np.full((4, c), 1.7), np.zeros(4, dtype=int))
+        assert loss == pytest.approx(math.log(c), rel=1e-12)
+        assert LOSSES.get("softmax_cross_entropy")().expected_initial_loss(c) == pytest.approx(math.log(c))
+
+
+def test_softmax_loss_of_the_lecture_cat_is_2_04():
+    loss, _ = LOSSES.get("softmax_cross_entropy")().loss(LECTURE_SCORES[:1], LECTURE_LABELS[:1])
+    assert loss == pytest.approx(2.04, abs=0.005)
+
+
+def test_svm_loss_of_the_lecture_examples():
+    svm = LOSSES.get("svm")()
+    per_example = [svm.loss(LECTURE_SCORES[i : i + 1], LECTURE_LABELS[i : i + 1])[0] for i in range(3)]
+    assert per_example == pytest.approx([2.9, 0.0, 12.9])
+    assert svm.loss(LECTURE_SCORES, LECTURE_LABELS)[0] == pytest.approx(5.27, abs=0.005)
+    # the notes' example: scores [13, -7, 11], delta 10 -> 0 + 8
+    assert LOSSES.get("svm")(delta=10.0).value(np.array([[13.0, -7.0, 11.0]]), np.array([0])) == pytest.approx(8.0)
+    assert svm.expected_initial_loss(10) == 9
+    assert svm.value(np.zeros((5, 10)), np.arange(5)) == pytest.approx(9.0)
+
+
+def test_mse_and_bce_hand_values():
+    mse = LOSSES.get("mse")()
+    assert mse.value(np.array([[1.0], [3.0]]), np.array([0.0, 1.0])) == pytest.approx((1 + 4) / 2)
+    bce = LOSSES.get("bce_with_logits")()
+    s, y = np.array([[0.0], [2.0]]), np.array([1.0, 0.0])
+    expected = (math.log(2) + math.log(1 + math.exp(2))) / 2
+    assert bce.value(s, y) == pytest.approx(expected)
+    assert bce.value(np.zeros((3, 1)), np.array([0, 1, 1])) == pytest.approx(bce.expected_initial_loss(2))
+
+
+def test_stable_at_huge_scores():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = np.array([[1000.0, -1000.0]], dtype=np.float32)
+        loss, d = LOSSES.get("softmax_cross_entropy")().loss(s, np.array([1]))
+        assert loss == pytest.approx(2000.0) and np.isfinite(d).all()
+        bce = LOSSES.get("bce_with_logits")()
+        assert bce.value(np.array([[1000.0], [-1000.0]]), np.array([1.0, 1.0])) == pytest.approx(500.0)
+
+
+CASES = [
+    ("softmax_cross_entropy", {}, (5, 4), "class"),
+    ("svm", {}, (5, 4), "class"),
+    ("svm", {"delta": 0.5}, (3, 6), "class"),
+    ("mse", {}, (5, 3), "target"),
+    ("mse", {}, (6, 1), "flat"),
+    ("bce_with_logits", {}, (6, 1), "binary"),
+    ("bce_with_logits", {}, (4, 3), "binary"),
+]
+
+
+@pytest.mark.parametrize("name,options,shape,labels", CASES)
+def test_loss_gradient_matches_central_differences(name, options, shape, labels):
+    rng = np.random.default_rng(0)
+    loss = LOSSES.get(name)(**options)
+    scores = rng.standard_normal(shape) * 2
+    y = {
+        "class": lambda: rng.integers(0, shape[1], shape[0]),
+        "target": lambda: rng.standard_normal(shape),
+        "flat": lambda: rng.standard_normal(shape[0]),
+        "binary": lambda: rng.integers(0, 2, shape).astype(float),
+    }[labels]()
+    before = scores.copy()
+    value, d = loss.loss(scores, y)
+    assert np.array_equal(scores, before) and d.shape == scores.shape
+    assert value == pytest.approx(loss.value(scores, y), rel=1e-12)
+    kinks = (lambda: loss.kink_state(scores, y)) if loss.has_kinks else None
+    num, crossed = numerical_gradient(lambda: loss.value(scores, y), scores, kinks=kinks)
+    assert crossed.mean() < 0.1
+    np.testing.assert_allclose(d[~crossed], num[~crossed], rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", LOSSES.names())
+def test_float32_in_float32_out(name):
+    scores = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+    y = np.array([0, 2, 1, 1]) if name in ("softmax_cross_entropy", "svm") else (scores > 0).astype(np.float32)
+    value, d = LOSSES.get(name)().loss(scores, y)
+    assert d.dtype == np.float32 and isinstance(value, float)
+
+
+@pytest.mark.parametrize("y,message", [
+    (np.array([0, 3]), r"labels must be in \[0, 3\)"),
+    (np.array([0, -1]), r"labels must be in"),
+    (np.array([0.5, 1.0]), "integer class labels"),
+    (np.array([0, 1, 2]), "one class id per example"),
+])
+def test_bad_labels_are_data_errors(y, message):
+    with pytest.raises(DataError, match=message):
+        LOSSES.get("softmax_cross_entropy")().loss(np.zeros((2, 3)), y)
+
+
+def test_l2_l1_none_values_and_gradients():
+    rng = np.random.default_rng(2)
+    w = {"a.W": rng.standard_normal((3, 2)), "b.W": rng.standard_normal(4)}
+    lam = 0.1
+    loss, grads = REGULARIZERS.get("l2")(w, lam)
+    assert loss == pytest.approx(0.5 * lam * sum((v**2).sum() for v in w.values()))
+    for k in w:
+        np.testing.assert_allclose(grads[k], lam * w[k])
+        num, _ = numerical_gradient(lambda: REGULARIZERS.get("l2")(w, lam)[0], w[k])
+        np.testing.assert_allclose(grads[k], num, rtol=1e-6)
+    loss, grads = REGULARIZERS.get("l1")(w, lam)
+    assert loss == pytest.approx(lam * sum(np.abs(v).sum() for v in w.values()))
+    for k in w:
+        num, _ = numerical_gradient(lambda: REGULARIZERS.get("l1")(w, lam)[0], w[k])
+        np.testing.assert_allclose(grads[k], num, rtol=1e-6)
+    assert REGULARIZERS.get("none")(w, lam) == (0.0, {})
+    w32 = {"W": np.ones((2, 2), dtype=np.float32)}
+    assert REGULARIZERS.get("l2")(w32, 1e-3)[1]["W"].dtype == np.float32
