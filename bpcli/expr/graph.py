@@ -135,12 +135,15 @@ class ExprGraph:
         out: list[float] = [0.0] * len(self.nodes)
         for node in self.nodes:
             op = node.op
+            inputs = node.inputs
             if op == VARIABLE:
                 out[node.id] = float(values[node.name])
             elif op == CONSTANT:
                 out[node.id] = node.constant
+            elif len(inputs) == 1:
+                out[node.id] = OPS[op].forward(out[inputs[0]])
             else:
-                out[node.id] = OPS[op].forward(*[out[i] for i in node.inputs])
+                out[node.id] = OPS[op].forward(*[out[i] for i in inputs])
         return out
 
     def evaluate(self, values: Mapping[str, float]) -> float:
@@ -165,7 +168,7 @@ class ExprGraph:
         reached[self.output] = True
         steps: list[BackwardStep] = []
         for node in reversed(nodes):
-            if node.is_leaf:
+            if not node.inputs:
                 continue
             upstream = grads[node.id]
             op = OPS[node.op]
@@ -222,10 +225,11 @@ class ExprGraph:
         if node.op == "recip":
             return "1/x"
         if op.symbol and len(node.inputs) == 2:
-            left, right = (self.nodes[i] for i in node.inputs)
-            if node.op in ("add", "mul") and (left.op == CONSTANT) != (right.op == CONSTANT):
-                const = left if left.op == CONSTANT else right
-                return f"{op.symbol}{_number_text(const.constant)}"
+            if node.op == "add" or node.op == "mul":
+                left, right = self.nodes[node.inputs[0]], self.nodes[node.inputs[1]]
+                if (left.op == CONSTANT) != (right.op == CONSTANT):
+                    const = left if left.op == CONSTANT else right
+                    return f"{op.symbol}{_number_text(const.constant)}"
             return op.symbol
         if node.op == "neg":
             return "*-1"

@@ -9,6 +9,7 @@ syntax error pointing at its column. User text is never handed to eval/exec/comp
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -22,7 +23,6 @@ MAX_CHARS = 1_000_000
 _BINARY_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "**": 4}
 _UNARY_PRECEDENCE = 3
 
-_PUNCTUATION = {"+", "-", "*", "/", "(", ")", ","}
 _EXPLAINED = {
     ".": "attribute access is not part of the grammar",
     "'": "strings are not part of the grammar",
@@ -42,60 +42,38 @@ class Token:
     column: int
 
 
-def _is_digit(ch: str) -> bool:
-    return "0" <= ch <= "9"
-
-
-def _is_name_start(ch: str) -> bool:
-    return ch == "_" or ("a" <= ch <= "z") or ("A" <= ch <= "Z")
+_TOKEN = re.compile(
+    r"(?P<space>\s+)"
+    r"|(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<op>\*\*|[-+*/(),^])"
+    r"|(?P<bad>.)",
+    re.S,
+)
+_NUMBER_TAIL = re.compile(r"[A-Za-z0-9_.]")
 
 
 def tokenize(text: str) -> list[Token]:
     """Split `text` into tokens; an unknown character is an ExprError at its column."""
     tokens: list[Token] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch in " \t\r\n":
-            i += 1
-        elif _is_digit(ch) or (ch == "." and i + 1 < n and _is_digit(text[i + 1])):
-            start = i
-            while i < n and _is_digit(text[i]):
-                i += 1
-            if i < n and text[i] == ".":
-                i += 1
-                while i < n and _is_digit(text[i]):
-                    i += 1
-            if i < n and text[i] in "eE":
-                j = i + 1
-                if j < n and text[j] in "+-":
-                    j += 1
-                if j < n and _is_digit(text[j]):
-                    i = j
-                    while i < n and _is_digit(text[i]):
-                        i += 1
-            tokens.append(Token("num", text[start:i], start))
-            if i < n and (_is_name_start(text[i]) or _is_digit(text[i]) or text[i] == "."):
-                raise ExprError(
-                    f"malformed number '{text[start:i + 1]}' (write 2*x, not 2x)", text, i
-                )
-        elif _is_name_start(ch):
-            start = i
-            while i < n and (_is_name_start(text[i]) or _is_digit(text[i])):
-                i += 1
-            tokens.append(Token("name", text[start:i], start))
-        elif ch == "*" and i + 1 < n and text[i + 1] == "*":
-            tokens.append(Token("**", "**", i))
-            i += 2
-        elif ch == "^":
-            tokens.append(Token("**", "^", i))
-            i += 1
-        elif ch in _PUNCTUATION:
-            tokens.append(Token(ch, ch, i))
-            i += 1
+    append = tokens.append
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind == "space":
+            continue
+        piece, column = match.group(), match.start()
+        if kind == "op":
+            append(Token("**" if piece == "^" else piece, piece, column))
+        elif kind == "num":
+            end = match.end()
+            if end < len(text) and _NUMBER_TAIL.match(text, end):
+                raise ExprError(f"malformed number '{text[column:end + 1]}' (write 2*x, not 2x)", text, end)
+            append(Token(kind, piece, column))
+        elif kind == "name":
+            append(Token(kind, piece, column))
         else:
-            reason = _EXPLAINED.get(ch, f"unexpected character {ch!r}")
-            raise ExprError(f"syntax error: {reason}", text, i)
+            reason = _EXPLAINED.get(piece, f"unexpected character {piece!r}")
+            raise ExprError(f"syntax error: {reason}", text, column)
     return tokens
 
 
@@ -124,7 +102,7 @@ def parse(text: str) -> ExprGraph:
             f"expression too long: {len(text):,} characters (limit {MAX_CHARS:,})", text, None
         )
     if not text.strip():
-        raise ExprError("empty expression: give one like \"(x+y)*z\"", text, 0)
+        raise ExprError("empty expression: give one like \"(x+y)*z\"")
     return _Parser(text).run()
 
 

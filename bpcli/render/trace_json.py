@@ -13,8 +13,11 @@ from bpcli.expr.report import TraceReport
 from bpcli.render.trace_numbers import local_formula
 
 
+_INF, _NEG_INF = math.inf, -math.inf
+
+
 def _number(value: Optional[float]) -> Any:
-    if value is None or math.isfinite(value):
+    if value == value and value != _INF and value != _NEG_INF:  # finite (or None)
         return value
     return "nan" if value != value else ("inf" if value > 0 else "-inf")
 

@@ -11,4 +11,5 @@ from bpcli.nn.layers import norm  # noqa: F401
 from bpcli.nn.layers import conv  # noqa: F401
 from bpcli.nn.layers import shape  # noqa: F401
 from bpcli.nn.layers import merge  # noqa: F401
+from bpcli.nn.layers import expr  # noqa: F401
 # isort: on
