@@ -248,3 +248,154 @@ def load_trained(path: Path | str) -> TrainedModel:
         model, spec, ck, path, info["n_classes"], tuple(info["input_shape"]), info["task"],
         ck.extra.get("data_mean"), ck.extra.get("data_std"),
     )
+
+
+# ----- the picture of a 2-D classifier ------------------------------------------------------
+@dataclass
+class DecisionSurface:
+    """Predicted class on a rows x cols grid over the data's box; row 0 is the top (largest x2)."""
+
+    classes: np.ndarray
+    x_min: float
+    x_max: float
+    y_min: float
+    y_max: float
+
+
+def decision_surface(model, X: np.ndarray, cols: int = 64, rows: int = 28, margin: float = 0.1) -> Optional[DecisionSurface]:
+    """Classify every cell centre of a grid around 2-D inputs X; None unless X is (N, 2)."""
+    if X is None or X.ndim != 2 or X.shape[1] != 2 or len(X) == 0:
+        return None
+    lo, hi = X.min(axis=0).astype(np.float64), X.max(axis=0).astype(np.float64)
+    pad = (hi - lo) * margin + 1e-6
+    lo, hi = lo - pad, hi + pad
+    xs = np.linspace(lo[0], hi[0], cols)
+    ys = np.linspace(hi[1], lo[1], rows)
+    gx, gy = np.meshgrid(xs, ys)
+    points = np.ascontiguousarray(np.stack([gx.ravel(), gy.ravel()], axis=1), dtype=model.graph.dtype)
+    scores = model.scores(points)
+    if scores.ndim == 2 and scores.shape[1] > 1:
+        classes = scores.argmax(axis=1)
+    else:
+        classes = (scores.reshape(-1) > 0).astype(np.int64)
+    return DecisionSurface(classes.reshape(rows, cols), float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
+
+
+# ----- predictions for new inputs ------------------------------------------------------------
+def read_feature_csv(path: Path | str, n_features: int, label_column: Any = None) -> np.ndarray:
+    """Rows of numbers -> (N, n_features) float64. A header row is skipped; with one extra column
+    (a labelled file like the training CSV) the label column (`label_column`, default last) is dropped."""
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"input file not found: {path}")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [(i + 1, row) for i, row in enumerate(csv.reader(f)) if any(c.strip() for c in row)]
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"{path}: cannot read as CSV: {err}") from None
+    if not rows:
+        raise DataError(f"{path}: the file is empty")
+    header = None
+    if not all(_is_number(c) for c in rows[0][1]):
+        header, rows = [c.strip() for c in rows[0][1]], rows[1:]
+    if not rows:
+        raise DataError(f"{path}: no data rows after the header")
+    n_cols = len(rows[0][1])
+    keep = list(range(n_cols))
+    if n_cols == n_features + 1:
+        drop = n_cols - 1
+        if isinstance(label_column, str) and header and label_column in header:
+            drop = header.index(label_column)
+        elif isinstance(label_column, int) and -n_cols <= label_column < n_cols:
+            drop = label_column % n_cols
+        keep.remove(drop)
+    elif n_cols != n_features:
+        raise DataError(f"{path}: {n_cols} columns, but the model takes {n_features} features per row")
+    X = np.empty((len(rows), n_features))
+    for r, (line, row) in enumerate(rows):
+        if len(row) != n_cols:
+            raise DataError(f"{path}: row {line} has {len(row)} cells, expected {n_cols}")
+        for j, c in enumerate(keep):
+            try:
+                X[r, j] = float(row[c])
+            except ValueError:
+                raise DataError(f"{path}: row {line}, column {c + 1}: not a number: {row[c]!r}") from None
+            if not np.isfinite(X[r, j]):
+                raise DataError(f"{path}: row {line}, column {c + 1}: NaN and inf are not allowed")
+    return X
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def predict(trained: TrainedModel, X: np.ndarray) -> Dict[str, list]:
+    """Columns of a predictions table: `prediction` and, for classifiers, `prob_<class>`
+    (softmax of the scores) or the raw scores for other losses."""
+    scores = trained.model.scores(trained.prepare(X)).astype(np.float64)
+    if trained.task != "classification":
+        return {"prediction": scores.reshape(len(X), -1)[:, 0].tolist()}
+    names = trained.checkpoint.meta["data"].get("class_names")
+    if scores.ndim == 2 and scores.shape[1] > 1:
+        ids = scores.argmax(axis=1)
+        shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+        probs = shifted / shifted.sum(axis=1, keepdims=True)
+    else:
+        ids = (scores.reshape(-1) > 0).astype(np.int64)
+        p1 = 1.0 / (1.0 + np.exp(-scores.reshape(-1)))
+        probs = np.stack([1 - p1, p1], axis=1)
+    labels = [names[i] if names else int(i) for i in ids]
+    columns: Dict[str, list] = {"prediction": labels}
+    for k in range(probs.shape[1]):
+        columns[f"prob_{names[k] if names else k}"] = probs[:, k].tolist()
+    return columns
+
+
+def write_predictions_csv(stream, columns: Dict[str, list]) -> None:
+    import csv
+
+    writer = csv.writer(stream, lineterminator="\n")
+    names = list(columns)
+    writer.writerow(names)
+    for row in zip(*(columns[n] for n in names)):
+        writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
+
+
+# ----- evaluation of a trained model ---------------------------------------------------------
+def evaluate_trained(trained: TrainedModel, data_source: Optional[str] = None) -> Dict[str, Optional[float]]:
+    """{split_loss, split_accuracy} for the model's own splits, another spec's data (its splits,
+    with the training standardization) or a .csv/.npz file (one split named 'data')."""
+    from bpcli.data import load_data
+    from bpcli.spec import load_spec
+    from bpcli.train import evaluate_split
+
+    classification = trained.task == "classification"
+    if data_source is None:
+        data = load_dataset(trained.spec, trained.model.graph.dtype)
+        splits = data.splits()
+    else:
+        suffix = Path(data_source).suffix.lower()
+        if suffix in (".csv", ".npz"):
+            section = {"type": suffix[1:], "path": str(Path(data_source).resolve())}
+            data = load_data(section, base_dir=Path.cwd(), seed=trained.spec.seed)
+            X = np.concatenate([data.X_train] + ([data.X_test] if data.X_test is not None else []))
+            y = np.concatenate([data.y_train] + ([data.y_test] if data.y_test is not None else []))
+            splits = {"data": (X, y)}
+        else:
+            other = load_spec(data_source)
+            section = dict(other.data, standardize=False)
+            data = load_data(section, base_dir=other.base_dir, seed=other.seed)
+            splits = data.splits()
+        splits = {k: (trained.prepare(X), y) for k, (X, y) in splits.items()}
+    metrics: Dict[str, Optional[float]] = {}
+    for name, (X, y) in splits.items():
+        if X.shape[1:] != tuple(trained.input_shape):
+            raise DataError(f"the data has {X.shape[1:]} values per example, the model expects {tuple(trained.input_shape)}")
+        metrics[f"{name}_loss"], metrics[f"{name}_accuracy"] = evaluate_split(trained.model, X, y, classification)
+    return metrics

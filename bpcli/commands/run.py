@@ -1,21 +1,179 @@
-"""Placeholder until this command lands."""
+"""`bpcli train`, `bpcli evaluate`, `bpcli predict`: parse, one library call, render."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
-
-def train_command() -> None:
-    """Not built yet."""
-    typer.echo("not built yet", err=True)
-    raise typer.Exit(2)
+from bpcli.commands.common import FORMATS_HELP, check_format, handles_errors, make_console, split_assignments, stdout_is_terminal
+from bpcli.errors import UsageError
 
 
-def evaluate_command() -> None:
-    """Not built yet."""
-    typer.echo("not built yet", err=True)
-    raise typer.Exit(2)
+def _config_and_overrides(tokens: List[str]) -> tuple[Optional[str], List[str]]:
+    """[CONFIG] [NAME=VALUE ...]: the first token without '=' is the config."""
+    config = None
+    if tokens and "=" not in tokens[0]:
+        config, tokens = tokens[0], tokens[1:]
+    split_assignments(tokens)  # a usage error for any token without '='
+    return config, list(tokens)
 
 
-def predict_command() -> None:
-    """Not built yet."""
-    typer.echo("not built yet", err=True)
-    raise typer.Exit(2)
+@handles_errors
+def train_command(
+    args: Optional[List[str]] = typer.Argument(
+        None, metavar="[CONFIG] [NAME=VALUE]...",
+        help="A spec file or built-in name (default: spiral), then dotted overrides like optimizer.lr=0.1.",
+    ),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default: runs/NAME-TIMESTAMP)."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    overfit: Optional[int] = typer.Option(None, "--overfit", metavar="N", help="Sanity check: train on N examples (no regularization) and show the loss goes near zero."),
+    plot: Optional[Path] = typer.Option(None, "--plot", metavar="FILE.png", help="Also save the curves (and decision boundary) as a PNG (needs the 'plot' extra)."),
+    fmt: str = typer.Option("rich", "--format", "-f", help=FORMATS_HELP),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the spec's seed."),
+) -> None:
+    """Train a model from a YAML spec, with live progress, checkpoints and plots.
+
+    \b
+    Examples:
+      bpcli train                                  # the CS231n spiral, built in
+      bpcli train spiral optimizer.lr=0.5 train.epochs=50
+      bpcli train my_spec.yaml --out runs/try1 --seed 3
+      bpcli train --overfit 20                     # can the net drive the loss to ~0?
+      bpcli train --resume runs/spiral-20250101-120000
+      bpcli train spiral --format json --quiet > summary.json
+    """
+    from bpcli.experiment import resume_run, train_spec
+    from bpcli.render.plots import PLOT_EXTRA_HINT, matplotlib_available
+    from bpcli.render.progress import make_progress
+    from bpcli.spec import load_spec
+    from bpcli.train import TrainingInterrupted
+
+    fmt = check_format(fmt, ("rich", "json"))
+    if plot is not None and not matplotlib_available():
+        raise UsageError(PLOT_EXTRA_HINT)
+    config, overrides = _config_and_overrides(list(args or []))
+    json_mode = fmt == "json"
+    console = make_console(stderr=json_mode)
+    live = not json_mode and stdout_is_terminal()
+    callbacks = make_progress(console, live=live, quiet=quiet)
+    try:
+        if resume is not None:
+            if config is not None or seed is not None or overfit is not None or out is not None:
+                raise UsageError("--resume continues a run with its own spec and seed; give only NAME=VALUE overrides with it")
+            run = resume_run(resume, overrides, callbacks=callbacks)
+        else:
+            if seed is not None:
+                overrides.append(f"seed={seed}")
+            spec = load_spec(config or "spiral", overrides)
+            name = Path(config).stem if config else "spiral"
+            run = train_spec(spec, name=name, out=out, callbacks=callbacks, overfit=overfit)
+    except TrainingInterrupted as err:
+        _close(callbacks)
+        run_dir = getattr(err, "run_dir", None)
+        print(f"{err.message}; checkpoint saved to {err.checkpoint_path}", file=sys.stderr)
+        if run_dir:
+            print(f"resume with: bpcli train --resume {run_dir}", file=sys.stderr)
+        raise typer.Exit(130) from None
+    finally:
+        _close(callbacks)
+    _report(run, console, json_mode, quiet, plot, live)
+
+
+def _close(callbacks) -> None:
+    close = getattr(callbacks, "close", None)
+    if close:
+        close()
+
+
+def _report(run, console, json_mode: bool, quiet: bool, plot: Optional[Path], color: bool) -> None:
+    from bpcli.experiment import decision_surface, summary_of
+    from bpcli.render.plots import decision_boundary, line_chart, save_png
+    from bpcli.render.summary import render_overfit, render_summary
+
+    summary = summary_of(run)
+    history = [m.to_dict() for m in run.result.history]
+    surface = decision_surface(run.model, run.data.X_train)
+    if plot is not None:
+        save_png(plot, history, surface, run.data.X_train, run.data.y_train)
+    if json_mode:
+        print(json.dumps(summary))
+        return
+    if run.overfit is not None:
+        first = history[0]["train_loss"] if history else None
+        render_overfit(console, summary, first)
+    render_summary(console, summary)
+    if quiet:
+        return
+    series = {"train": [h["train_loss"] for h in history], "val": [h["val_loss"] for h in history]}
+    console.print(line_chart(series, title="loss", color=color))
+    if any(h["train_accuracy"] is not None for h in history):
+        acc = {"train": [h["train_accuracy"] for h in history], "val": [h["val_accuracy"] for h in history]}
+        console.print(line_chart(acc, title="accuracy", color=color))
+    if surface is not None:
+        console.print(decision_boundary(surface, run.data.X_train, run.data.y_train, color=color))
+    if plot is not None:
+        console.print(f"plot saved to {plot}", markup=False, highlight=False)
+
+
+@handles_errors
+def evaluate_command(
+    target: Path = typer.Argument(..., metavar="RUN_OR_CHECKPOINT", help="A run directory (its best checkpoint) or a .npz checkpoint."),
+    data: Optional[str] = typer.Option(None, "--data", metavar="CONFIG_OR_FILE", help="Evaluate on another spec's data, or a .csv/.npz file (default: the run's own splits)."),
+    fmt: str = typer.Option("rich", "--format", "-f", help=FORMATS_HELP),
+) -> None:
+    """Loss and accuracy of a trained model on every split of its data (or of --data).
+
+    \b
+    Examples:
+      bpcli evaluate runs/spiral-20250101-120000
+      bpcli evaluate runs/spiral-20250101-120000/checkpoints/last.npz
+      bpcli evaluate runs/mlp --data datasets/example.csv --format json
+    """
+    from bpcli.experiment import evaluate_trained, load_trained
+    from bpcli.render.summary import metrics_table
+
+    fmt = check_format(fmt, ("rich", "json"))
+    trained = load_trained(target)
+    metrics = evaluate_trained(trained, data)
+    if fmt == "json":
+        print(json.dumps({"checkpoint": str(trained.checkpoint_path), "metrics": metrics}))
+        return
+    console = make_console()
+    console.print(f"checkpoint: {trained.checkpoint_path}", markup=False, highlight=False)
+    console.print(metrics_table("", metrics))
+
+
+@handles_errors
+def predict_command(
+    target: Path = typer.Argument(..., metavar="RUN_OR_CHECKPOINT", help="A run directory (its best checkpoint) or a .npz checkpoint."),
+    inputs: Path = typer.Argument(..., metavar="INPUT.csv", help="One example per row (a header row and a label column are allowed)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE.csv", help="Write the predictions here (default: stdout)."),
+) -> None:
+    """Predict classes (with probabilities) for the rows of a CSV file, as CSV.
+
+    The training standardization is applied to the inputs.
+
+    \b
+    Examples:
+      bpcli predict runs/spiral-20250101-120000 points.csv
+      bpcli predict runs/spiral-20250101-120000 points.csv --out predictions.csv
+    """
+    from bpcli.experiment import load_trained, predict, read_feature_csv, write_predictions_csv
+
+    trained = load_trained(target)
+    if len(trained.input_shape) != 1:
+        raise UsageError(f"predict reads flat CSV rows; this model takes inputs of shape {trained.input_shape}")
+    label = trained.spec.data.get("label") if trained.spec.data.get("type") == "csv" else None
+    X = read_feature_csv(inputs, trained.input_shape[0], label)
+    columns = predict(trained, X)
+    if out is None:
+        write_predictions_csv(sys.stdout, columns)
+    else:
+        with open(out, "w", newline="", encoding="utf-8") as f:
+            write_predictions_csv(f, columns)
+        print(f"{len(X)} predictions written to {out}", file=sys.stderr)
