@@ -196,20 +196,20 @@ _register(Op(
     "add", 2, lambda a, b: a + b, lambda i, a, out: 1.0,
     lambda a, b: a + b, lambda i, a, out: 1.0,
     ("1", "1"), "distributes: each input gets the upstream gradient unchanged",
-    "out = x + y", function=False, symbol="+", precedence=1,
+    "out = x + y", function=False, symbol="+", precedence=1, domain=((-3.0, 3.0), (-3.0, 3.0)),
 ))
 _register(Op(
     "sub", 2, lambda a, b: a - b, lambda i, a, out: 1.0 if i == 0 else -1.0,
     lambda a, b: a - b,
     lambda i, a, out: 1.0 if i == 0 else -1.0,
     ("1", "-1"), "distributes: x gets the upstream gradient, y gets it negated",
-    "out = x - y", function=False, symbol="-", precedence=1,
+    "out = x - y", function=False, symbol="-", precedence=1, domain=((-3.0, 3.0), (-3.0, 3.0)),
 ))
 _register(Op(
     "mul", 2, lambda a, b: a * b, lambda i, a, out: a[1 - i],
     lambda a, b: a * b, lambda i, a, out: a[1 - i],
     ("y", "x"), "switches: each input gets upstream × the other input's value",
-    "out = x · y", function=False, symbol="*", precedence=2,
+    "out = x · y", function=False, symbol="*", precedence=2, domain=((-3.0, 3.0), (-3.0, 3.0)),
 ))
 _register(Op(
     "div", 2, safe_div,
