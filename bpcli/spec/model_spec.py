@@ -45,22 +45,22 @@ class NodeSpec:
         return layer
 
 
-Resolver = Callable[[str], Optional[type]]
+Resolver = Callable[[Any], "tuple[Optional[type], str]"]
 
 
 def layer_resolver(base_dir: Path) -> Resolver:
-    """type name -> layer class, or None when it cannot be resolved (no error reported)."""
+    """type name -> (layer class, "") or (None, why it cannot be resolved)."""
     registry = layer_registry()
 
-    def resolve(type_name: Any) -> Optional[type]:
+    def resolve(type_name: Any) -> tuple[Optional[type], str]:
         if not isinstance(type_name, str):
-            return None
-        if is_user_layer(type_name):
-            try:
-                return load_user_layer(type_name, base_dir)
-            except UserLayerError:
-                return None
-        return registry.get(type_name) if type_name in registry else None
+            return None, f"a layer type must be a name, got {describe(type_name)}"
+        try:
+            if is_user_layer(type_name):
+                return load_user_layer(type_name, base_dir), ""
+            return registry.get(type_name), ""
+        except (UserLayerError, UnknownName) as err:
+            return None, str(err)
 
     return resolve
 
@@ -98,16 +98,17 @@ def normalize_item(item: Any, path: tuple, problems: Problems, resolve: Resolver
         problems.copy_marks(path + (head,), path)
         out.update(value)
         return out
-    cls = resolve(head)
-    shorthand = getattr(cls, "shorthand", None) if cls is not None else None
-    if cls is not None and not shorthand:
+    cls, why = resolve(head)
+    if cls is None:
+        problems.add(path + ("type",), why)
+        return item
+    shorthand = getattr(cls, "shorthand", None)
+    if not shorthand:
         problems.add(
             path + (head,),
             f"layer '{head}' has no shorthand option; write {{type: {head}, OPTION: VALUE}}",
         )
         return item
-    if cls is None:
-        return item  # unknown type: reported when the type is checked
     problems.mark(path + (shorthand,), key_where)
     out[shorthand] = value
     return out
@@ -205,13 +206,9 @@ def _node(item: Any, path: tuple, problems: Problems, base_dir: Path) -> Optiona
     if not isinstance(type_name, str):
         problems.add(type_path, f"a layer type must be a name, got {describe(type_name)}")
         return None
-    try:
-        if is_user_layer(type_name):
-            cls = load_user_layer(type_name, base_dir)
-        else:
-            cls = layer_registry().get(type_name)
-    except (UserLayerError, UnknownName) as err:
-        problems.add(type_path, str(err))
+    cls, why = layer_resolver(base_dir)(type_name)
+    if cls is None:
+        problems.add(type_path, why)
         return None
     given = {k: v for k, v in item.items() if k not in RESERVED}
     before = len(problems.items)
@@ -221,6 +218,23 @@ def _node(item: Any, path: tuple, problems: Problems, base_dir: Path) -> Optiona
     if not _constructs(cls, options, type_name, path, problems):
         return None
     return NodeSpec("", type_name, options, [], cls, path, problems.where(path), given=given)
+
+
+def _a_cycle(nodes: list[NodeSpec], placed: set[str], by_name: dict[str, NodeSpec]) -> list[str]:
+    """One cycle among the nodes a topological sort could not place, in data-flow order."""
+    stuck = {n.name for n in nodes if n.name not in placed}
+    first_seen: dict[str, int] = {}
+    walk: list[str] = []
+    name = next(n.name for n in nodes if n.name in stuck)
+    while name not in first_seen:  # every stuck node reads a stuck node: walk back until a repeat
+        first_seen[name] = len(walk)
+        walk.append(name)
+        name = next(s for s in by_name[name].inputs if s in stuck)
+    loop = walk[first_seen[name]:][::-1]
+    declared = [n.name for n in nodes]
+    start = loop.index(min(loop, key=declared.index))  # begin at the node written first
+    loop = loop[start:] + loop[:start]
+    return loop + [loop[0]]
 
 
 def _constructs(cls: type, options: dict, type_name: str, path: tuple, problems: Problems) -> bool:
@@ -253,7 +267,9 @@ def _check_graph(nodes: list[NodeSpec], problems: Problems) -> list[NodeSpec]:
                 problems.add(node.path + ("in",), f"unknown input '{source}'{did_you_mean(source, choices)}; nodes: {', '.join(choices)}")
         want = getattr(node.layer_class, "n_inputs", 1)
         got = len(node.inputs)
-        if want is None and got < 2:
+        if want != 1 and isinstance(node.path[-1], int):
+            problems.add(node.path, f"layer '{node.type}' combines several inputs, so it needs the graph form (named nodes with `in:`)")
+        elif want is None and got < 2:
             problems.add(node.path + ("in",), f"layer '{node.type}' combines several inputs: give `in:` a list of two or more names")
         elif want is not None and got != want:
             problems.add(node.path + ("in",), f"layer '{node.type}' takes {want} input(s), got {got}")
@@ -276,9 +292,8 @@ def _check_graph(nodes: list[NodeSpec], problems: Problems) -> list[NodeSpec]:
             if indegree[consumer] == 0:
                 ready.append(consumer)
     if len(order) < len(nodes):
-        stuck = [n for n in nodes if n.name not in set(order)]
-        cycle = ", ".join(n.name for n in stuck)
-        problems.add(stuck[0].path + ("in",), f"the model has a cycle through: {cycle}")
+        cycle = _a_cycle(nodes, set(order), by_name)
+        problems.add(by_name[cycle[0]].path + ("in",), f"the model has a cycle: {' -> '.join(cycle)}")
         return nodes
     if not any(INPUT in n.inputs for n in nodes):
         problems.add(("model",), "no node reads the data: give one node `in: input`")

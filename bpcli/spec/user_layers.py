@@ -44,7 +44,10 @@ def load_user_layer(reference: str, base_dir: Path) -> type:
         module = _import_module(where)
     cls = getattr(module, class_name, None)
     if cls is None:
-        candidates = [n for n, v in vars(module).items() if inspect.isclass(v) and issubclass(v, Layer)]
+        candidates = [
+            n for n, v in vars(module).items()
+            if inspect.isclass(v) and issubclass(v, Layer) and v.__module__ == module.__name__
+        ]
         listing = f"; layers there: {', '.join(candidates)}" if candidates else ""
         raise UserLayerError(
             f"'{where}' has no class '{class_name}'{did_you_mean(class_name, candidates)}{listing}"
