@@ -1,0 +1,130 @@
+"""The lecture's worked examples, recorded backward steps, forks, expansion, kinks."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bpcli.errors import ExprError
+from bpcli.expr import parse
+
+NEURON = "1/(1+exp(-(w0*x0+w1*x1+w2)))"
+NEURON_VALUES = {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3}
+
+
+def test_add_then_multiply_example():
+    value, grads = parse("(x+y)*z").gradients({"x": -2, "y": 5, "z": -4})
+    assert value == -12 and grads == {"x": -4, "y": -4, "z": 3}
+
+
+def test_sigmoid_neuron_example_gradients_and_intermediate_values():
+    graph = parse(NEURON)
+    value, grads = graph.gradients(NEURON_VALUES)
+    assert round(value, 2) == 0.73
+    assert {k: round(v, 2) for k, v in grads.items()} == {
+        "w0": -0.20, "x0": 0.39, "w1": -0.39, "x1": -0.59, "w2": 0.20
+    }
+    # the lecture's gate values: w0*x0=-2, w1*x1=6, sum 4, +w2 = 1, *-1 = -1, exp 0.37, +1 1.37, 1/x 0.73
+    gate_values = [round(v, 2) for n, v in zip(graph.nodes, graph.forward(NEURON_VALUES)) if n.inputs]
+    assert gate_values == [-2, 6, 4, 1, -1, 0.37, 1.37, 0.73]
+    # and its backward gradients at those gates: 1, -0.53, -0.53, -0.20, 0.20 ...
+    trace = graph.backward(NEURON_VALUES)
+    upstreams = [round(step.upstream, 2) for step in trace.steps]
+    assert upstreams == [1.0, -0.53, -0.53, -0.2, 0.2, 0.2, 0.2, 0.2]
+    reciprocal = trace.steps[0]
+    assert graph.nodes[reciprocal.node].op == "recip"
+    assert round(reciprocal.inputs[0].local, 2) == -0.53  # -1/x² at x = 1.37
+
+
+def test_sigmoid_neuron_fused_and_expanded_give_the_lecture_gradients():
+    exact_sigma = 1 / (1 + math.exp(-1.0))
+    slope = exact_sigma * (1 - exact_sigma)  # σ(1-σ) at the neuron's input 1
+    expected = {"w0": -1 * slope, "x0": 2 * slope, "w1": -2 * slope, "x1": -3 * slope, "w2": slope}
+    for graph in (parse("sigmoid(w0*x0+w1*x1+w2)"), parse("sigmoid(w0*x0+w1*x1+w2)").expanded()):
+        value, grads = graph.gradients(NEURON_VALUES)
+        assert value == pytest.approx(exact_sigma, rel=1e-14)
+        for name in expected:
+            assert grads[name] == pytest.approx(expected[name], rel=1e-12)
+
+
+def test_expanded_sigmoid_has_the_lecture_gates():
+    graph = parse("sigmoid(x)").expanded()
+    gates = [graph.gate_label(n.id) for n in graph.nodes if n.inputs]
+    assert gates == ["*-1", "exp", "+1", "1/x"]
+
+
+def test_three_times_a_plus_b_times_c():
+    value, grads = parse("3*(a+b*c)").gradients({"a": 5, "b": 4, "c": 2})
+    # f = 3(a + bc): df/da = 3, df/db = 3c, df/dc = 3b
+    assert value == 39 and grads == {"a": 3, "b": 6, "c": 12}
+
+
+def test_fork_sums_both_paths_and_records_the_plus_equals():
+    graph = parse("x*x*y")
+    trace = graph.backward({"x": 3, "y": 2})
+    assert trace.gradients == {"x": 12, "y": 9}  # d(x²y)/dx = 2xy, d/dy = x²
+    x = graph.variable_ids["x"]
+    into_x = [s for step in trace.steps for s in step.inputs if s.node == x]
+    assert [s.accumulated for s in into_x] == [False, True]
+    assert into_x[0].total == 6 and into_x[1].total == 12  # = 6, then += 6 -> 12
+
+
+def test_backward_steps_come_in_reverse_topological_order_and_show_upstream_times_local():
+    graph = parse("(x+y)*z")
+    trace = graph.backward({"x": -2, "y": 5, "z": -4})
+    assert [graph.nodes[s.node].op for s in trace.steps] == ["mul", "add"]
+    for step in trace.steps:
+        for s in step.inputs:
+            assert s.sent == step.upstream * s.local
+
+
+def test_backward_twice_gives_the_same_gradients():
+    graph = parse("x*x + sin(x)*y")
+    assert graph.gradients({"x": 0.4, "y": 2}) == graph.gradients({"x": 0.4, "y": 2})
+
+
+@pytest.mark.parametrize(
+    "text", ["tanh(x*y) + sigmoid(x - y)", "sigmoid(sigmoid(x))*tanh(y)**2", "tanh(x)*tanh(x)"]
+)
+def test_expand_gives_the_same_gradients_as_fused_gates(text):
+    graph = parse(text)
+    expanded = graph.expanded()
+    assert len(expanded) > len(graph)
+    assert not any(n.op in ("sigmoid", "tanh") for n in expanded.nodes)
+    for x, y in [(0.3, -1.2), (-2.0, 0.5), (1.5, 1.5)]:
+        value, grads = graph.gradients({"x": x, "y": y})
+        value_e, grads_e = expanded.gradients({"x": x, "y": y})
+        assert value_e == pytest.approx(value, rel=1e-12)
+        for name in grads:
+            assert grads_e[name] == pytest.approx(grads[name], rel=1e-9, abs=1e-12)
+
+
+def test_kink_state_names_the_side_of_every_kinky_gate():
+    graph = parse("relu(x) + abs(y) + max(x, y, 0) * min(x, y)")
+    assert graph.kink_state({"x": 1, "y": -2}) == (1, -1, 0, 1)
+    assert graph.kink_state({"x": -1, "y": 2}) == (0, 1, 1, 0)
+
+
+def test_max_routes_all_gradient_to_the_winner():
+    trace = parse("max(x, y)").backward({"x": 1, "y": 5})
+    assert trace.gradients == {"x": 0, "y": 1}
+
+
+def test_numerical_trouble_gives_nan_or_inf_with_a_warning_naming_the_gate():
+    for text, value in [("log(x)", -1), ("1/x", 0), ("sqrt(x)", -4), ("exp(1000*x)", 1), ("x/(x-x)", 1)]:
+        trace = parse(text).backward({"x": value})
+        assert not math.isfinite(trace.output), text
+        assert trace.warnings, text
+        gate = parse(text).nodes[-1].op
+        assert any(f"({gate})" in w for w in trace.warnings), (text, trace.warnings)
+
+
+def test_missing_value_is_an_error():
+    with pytest.raises(ExprError, match="'y'"):
+        parse("x*y").evaluate({"x": 1})
+
+
+def test_constants_have_no_gradient_and_pow_with_a_negative_base_is_fine():
+    trace = parse("x**2").backward({"x": -3})
+    assert trace.gradients == {"x": -6} and not trace.warnings
