@@ -126,15 +126,14 @@ def normalize_model(model: Any, problems: Problems, resolve: Resolver) -> Any:
 
 
 def parse_model(model: Any, problems: Problems, base_dir: Path) -> tuple[list[NodeSpec], str]:
-    """Validate a normalized model section -> (nodes in topological order, "list" or "graph")."""
+    """Validate a model section already rewritten by `normalize_model` (which reported the items
+    it could not rewrite) -> (nodes in topological order, "list" or "graph")."""
     if model is None:
         problems.add((), "missing the `model:` section (a list of layers or a mapping of named nodes)")
         return [], "list"
     if not isinstance(model, (list, dict)) or not model:
         problems.add(("model",), f"model must be a non-empty list of layers or mapping of named nodes, got {describe(model)}")
         return [], "list"
-    resolve = layer_resolver(base_dir)
-    model = normalize_model(model, problems, resolve)
     form = "list" if isinstance(model, list) else "graph"
     nodes = _list_nodes(model, problems, base_dir) if form == "list" else _graph_nodes(model, problems, base_dir)
     if len(nodes) != len(model) or problems:

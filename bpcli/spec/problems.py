@@ -57,7 +57,8 @@ class Problems:
 
     def raise_if_any(self) -> None:
         if self.items:
-            raise SpecError(sorted(self.items, key=_order))
+            unique = {p.render(): p for p in self.items}
+            raise SpecError(sorted(unique.values(), key=_order))
 
 
 def _order(p: SpecProblem) -> Any:

@@ -17,6 +17,7 @@ from bpcli.errors import SpecError, SpecProblem
 
 Path_ = tuple  # a key path into the document: ("model", 0, "units")
 
+PLAIN_TAGS = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")  # no !!python/..., !!set ...
 MAX_NODES = 200_000  # guards against alias bombs and recursive aliases
 
 
@@ -99,6 +100,10 @@ def _build(loader: SpecLoader, root: yaml.Node, file: str) -> tuple[Any, dict[Pa
             key_mark.line + 1 if key_mark is not None else None,
             key_mark.column + 1 if key_mark is not None else None,
         )
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in PLAIN_TAGS:
+            problems.append(_problem(f"invalid YAML: unsupported tag {node.tag}", file, mark))
+            container[slot] = None
+            continue
         if isinstance(node, yaml.ScalarNode):
             try:
                 container[slot] = loader.construct_object(node, deep=True)
