@@ -79,10 +79,19 @@ def sampled_indices(shape: tuple, k: int, rng: np.random.Generator) -> list[tupl
 
 
 def random_direction(shape: tuple, rng: np.random.Generator) -> np.ndarray:
-    """A Gaussian direction of unit Euclidean norm."""
-    v = rng.standard_normal(shape)
-    norm = np.linalg.norm(v)
-    return v / norm if norm > 0 else v
+    """A random sign vector scaled to unit Euclidean norm: every entry is ±1/√n (Rademacher).
+
+    A wrong gradient g′ ≠ g escapes a direction only when its error cancels exactly under the
+    signs, (g′ − g)·v = 0: never for an error in a single entry, with probability ≤ 1/2 for the
+    most adversarial one (two equal and opposite entries), 2⁻ᵏ over k directions. Signs are
+    about 3× cheaper to draw than Gaussians for big tensors.
+    """
+    size = int(np.prod(shape, dtype=np.int64))
+    signs = rng.integers(0, 2, size=shape, dtype=np.int8).astype(np.float64)
+    signs *= 2.0
+    signs -= 1.0
+    signs *= 1.0 / np.sqrt(max(size, 1))
+    return signs
 
 
 def entry_differences(
