@@ -40,14 +40,15 @@ class ReLU(_Elementwise):
     """out = max(0, x), any shape (N, ...); dx = dout · [x > 0]."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._keep(x > 0)
+        # the mask as 0/1 in x's dtype: multiplying by it is several times faster than by a bool array
+        self._keep((x > 0).astype(x.dtype))
         return np.maximum(x, 0)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return np.multiply(dout, self._cached(), out=self._dx_like(dout))
 
     def kink_state(self) -> Optional[np.ndarray]:
-        return self._saved
+        return None if self._saved is None else self._saved > 0
 
 
 @LAYERS.register("leaky_relu")
@@ -61,17 +62,18 @@ class LeakyReLU(_Elementwise):
         self.alpha = alpha
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        positive = x > 0
-        self._keep(positive)
-        return np.where(positive, x, x * x.dtype.type(self.alpha))
+        alpha = x.dtype.type(self.alpha)
+        slope = (x > 0).astype(x.dtype)  # 1 where x > 0, alpha elsewhere (arithmetic, not np.where)
+        slope *= 1 - alpha
+        slope += alpha
+        self._keep(slope)
+        return x * slope
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        dx = np.multiply(dout, dout.dtype.type(self.alpha), out=self._dx_like(dout))
-        np.copyto(dx, dout, where=self._cached())
-        return dx
+        return np.multiply(dout, self._cached(), out=self._dx_like(dout))
 
     def kink_state(self) -> Optional[np.ndarray]:
-        return self._saved
+        return None if self._saved is None else self._saved == 1
 
 
 @LAYERS.register("elu")
@@ -86,18 +88,19 @@ class ELU(_Elementwise):
         self.alpha = alpha
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        alpha = x.dtype.type(self.alpha)
         out = np.minimum(x, 0)
         np.expm1(out, out=out)
-        out *= alpha
-        np.copyto(out, x, where=x > 0)
+        out *= x.dtype.type(self.alpha)
+        out += np.maximum(x, 0)  # exactly one of the two parts is nonzero
         self._keep(out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         out = self._cached()
-        local = out + out.dtype.type(self.alpha)  # d/dx alpha·(e^x - 1) = out + alpha for x <= 0
-        np.copyto(local, 1, where=out > 0)
+        alpha = out.dtype.type(self.alpha)
+        local = np.minimum(out, 0)  # x <= 0: out + alpha; x > 0: 0 + alpha + (1 - alpha)
+        local += alpha
+        local += (out > 0).astype(out.dtype) * (1 - alpha)
         return np.multiply(dout, local, out=self._dx_like(dout))
 
     def kink_state(self) -> Optional[np.ndarray]:

@@ -164,9 +164,12 @@ class MaxPool2D(_Pool):
         if cache is None:
             raise no_cache(self)
         k = self.size
+        dwin = np.zeros(dout.shape + (k * k,), dtype=dout.dtype)  # dout placed at each window's argmax
+        np.put_along_axis(dwin, cache.argmax[..., None], dout[..., None], axis=-1)
+        dwin = dwin.reshape(dout.shape + (k, k))
         dx = np.zeros(cache.x_shape, dtype=dout.dtype)
         ho, wo = dout.shape[2:]
-        _scatter_windows(dx, lambda i, j: np.where(cache.argmax == i * k + j, dout, 0), k, self.stride, ho, wo)
+        _scatter_windows(dx, lambda i, j: dwin[..., i, j], k, self.stride, ho, wo)
         return dx
 
     def kink_state(self) -> Optional[np.ndarray]:
