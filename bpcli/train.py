@@ -312,8 +312,9 @@ class Trainer:
         previous_handler = self._install_sigint()
         started = time.perf_counter()
         try:
-            while self.epoch < opts.epochs and not stopped_early:
-                stopped_early = self._run_epoch(iterate_batches, batch_size)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # nan/inf is caught below
+                while self.epoch < opts.epochs and not stopped_early:
+                    stopped_early = self._run_epoch(iterate_batches, batch_size)
         finally:
             self._restore_sigint(previous_handler)
         train_seconds = time.perf_counter() - started
