@@ -16,7 +16,7 @@ from bpcli.expr.report import TraceReport
 from bpcli.render.trace_numbers import local_formula, num, precise, short_role
 
 ROW_LIMIT = 200  # more nodes than this: show the first and last HEAD_ROWS rows only
-HEAD_ROWS = 40
+HEAD_ROWS = 30
 TEXT_WIDTH = 28
 MAX_CHECK_ROWS = 100
 

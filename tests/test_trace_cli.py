@@ -1,0 +1,262 @@
+"""`bpcli trace` through Typer's CliRunner (stdout is not a terminal there: plain text)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bpcli.cli import app
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def trace(*args: str):
+    return runner.invoke(app, ["trace", *args])
+
+
+def trace_json(*args: str) -> dict:
+    result = trace(*args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_rich_output_shows_forward_backward_and_checked_gradients_as_plain_text():
+    result = trace("(x+y)*z", "x=-2", "y=5", "z=-4")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "\x1b[" not in out  # no ANSI codes when stdout is not a terminal
+    assert "Forward pass" in out and "Backward pass" in out and "Gradients" in out
+    assert "f = -12" in out
+    assert "switches" in out and "distributes" in out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.strip().startswith(("x ", "y ", "z "))}
+    assert rows["x"][1:5] == ["-2", "-4", "-4", rows["x"][4]] and rows["x"][-1] == "ok"
+    assert rows["z"][2] == "3" and rows["z"][-1] == "ok"
+
+
+def test_rich_output_shows_the_reciprocal_formula_and_the_lecture_values():
+    out = trace("1/(1+exp(-(w0*x0+w1*x1+w2)))", "w0=2", "x0=-1", "w1=-3", "x1=-2", "w2=-3").stdout
+    assert "-1/x² = -0.53" in out
+    for value in ("0.73", "1.37", "0.37"):
+        assert value in out
+    assert "exp(x) = 0.37" in out
+
+
+def test_fork_shows_the_plus_equals_accumulation():
+    out = trace("x*x*y", "x=3", "y=2").stdout
+    assert "x = 6" in out and "x += 6 → 12" in out and "(×2, summed)" in out
+
+
+def test_json_has_the_public_keys_and_the_lecture_numbers():
+    doc = trace_json("(x+y)*z", "x=-2", "y=5", "z=-4")
+    for key in ("expression", "inputs", "output", "gradients", "nodes", "steps"):
+        assert key in doc
+    assert doc["inputs"] == {"x": -2, "y": 5, "z": -4}
+    assert doc["output"] == -12 and doc["gradients"] == {"x": -4, "y": -4, "z": 3}
+    for node in doc["nodes"]:
+        assert {"id", "op", "inputs", "value", "grad"} <= set(node)
+    assert [s["op"] for s in doc["steps"]] == ["mul", "add"]
+    assert all(c["status"] == "ok" for c in doc["checks"])
+
+
+def test_json_for_the_fork_marks_accumulation():
+    doc = trace_json("x*x*y", "x=3", "y=2")
+    x_id = next(n["id"] for n in doc["nodes"] if n.get("name") == "x")
+    into_x = [i for s in doc["steps"] for i in s["inputs"] if i["node"] == x_id]
+    assert [i["accumulate"] for i in into_x] == [False, True] and into_x[-1]["grad"] == 12
+
+
+def test_unset_variables_are_drawn_with_the_seed_and_shown_as_drawn():
+    first = trace_json("x*y", "x=2", "--seed", "5")
+    again = trace_json("x*y", "x=2", "--seed", "5")
+    other = trace_json("x*y", "x=2", "--seed", "6")
+    assert first["drawn"] == ["y"] and first["inputs"]["x"] == 2
+    assert first["inputs"] == again["inputs"] and first["inputs"]["y"] != other["inputs"]["y"]
+    assert first["gradients"]["x"] == first["inputs"]["y"]
+    out = trace("x*y", "x=2", "--seed", "5").stdout
+    assert "drawn (--seed 5): y =" in out
+
+
+def test_expand_and_fused_give_the_same_gradients_through_the_cli():
+    values = ["w0=2", "x0=-1", "w1=-3", "x1=-2", "w2=-3"]
+    fused = trace_json("sigmoid(w0*x0+w1*x1+w2)", *values)
+    expanded = trace_json("sigmoid(w0*x0+w1*x1+w2)", *values, "--expand")
+    assert expanded["expanded"] and len(expanded["nodes"]) > len(fused["nodes"])
+    for name, grad in fused["gradients"].items():
+        assert expanded["gradients"][name] == pytest.approx(grad, rel=1e-12)
+    gates = [n["gate"] for n in expanded["nodes"] if n["inputs"]]
+    assert gates[-4:] == ["*-1", "exp", "+1", "1/x"]
+    fused_out = trace("sigmoid(w0*x0+w1*x1+w2)", *values).stdout
+    assert "σ(1-σ) = 0.20" in fused_out
+
+
+def test_dot_output_has_value_and_gradient_on_every_node():
+    result = trace("(x+y)*z", "x=-2", "y=5", "z=-4", "--format", "dot")
+    assert result.exit_code == 0
+    dot = result.stdout
+    assert dot.startswith("digraph trace {") and dot.rstrip().endswith("}")
+    node_lines = [line for line in dot.splitlines() if re.match(r"  n\d+ \[", line)]
+    assert len(node_lines) == 5 and all("value" in l and "grad" in l for l in node_lines)
+    assert "n0 -> n2" in dot and "grad -4" in dot
+
+
+@pytest.mark.parametrize("suffix, marker", [(".svg", "<svg"), (".html", "<html")])
+def test_export_writes_svg_or_html(tmp_path, suffix, marker):
+    target = tmp_path / f"trace{suffix}"
+    result = trace("3*(a+b*c)", "a=5", "b=4", "c=2", "--export", str(target))
+    assert result.exit_code == 0, result.output
+    text = target.read_text()
+    assert marker in text and "Backward" in text
+
+
+def test_export_next_to_json_keeps_stdout_pure_json(tmp_path):
+    target = tmp_path / "t.svg"
+    result = trace("x*y", "x=1", "y=2", "--format", "json", "--export", str(target))
+    assert result.exit_code == 0
+    json.loads(result.stdout)
+    assert target.exists()
+
+
+def test_expression_starting_with_minus_is_accepted():
+    doc = trace_json("-x**2", "x=3")
+    assert doc["output"] == -9 and doc["gradients"] == {"x": -6}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["x*y", "x=1", "w=2"], "'w' is not a variable"),
+        (["x*y", "x=1", "y"], "expected NAME=VALUE"),
+        (["x*y", "x=abc"], "not a number"),
+        (["x*y", "x=1", "x=2"], "given twice"),
+        (["x*y", "x=inf"], "finite"),
+        (["x*y", "--format", "xml"], "--format"),
+        (["x*y", "--export", "out.png"], ".svg or .html"),
+        (["sigmod(x)"], "did you mean 'sigmoid'"),
+        (["max(x)"], "2 or more arguments"),
+        ([""], "empty"),
+    ],
+)
+def test_bad_usage_exits_2_with_a_message(args, message):
+    result = trace(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.output and "Traceback" not in result.stderr
+
+
+HOSTILE = [
+    "__import__('os').system('touch PWNED')",
+    "x.__class__",
+    "(lambda: 1)()",
+    "x[0]",
+    "open('PWNED', 'w')",
+    "x; import os",
+    "exec('1')",
+    "eval('1')",
+    "'a' * 3",
+    "x if x else y",
+    "[x for x in y]",
+    "{1: 2}",
+    "x @ y",
+    "`x`",
+    "x\\ny",
+    "(" * 2000 + "x",
+]
+
+
+@pytest.mark.parametrize("expression", HOSTILE)
+def test_hostile_input_exits_2_with_a_caret_and_nothing_runs(expression, tmp_path, monkeypatch):
+    import builtins
+
+    import bpcli.expr.report  # noqa: F401  (import before eval/exec are forbidden)
+    import bpcli.render.trace_rich  # noqa: F401
+
+    monkeypatch.chdir(tmp_path)
+    seen: list[str] = []
+
+    def spy(real):
+        def call(source, *args, **kwargs):
+            seen.append(str(source))
+            return real(source, *args, **kwargs)
+
+        return call
+
+    for name in ("eval", "exec", "compile"):
+        monkeypatch.setattr(builtins, name, spy(getattr(builtins, name)))
+    result = trace(expression)
+    monkeypatch.undo()
+    # Typer evaluates the command's own type annotations; the user's text must never get there
+    assert not [source for source in seen if expression in source or "PWNED" in source]
+    assert result.exit_code == 2
+    assert "error:" in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())  # nothing was created: nothing ran
+
+
+@pytest.mark.parametrize("expression, gate", [("log(x)", "log"), ("1/x", "recip"), ("sqrt(x)", "sqrt"), ("exp(1000*x)", "exp")])
+def test_numerical_trouble_warns_naming_the_gate_and_exits_1(expression, gate):
+    value = "0" if expression == "1/x" else ("1" if "exp" in expression else "-4")
+    result = trace(expression, f"x={value}", "--format", "json")
+    assert result.exit_code == 1
+    assert f"({gate})" in result.stderr and "warning:" in result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["output"] in ("nan", "inf", "-inf") and doc["warnings"]
+    rich = trace(expression, f"x={value}")
+    assert rich.exit_code == 1 and "Traceback" not in rich.output
+
+
+def test_large_expression_is_summarized_in_rich_and_complete_in_json():
+    expression = "x" + "+x*0.5" * 200
+    result = trace(expression, "x=1")
+    assert result.exit_code == 0
+    assert "more nodes (--format json lists all)" in result.stdout and "Large graph" in result.stdout
+    assert len(result.stdout.splitlines()) < 300  # unsummarized: over 1,000 rows
+    doc = trace_json(expression, "x=1")
+    assert len(doc["nodes"]) == 601 and doc["gradients"]["x"] == pytest.approx(101.0)
+
+
+def test_too_large_input_is_refused_with_exit_2():
+    result = trace("x+" * 600_000 + "x")
+    assert result.exit_code == 2 and "too long" in result.stderr
+
+
+def test_kink_is_marked_in_the_check_column_not_failed():
+    doc = trace_json("relu(x)", "x=0")
+    assert doc["checks"][0]["status"] == "kink"
+
+
+def test_help_has_examples():
+    result = runner.invoke(app, ["trace", "--help"])
+    assert result.exit_code == 0 and "Examples" in result.stdout and "bpcli trace" in result.stdout
+
+
+def _modules_after(code: str) -> set:
+    probe = code + "\nimport sys\nprint(','.join(m for m in ('numpy', 'yaml', 'pydantic') if m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines() or [""]
+    return set(filter(None, lines[-1].split(",")))
+
+
+def test_trace_command_imports_neither_numpy_nor_yaml():
+    loaded = _modules_after(
+        "import sys\nsys.argv = ['bpcli', 'trace', '(x+y)*z', '--format', 'json']\n"
+        "from bpcli.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass"
+    )
+    assert not loaded & {"numpy", "yaml"}
+
+
+def test_trace_library_and_renderers_import_no_numpy_yaml_or_pydantic():
+    loaded = _modules_after(
+        "from bpcli.expr.report import trace_expression\n"
+        "from bpcli.render.trace_json import render_json\nfrom bpcli.render.trace_dot import render_dot\n"
+        "import bpcli.render.trace_rich\nimport bpcli.commands.trace\n"
+        "r = trace_expression('sigmoid(x)*y', [('x', '1')], expand=True)\nrender_json(r); render_dot(r)"
+    )
+    assert loaded == set()
