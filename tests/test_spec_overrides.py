@@ -69,14 +69,16 @@ def test_a_float_is_not_an_int_even_from_the_command_line():
         ("optimizer.lr", "expected NAME=VALUE"),
     ],
 )
-def test_bad_overrides_exit_2_and_name_the_override(override, message):
-    result = runner.invoke(app, ["show", "spiral", override])
+def test_bad_overrides_exit_2_and_name_the_override(tmp_path, override, message):
+    spec_file = tmp_path / "net.yaml"
+    spec_file.write_text(CHAIN + "optimizer: {type: sgd, lr: 1.0}\n")
+    result = runner.invoke(app, ["show", str(spec_file), override])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"<override {override}>"), result.stderr
     assert message in result.stderr
 
 
 def test_overrides_apply_to_a_builtin_spec_by_name():
-    spec = load_spec("spiral", ["model.0.units=64", "optimizer.lr=0.5"])
+    spec = load_spec("spiral", ["model.0.units=64", "optimizer.lr=0.125"])
     assert spec.model[0].options["units"] == 64
-    assert spec.optimizer == {"type": "sgd", "lr": 0.5}
+    assert spec.optimizer["lr"] == 0.125
