@@ -99,7 +99,8 @@ def _report(run, console, json_mode: bool, quiet: bool, plot: Optional[Path], co
     history = [m.to_dict() for m in run.result.history]
     surface = decision_surface(run.model, run.data.X_train)
     if plot is not None:
-        save_png(plot, history, surface, run.data.X_train, run.data.y_train)
+        fine = decision_surface(run.model, run.data.X_train, cols=300, rows=300) if surface is not None else None
+        save_png(plot, history, fine, run.data.X_train, run.data.y_train)
     if json_mode:
         print(json.dumps(summary))
         return

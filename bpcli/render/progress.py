@@ -58,11 +58,11 @@ class PlainProgress(TrainCallbacks):
         if start_epoch:
             self.console.print(f"resuming at epoch {start_epoch + 1}/{epochs}", markup=False)
         self._t = time.perf_counter()
+        self._step0 = start_epoch * steps_per_epoch  # the rate is over the whole run so far
 
     def on_epoch(self, m: EpochMetrics) -> None:
         now = time.perf_counter()
         rate = (m.step - self._step0) / (now - self._t) if now > self._t else None
-        self._t, self._step0 = now, m.step
         self.console.print(epoch_line(m, self.epochs, rate), markup=False, highlight=False)
 
 
