@@ -225,3 +225,13 @@ def test_builtin_configs_work_after_a_non_editable_install(tmp_path):
                           capture_output=True, text=True)
     assert show.returncode == 0, show.stderr
     assert "swish1" in show.stdout
+
+
+def test_schema_can_be_written_to_a_file_and_help_has_examples(tmp_path):
+    out = tmp_path / "spec.schema.json"
+    result = runner.invoke(app, ["schema", "-o", str(out)])
+    assert result.exit_code == 0
+    assert json.loads(out.read_text())["title"] == "bpcli spec"
+    for command in ("show", "schema"):
+        help_text = runner.invoke(app, [command, "--help"]).stdout
+        assert "Examples:" in help_text and f"bpcli {command}" in help_text

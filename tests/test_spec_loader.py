@@ -82,3 +82,8 @@ def test_alias_bombs_are_refused_quickly():
 
 def test_empty_document_is_none():
     assert parse_yaml("")[0] is None
+
+
+def test_absurd_nesting_is_a_spec_error_not_a_crash():
+    with pytest.raises(SpecError, match="nested too deeply"):
+        parse_yaml("a: " + "[" * 5000 + "]" * 5000)

@@ -72,6 +72,8 @@ def parse_yaml(text: str, file: str = "<spec>") -> tuple[Any, dict[Path_, Where]
         raise SpecError(_problem(message, file, mark)) from None
     except yaml.YAMLError as err:
         raise SpecError(SpecProblem(f"invalid YAML: {err}", "", file)) from None
+    except RecursionError:  # PyYAML's composer recurses once per nesting level
+        raise SpecError(SpecProblem("YAML is nested too deeply", "", file)) from None
     finally:
         loader.dispose()
     if root is None:
