@@ -132,6 +132,7 @@ def test_5000_nested_parentheses_and_functions_parse_and_differentiate_without_r
     assert to_text(graph) == nested
 
 
+@pytest.mark.slow
 def test_100000_node_expression_traces():
     text = "x" + "+x*0.5" * 33333  # 3 nodes per term
     graph = parse(text)

@@ -260,3 +260,14 @@ def test_trace_library_and_renderers_import_no_numpy_yaml_or_pydantic():
         "r = trace_expression('sigmoid(x)*y', [('x', '1')], expand=True)\nrender_json(r); render_dot(r)"
     )
     assert loaded == set()
+
+
+def test_expression_can_come_from_a_file_or_stdin(tmp_path):
+    source = tmp_path / "f.txt"
+    source.write_text("(x+y)*z\n")
+    doc = trace_json(f"@{source}", "x=-2", "y=5", "z=-4")
+    assert doc["output"] == -12
+    result = runner.invoke(app, ["trace", "-", "x=-2", "y=5", "z=-4", "--format", "json"], input="(x+y)*z")
+    assert result.exit_code == 0 and json.loads(result.stdout)["gradients"] == {"x": -4, "y": -4, "z": 3}
+    missing = trace(f"@{tmp_path / 'none.txt'}")
+    assert missing.exit_code == 2 and "cannot read" in missing.stderr

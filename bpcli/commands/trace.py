@@ -16,7 +16,9 @@ EXPORT_SUFFIXES = (".svg", ".html")
 
 @handles_errors
 def trace_command(
-    expression: str = typer.Argument(..., help='The expression, quoted: "(x+y)*z".'),
+    expression: str = typer.Argument(
+        ..., help='The expression, quoted: "(x+y)*z"; @FILE reads it from a file, - from stdin.'
+    ),
     assignments: Optional[List[str]] = typer.Argument(
         None, metavar="[NAME=VALUE]...", help="Values of variables; unset ones are drawn with --seed."
     ),
@@ -44,7 +46,7 @@ def trace_command(
       bpcli trace "x*x*y" x=3 y=2 --format json
       bpcli trace "max(x,y)*z" --format dot > graph.dot
       bpcli trace "3*(a+b*c)" a=5 b=4 c=2 --export trace.svg
-      bpcli trace -- "-x**2" x=3        (use -- when the expression starts with -)
+      bpcli trace @big_expression.txt x=1 --format json   (too long for the command line)
     """
     check_format(fmt, TRACE_FORMATS)
     if export is not None and export.suffix.lower() not in EXPORT_SUFFIXES:
@@ -52,6 +54,7 @@ def trace_command(
 
         raise UsageError(f"--export must end in .svg or .html, got '{export.name}'")
     pairs = split_assignments(assignments or [])
+    expression = _read_expression(expression)
 
     from bpcli.expr.report import trace_expression
 
@@ -71,6 +74,23 @@ def trace_command(
         _render_rich(report, to_stdout=fmt == "rich", export=export)
     if report.warnings:
         raise typer.Exit(1)
+
+
+def _read_expression(argument: str) -> str:
+    """The expression itself, or the text of @FILE, or stdin for '-' (at most MAX_CHARS + 1 read)."""
+    from bpcli.errors import UsageError
+    from bpcli.expr.parse import MAX_CHARS
+
+    if argument == "-":
+        return sys.stdin.read(MAX_CHARS + 1)
+    if argument.startswith("@"):
+        path = Path(argument[1:])
+        try:
+            with path.open(encoding="utf-8") as handle:
+                return handle.read(MAX_CHARS + 1)
+        except (OSError, UnicodeDecodeError) as err:
+            raise UsageError(f"cannot read the expression from {path}: {getattr(err, 'strerror', None) or err}") from None
+    return argument
 
 
 def _render_rich(report, *, to_stdout: bool, export: Optional[Path]) -> None:

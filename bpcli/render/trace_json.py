@@ -82,4 +82,4 @@ def trace_document(report: TraceReport) -> dict:
 
 
 def render_json(report: TraceReport) -> str:
-    return json.dumps(trace_document(report), ensure_ascii=False)
+    return json.dumps(trace_document(report), ensure_ascii=False, separators=(",", ":"))

@@ -47,7 +47,8 @@ def _header(report: TraceReport) -> Group:
         lines.append(Text("no variables: the expression is a constant"))
     gates = sum(1 for n in graph.nodes if not n.is_leaf)
     mode = "expanded into primitive gates (--expand)" if report.expanded else "fused gates"
-    lines.append(Text(f"{len(graph):,} nodes, {gates:,} gates, {mode}", style="dim"))
+    nodes = f"{len(graph):,} node" + ("s" if len(graph) != 1 else "")
+    lines.append(Text(f"{nodes}, {gates:,} gate{'s' if gates != 1 else ''}, {mode}", style="dim"))
     return Group(*lines)
 
 
