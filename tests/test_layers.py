@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -318,3 +319,10 @@ def test_a_user_layer_on_the_base_class_works_with_defaults():
     layer = Double()
     assert layer.build((3,), None, np.float64) == (3,)
     assert layer.kink_state() is None and layer.buffers == {}
+
+
+def test_softmax_rows_far_apart_each_sum_to_one():
+    sm = LAYERS.get("softmax")()
+    out = sm.forward(np.array([[0.0, 1.0], [-300.0, -301.0]], dtype=np.float32))
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(out[1], [1 / (1 + math.exp(-1)), 1 - 1 / (1 + math.exp(-1))], rtol=1e-6)

@@ -130,3 +130,14 @@ def test_l2_l1_none_values_and_gradients():
     assert REGULARIZERS.get("none")(w, lam) == (0.0, {})
     w32 = {"W": np.ones((2, 2), dtype=np.float32)}
     assert REGULARIZERS.get("l2")(w32, 1e-3)[1]["W"].dtype == np.float32
+
+
+def test_rows_far_below_the_batch_max_keep_their_precision():
+    # row 2 sits 200 below the batch's max: exp underflows unless each row gets its own shift
+    scores = np.array([[0.0, 1.0], [-200.0, -201.0], [-150.0, -149.0]], dtype=np.float32)
+    y = np.array([0, 0, 1])
+    per_row = [math.log(math.exp(0) + math.exp(1)) - 0, math.log(1 + math.exp(-1)), math.log(1 + math.exp(-1))]
+    loss, d = LOSSES.get("softmax_cross_entropy")().loss(scores, y)
+    assert loss == pytest.approx(sum(per_row) / 3, rel=1e-6)
+    p_second = 1 / (1 + math.exp(-1))
+    assert d[1].tolist() == pytest.approx([(p_second - 1) / 3, (1 - p_second) / 3], rel=1e-5)

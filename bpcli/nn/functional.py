@@ -12,3 +12,22 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     out *= out.dtype.type(0.5)
     out += out.dtype.type(0.5)
     return out
+
+
+def softmax_numerator(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(e, total, shift): e = exp(x - shift), total = Σ e over axis 1 (keepdims); softmax = e / total.
+
+    The shift is x's global max (one fast reduction) instead of each row's max (a slow
+    short-axis reduction); only when some row then sums below sqrt(tiny), so that it could
+    lose precision to underflow, is it recomputed with per-row maxima.
+    """
+    shift = x.max()
+    e = x - shift
+    np.exp(e, out=e)
+    total = e.sum(axis=1, keepdims=True)
+    if total.min() < np.sqrt(np.finfo(e.dtype).tiny):
+        shift = x.max(axis=1, keepdims=True)
+        np.subtract(x, shift, out=e)
+        np.exp(e, out=e)
+        total = e.sum(axis=1, keepdims=True)
+    return e, total, np.asarray(shift)

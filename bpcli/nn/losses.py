@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from bpcli.errors import DataError
-from bpcli.nn.functional import sigmoid
+from bpcli.nn.functional import sigmoid, softmax_numerator
 from bpcli.registry import Registry
 
 LOSSES = Registry("loss")
@@ -76,22 +76,23 @@ class SoftmaxCrossEntropy(Loss):
         y = _class_ids(scores, y, "softmax_cross_entropy")
         n = scores.shape[0]
         rows = np.arange(n)
-        probs = scores - scores.max(axis=1, keepdims=True)  # shifted: exp cannot overflow
-        correct = probs[rows, y]
-        np.exp(probs, out=probs)
-        total = probs.sum(axis=1, keepdims=True)
-        data_loss = float(np.mean(np.log(total[:, 0]) - correct))
-        probs /= total
-        probs[rows, y] -= 1
-        probs *= probs.dtype.type(1.0 / n)
+        probs, total, shift = softmax_numerator(scores)
+        data_loss = self._mean_nll(scores, total, shift, rows, y)
+        total *= n
+        probs /= total  # softmax / N
+        probs[rows, y] -= probs.dtype.type(1.0 / n)
         return data_loss, probs
 
     def value(self, scores: np.ndarray, y: np.ndarray) -> float:
         y = _class_ids(scores, y, "softmax_cross_entropy")
-        shifted = scores - scores.max(axis=1, keepdims=True)
-        correct = shifted[np.arange(scores.shape[0]), y]
-        np.exp(shifted, out=shifted)
-        return float(np.mean(np.log(shifted.sum(axis=1)) - correct))
+        _, total, shift = softmax_numerator(scores)
+        return self._mean_nll(scores, total, shift, np.arange(scores.shape[0]), y)
+
+    @staticmethod
+    def _mean_nll(scores: np.ndarray, total: np.ndarray, shift: np.ndarray, rows: np.ndarray, y: np.ndarray) -> float:
+        """mean_i ( log total_i - (s_{i,y_i} - shift_i) ), total_i = Σ_j exp(s_ij - shift_i)."""
+        correct = scores[rows, y] - (shift if shift.ndim == 0 else shift[:, 0])
+        return float(np.log(total).sum() - correct.sum()) / scores.shape[0]
 
     def expected_initial_loss(self, n_classes: int) -> Optional[float]:
         return math.log(n_classes)

@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 
-from bpcli.nn.functional import sigmoid
+from bpcli.nn.functional import sigmoid, softmax_numerator
 from bpcli.nn.layer import LAYERS, Layer
 from bpcli.nn.layers._common import Scratch, check_option, no_cache
 
@@ -148,9 +148,8 @@ class Softmax(_Elementwise):
     examples = (({}, (5,)), ({}, (3, 2)))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out = x - x.max(axis=1, keepdims=True)
-        np.exp(out, out=out)
-        out /= out.sum(axis=1, keepdims=True)
+        out, total, _ = softmax_numerator(x)
+        out /= total
         self._keep(out)
         return out
 
