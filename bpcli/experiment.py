@@ -60,6 +60,16 @@ def overfit_subset(data, n: int, seed: int):
     )
 
 
+OVERFIT_MIN_EPOCHS = 200
+
+
+def overfit_spec(spec):
+    """The overfit check's training: a constant learning rate and at least 200 epochs
+    (regularization is switched off on the model, early stopping in the trainer)."""
+    train = dataclasses.replace(spec.train, epochs=max(spec.train.epochs, OVERFIT_MIN_EPOCHS), early_stopping=None)
+    return dataclasses.replace(spec, train=train, schedule={"type": "constant"})
+
+
 def _meta(spec, data) -> tuple[Dict[str, Any], Dict[str, np.ndarray]]:
     meta = {
         "spec": spec.to_dict(absolute_paths=True),
@@ -110,6 +120,7 @@ def train_spec(
     data = load_dataset(spec, dtype)
     if overfit is not None:
         data = overfit_subset(data, overfit, spec.seed)
+        spec = overfit_spec(spec)
     model = build_model(spec, data.input_shape, data.n_classes, dtype)
     if overfit is not None:
         model.reg_strength = 0.0

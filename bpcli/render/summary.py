@@ -43,8 +43,8 @@ def render_overfit(console: Console, summary: Dict[str, Any], first_loss: Option
     last = summary["final"].get("train_loss")
     acc = summary["final"].get("train_accuracy")
     near_zero = last is not None and last < 0.05
-    verdict = "near zero: the model can fit the data" if near_zero else (
-        "NOT near zero: train longer, raise the learning rate, or look for a bug")
+    verdict = "near zero, ok" if near_zero else (
+        "NOT near zero: train longer, raise the lr, or look for a bug")
     start = f"{first_loss:.4f} -> " if first_loss is not None else ""
     acc_text = f", accuracy {acc:.2%}" if acc is not None else ""
-    console.print(f"overfit check on {n} examples: loss {start}{last:.4f}{acc_text}: {verdict}", markup=False, highlight=False)
+    console.print(f"overfit check ({n} examples): loss {start}{last:.4f}{acc_text}: {verdict}", markup=False, highlight=False)
