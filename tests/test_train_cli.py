@@ -159,3 +159,20 @@ def test_ctrl_c_saves_a_checkpoint_exits_130_and_the_run_resumes(tmp_path):
     a, b = load_checkpoint(run / "checkpoints" / "last.npz"), load_checkpoint(tmp_path / "whole" / "checkpoints" / "last.npz")
     for k in a.params:
         np.testing.assert_array_equal(a.params[k], b.params[k])
+
+
+def test_overfit_flag_reports_the_loss_going_near_zero(tmp_path):
+    result = runner.invoke(app, ["train", "--overfit", "20", "--quiet", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    line = next(l for l in result.stdout.splitlines() if l.startswith("overfit check"))
+    assert "(20 examples)" in line and line.endswith("near zero, ok")
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["overfit_examples"] == 20 and summary["final"]["train_loss"] < 0.05
+
+
+def test_plot_writes_a_png_when_matplotlib_is_installed(tmp_path):
+    pytest.importorskip("matplotlib")  # the optional `plot` extra; its absence is tested above
+    png = tmp_path / "curves.png"
+    result = runner.invoke(app, ["train", "train.epochs=3", "--quiet", "--plot", str(png), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
