@@ -271,3 +271,9 @@ def test_expression_can_come_from_a_file_or_stdin(tmp_path):
     assert result.exit_code == 0 and json.loads(result.stdout)["gradients"] == {"x": -4, "y": -4, "z": 3}
     missing = trace(f"@{tmp_path / 'none.txt'}")
     assert missing.exit_code == 2 and "cannot read" in missing.stderr
+
+
+def test_max_and_relu_rows_show_their_formulas_and_the_winner():
+    out = trace("max(x,y)*relu(z)", "x=1", "y=2", "z=3").stdout
+    assert "routes → y" in out and "[x won] = 0" in out and "[x won] = 1" in out
+    assert "[x>0] = 1" in out

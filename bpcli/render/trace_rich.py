@@ -109,7 +109,7 @@ def backward_table(report: TraceReport) -> Table:
             for j, sent in enumerate(step.inputs):
                 to = graph.label(sent.node)
                 formula = local_formula(graph, step.node, sent)
-                local = formula if formula == num(sent.local) else f"{formula} = {num(sent.local)}"
+                local = Text(formula if formula == num(sent.local) else f"{formula} = {num(sent.local)}")
                 down = f"{num(step.upstream)}×{num(sent.local)} = {num(sent.sent)}"
                 if sent.accumulated:
                     total = Text(f"{to} += {num(sent.sent)} → {num(sent.total)}", style="bold magenta")
