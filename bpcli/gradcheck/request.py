@@ -123,8 +123,11 @@ def _parse_expression(text: str):
         f"'{text}' is not a spec file, a built-in spec{did_you_mean(text, names)} or an expression; "
         f"built-in specs: {', '.join(names) or 'none'}"
     )
-    if text.strip().isidentifier() or "/" in text or "\\" in text:
+    if text.strip().isidentifier():  # a lone name: a mistyped spec, not a useful expression
         raise not_a_spec
+    parent = Path(text).parent
+    if "/" in text and " " not in text and parent != Path(".") and parent.is_dir():
+        raise not_a_spec  # configs/spiral: a path to a file that is not there, not a division
     try:
         return parse(text)
     except ExprError:
@@ -148,12 +151,20 @@ def _run_spec(req: GradcheckRequest, options: dict) -> TargetReport:
     data = load_data(spec.data, base_dir=spec.base_dir, seed=spec.seed)
     if len(data.X_train) == 0:
         raise DataError("the spec's training data is empty")
-    X, y = data.X_train[: req.batch], data.y_train[: req.batch]
+    X, y = _sample_batch(data.X_train, data.y_train, req.batch, seed)
     model = build_model(spec, data.input_shape, data.n_classes, np.float64)
     objectives = model_objectives(model, X, y, seed=seed, split=req.split, label=str(req.target))
     what = "data loss and regularization separately" if req.split else "data loss + regularization"
     return TargetReport("spec", f"{req.target}: {what} on {len(X)} examples",
                         run_gradcheck(objectives, seed=seed, **options))
+
+
+def _sample_batch(X: np.ndarray, y: np.ndarray, size: int, seed: int):
+    """`size` training examples drawn without replacement (seeded), in dataset order."""
+    if len(X) <= size:
+        return X, y
+    rows = np.sort(np.random.default_rng([seed, 7]).choice(len(X), size=size, replace=False))
+    return X[rows], y[rows]
 
 
 def _input_shape(spec) -> tuple:

@@ -17,7 +17,7 @@ from bpcli.gradcheck.objective import Objective
 from bpcli.gradcheck.sweep import Sweep, h_sweep
 
 MODES = ("auto", "full", "sparse", "directional")
-FULL_MAX_ENTRIES = 5_000  # auto: check every entry up to this many in total
+FULL_MAX_ENTRIES = 2_000  # auto: check every entry up to this many in total (2 losses each)
 SPARSE_MAX_ENTRIES = 200_000  # auto: k random entries per tensor up to this many; beyond, directions
 DEFAULT_K = {"full": 0, "sparse": 20, "directional": 2}
 HINT_ENTRIES = 12  # entries differenced to diagnose a failure found by directions
