@@ -1,4 +1,9 @@
-"""Spatial layers on NCHW arrays: conv2d (im2col + one matrix product), maxpool2d, avgpool2d."""
+"""Spatial layers on NCHW arrays: conv2d (im2col + one matrix product), maxpool2d, avgpool2d.
+
+Windows are handled one kernel offset (i, j) at a time: the strided view of every entry that
+offset sees is a plain slice, so im2col, col2im and pooling are k² bulk copies or adds
+(no np.add.at, no argmax over short axes, both of which are slow in NumPy).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from bpcli.errors import ShapeError
 from bpcli.nn.init import INITIALIZERS
@@ -23,21 +27,14 @@ def _out_size(layer: str, size: int, kernel: int, stride: int, padding: int, sha
     return out
 
 
-def _windows(x: np.ndarray, k: int, stride: int) -> np.ndarray:
-    """Strided view (N, C, Ho, Wo, k, k) of every k×k window of x (N, C, H, W) at the given stride."""
-    return sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::stride, ::stride]
-
-
-def _scatter_windows(dx: np.ndarray, parts, k: int, stride: int, ho: int, wo: int) -> None:
-    """dx[:, :, i + s·a, j + s·b] += parts(i, j)[:, :, a, b] for every kernel offset (i, j): col2im without np.add.at."""
-    for i in range(k):
-        for j in range(k):
-            dx[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride] += parts(i, j)
+def _offset_view(x: np.ndarray, i: int, j: int, stride: int, ho: int, wo: int) -> np.ndarray:
+    """x[:, :, i + s·a, j + s·b] for a < ho, b < wo: the entries that kernel offset (i, j) sees."""
+    return x[:, :, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride]
 
 
 @dataclass
 class _ConvCache:
-    cols: np.ndarray  # (N·Ho·Wo, C·k·k) im2col matrix of the padded input
+    cols: np.ndarray  # (C·k·k, N·Ho·Wo) im2col matrix of the padded input
     x_shape: tuple  # (N, C, H, W)
     out_hw: tuple  # (Ho, Wo)
 
@@ -79,22 +76,28 @@ class Conv2D(Layer):
         return (self.filters, ho, wo)
 
     def _im2col(self, x: np.ndarray) -> tuple[np.ndarray, int, int]:
-        p, k = self.padding, self.kernel
+        """cols (C·k·k, N·Ho·Wo): rows ordered like W's (c, i, j), columns like the output's (n, h, w)."""
+        p, k, s = self.padding, self.kernel, self.stride
         if p:
             x = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
-        win = _windows(x, k, self.stride)  # (N, C, Ho, Wo, k, k)
-        n, c, ho, wo = win.shape[:4]
-        cols = np.ascontiguousarray(win.transpose(0, 2, 3, 1, 4, 5)).reshape(n * ho * wo, c * k * k)
-        return cols, ho, wo
+        n, c = x.shape[:2]
+        ho, wo = (x.shape[2] - k) // s + 1, (x.shape[3] - k) // s + 1
+        cols = np.empty((c, k, k, n, ho, wo), dtype=x.dtype)
+        xt = x.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp): each copy below moves rows of Wo entries
+        for i in range(k):
+            for j in range(k):
+                cols[:, i, j] = _offset_view(xt, i, j, s, ho, wo)
+        return cols.reshape(c * k * k, n * ho * wo), ho, wo
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         cols, ho, wo = self._im2col(x)
         W = self.params["W"]
-        out = cols @ W.reshape(W.shape[0], -1).T  # (N·Ho·Wo, F)
+        f = W.shape[0]
+        out = W.reshape(f, -1) @ cols  # (F, N·Ho·Wo)
         if self.bias:
-            out += self.params["b"]
+            out += self.params["b"][:, None]
         self._cache = _ConvCache(cols, x.shape, (ho, wo)) if self.caching else None
-        return np.ascontiguousarray(out.reshape(x.shape[0], ho, wo, -1).transpose(0, 3, 1, 2))
+        return np.ascontiguousarray(out.reshape(f, x.shape[0], ho, wo).transpose(1, 0, 2, 3))
 
     def backward(self, dout: np.ndarray) -> Optional[np.ndarray]:
         cache = self._cache
@@ -102,19 +105,22 @@ class Conv2D(Layer):
             raise no_cache(self)
         W = self.params["W"]
         f = W.shape[0]
-        dout2 = np.ascontiguousarray(dout.transpose(0, 2, 3, 1)).reshape(-1, f)  # (N·Ho·Wo, F)
-        np.matmul(dout2.T, cache.cols, out=grad_buffer(self, "W").reshape(f, -1))
+        dout_t = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(f, -1)  # (F, N·Ho·Wo)
+        np.matmul(dout_t, cache.cols.T, out=grad_buffer(self, "W").reshape(f, -1))
         if self.bias:
-            np.sum(dout2, axis=0, out=grad_buffer(self, "b"))
+            np.sum(dout_t, axis=1, out=grad_buffer(self, "b"))
         if not self.needs_input_grad:
             return None
         n, c, h, w = cache.x_shape
         ho, wo = cache.out_hw
         k, s, p = self.kernel, self.stride, self.padding
-        dcols = (dout2 @ W.reshape(f, -1)).reshape(n, ho, wo, c, k, k)
-        dxp = np.zeros((n, c, h + 2 * p, w + 2 * p), dtype=dout.dtype)
-        _scatter_windows(dxp, lambda i, j: dcols[:, :, :, :, i, j].transpose(0, 3, 1, 2), k, s, ho, wo)
-        return dxp[:, :, p : p + h, p : p + w] if p else dxp
+        dcols = (W.reshape(f, -1).T @ dout_t).reshape(c, k, k, n, ho, wo)
+        dxp = np.zeros((c, n, h + 2 * p, w + 2 * p), dtype=dout.dtype)
+        for i in range(k):  # col2im: one strided add per kernel offset instead of np.add.at
+            for j in range(k):
+                _offset_view(dxp, i, j, s, ho, wo)[...] += dcols[:, i, j]
+        dx = dxp.transpose(1, 0, 2, 3)
+        return np.ascontiguousarray(dx[:, :, p : p + h, p : p + w] if p else dx)
 
 
 class _Pool(Layer):
@@ -139,7 +145,7 @@ class _Pool(Layer):
 
 @dataclass
 class _MaxPoolCache:
-    argmax: np.ndarray  # (N, C, Ho, Wo) flat index i·k + j of each window's maximum
+    argmax: np.ndarray  # (N, C, Ho, Wo) int8: offset i·k + j of each window's (first) maximum
     x_shape: tuple
 
 
@@ -152,10 +158,16 @@ class MaxPool2D(_Pool):
         self._cache: Optional[_MaxPoolCache] = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        win = _windows(x, self.size, self.stride)
-        flat = win.reshape(win.shape[:4] + (-1,))  # copies: (N, C, Ho, Wo, k·k)
-        argmax = flat.argmax(axis=-1)
-        out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
+        # k² elementwise passes over strided views: much faster than argmax over a short last axis
+        k, s = self.size, self.stride
+        ho, wo = (x.shape[2] - k) // s + 1, (x.shape[3] - k) // s + 1
+        out = _offset_view(x, 0, 0, s, ho, wo).copy()
+        argmax = np.zeros(out.shape, dtype=np.int8 if k * k < 128 else np.int32)
+        for offset in range(1, k * k):
+            view = _offset_view(x, offset // k, offset % k, s, ho, wo)
+            bigger = view > out  # strict: ties keep the first maximum, like argmax
+            np.maximum(out, view, out=out)
+            argmax += bigger * (argmax.dtype.type(offset) - argmax)
         self._cache = _MaxPoolCache(argmax, x.shape) if self.caching else None
         return out
 
@@ -163,13 +175,13 @@ class MaxPool2D(_Pool):
         cache = self._cache
         if cache is None:
             raise no_cache(self)
-        k = self.size
-        dwin = np.zeros(dout.shape + (k * k,), dtype=dout.dtype)  # dout placed at each window's argmax
-        np.put_along_axis(dwin, cache.argmax[..., None], dout[..., None], axis=-1)
-        dwin = dwin.reshape(dout.shape + (k, k))
-        dx = np.zeros(cache.x_shape, dtype=dout.dtype)
+        k, s = self.size, self.stride
         ho, wo = dout.shape[2:]
-        _scatter_windows(dx, lambda i, j: dwin[..., i, j], k, self.stride, ho, wo)
+        dx = np.zeros(cache.x_shape, dtype=dout.dtype)
+        routed = np.empty_like(dout)
+        for offset in range(k * k):
+            np.multiply(dout, cache.argmax == offset, out=routed)
+            _offset_view(dx, offset // k, offset % k, s, ho, wo)[...] += routed
         return dx
 
     def kink_state(self) -> Optional[np.ndarray]:
@@ -185,16 +197,22 @@ class AvgPool2D(_Pool):
         self._x_shape: Optional[tuple] = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out = _windows(x, self.size, self.stride).mean(axis=(-2, -1), dtype=x.dtype)
+        k, s = self.size, self.stride
+        ho, wo = (x.shape[2] - k) // s + 1, (x.shape[3] - k) // s + 1
+        out = _offset_view(x, 0, 0, s, ho, wo).copy()
+        for offset in range(1, k * k):
+            out += _offset_view(x, offset // k, offset % k, s, ho, wo)
+        out *= out.dtype.type(1.0 / (k * k))
         self._x_shape = x.shape if self.caching else None
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         if self._x_shape is None:
             raise no_cache(self)
-        k = self.size
+        k, s = self.size, self.stride
+        ho, wo = dout.shape[2:]
         share = dout * dout.dtype.type(1.0 / (k * k))
         dx = np.zeros(self._x_shape, dtype=dout.dtype)
-        ho, wo = dout.shape[2:]
-        _scatter_windows(dx, lambda i, j: share, k, self.stride, ho, wo)
+        for offset in range(k * k):
+            _offset_view(dx, offset // k, offset % k, s, ho, wo)[...] += share
         return dx
