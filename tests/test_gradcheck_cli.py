@@ -86,6 +86,7 @@ def test_h_sweep_covers_1e_1_to_1e_10():
     ([str(FIXTURES / "spiral")], "not a spec file"),  # an existing folder: a path, not a division
     (["x*y", "y"], "NAME=VALUE"),
     (["x*y", "q=1"], "not a variable"),
+    (["3*4"], "no variables"),
     (["spiral", "--mode", "fast"], "--mode"),
     (["spiral", "--format", "xml"], "--format"),
     (["spiral", "--k", "0"], "--k"),

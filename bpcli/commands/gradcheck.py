@@ -22,10 +22,10 @@ def gradcheck_command(
     split: bool = typer.Option(False, "--split", help="Check the data loss and the regularization separately."),
     layer: Optional[str] = typer.Option(None, "--layer", help="A user layer to check alone: path/file.py:Class or package.module:Class."),
     mode: str = typer.Option("auto", "--mode", help="full (every entry), sparse (k random entries per tensor), directional (k random directions per tensor), auto (by size)."),
-    k: Optional[int] = typer.Option(None, "--k", help="Entries (sparse) or directions (directional) per tensor [default: 20 / 3]."),
-    h: Optional[float] = typer.Option(None, "--h", help="Step of the centered difference [default: 1e-5; 1e-4 in directional mode]."),
+    k: Optional[int] = typer.Option(None, "--k", help="Entries (sparse) or directions (directional) per tensor (default: 20 sparse, 2 directional)."),
+    h: Optional[float] = typer.Option(None, "--h", help="Step of the centered difference (default: 1e-5; 1e-4 in directional mode)."),
     h_sweep: bool = typer.Option(False, "--h-sweep", help="Show the error at the worst entry for h = 1e-1 … 1e-10."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for sampled entries, directions, inputs [default: the spec's seed, else 0]."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for sampled entries, directions, inputs (default: the spec's seed, else 0)."),
     batch: int = typer.Option(8, "--batch", help="Examples of the spec's data in the checked batch."),
     fmt: str = typer.Option("rich", "--format", help=FORMATS_HELP),
 ) -> None:
@@ -35,7 +35,7 @@ def gradcheck_command(
 
     \b
     Examples:
-      bpcli gradcheck spiral                     # the full loss of a built-in spec
+      bpcli gradcheck spiral                     # a built-in spec's loss
       bpcli gradcheck my.yaml model.0.units=8 --split
       bpcli gradcheck spiral --layers            # each layer alone
       bpcli gradcheck --layers                   # every built-in layer

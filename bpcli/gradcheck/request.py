@@ -93,6 +93,8 @@ def run_request(req: GradcheckRequest) -> TargetReport:
     from bpcli.expr.report import resolve_inputs
     from bpcli.gradcheck.targets import expression_objective
 
+    if not graph.variables:
+        raise UsageError(f"'{req.target}' has no variables: there is no gradient to check")
     seed = 0 if req.seed is None else req.seed
     inputs, drawn = resolve_inputs(graph, req.assignments, seed)
     report = run_gradcheck([expression_objective(graph, inputs)], seed=seed, **options)
