@@ -176,3 +176,19 @@ def test_plot_writes_a_png_when_matplotlib_is_installed(tmp_path):
     result = runner.invoke(app, ["train", "train.epochs=3", "--quiet", "--plot", str(png), "--out", str(tmp_path / "r")])
     assert result.exit_code == 0, result.output
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_on_a_csv_of_the_training_points_matches_the_run(tmp_path):
+    from bpcli.data import load_data
+
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "train.epochs=5", "--quiet", "--format", "json", "--out", str(run)])
+    final = json.loads(result.stdout)["final"]
+    data = load_data({"type": "spiral"}, seed=0)  # the built-in spec's data and seed
+    csv_file = tmp_path / "points.csv"
+    csv_file.write_text("x1,x2,label\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(data.X_train, data.y_train)))
+    ev = runner.invoke(app, ["evaluate", str(run / "checkpoints" / "last.npz"), "--data", str(csv_file), "--format", "json"])
+    assert ev.exit_code == 0, ev.output
+    metrics = json.loads(ev.stdout)["metrics"]
+    assert metrics["data_accuracy"] == final["train_accuracy"]
+    assert metrics["data_loss"] == pytest.approx(final["train_loss"], rel=1e-6)
