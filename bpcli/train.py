@@ -279,8 +279,7 @@ class Trainer:
         graph.backward(dscores, input_grad=False)
         grads = graph.grads()
         if self.reg_active:
-            weights = {k: self.params[k] for k in self.weight_names}
-            reg_loss, reg_grads = model.regularizer(weights, model.reg_strength)
+            reg_loss, reg_grads = model.regularizer(self.weights, model.reg_strength)
             loss += reg_loss
             for k, g in reg_grads.items():
                 grads[k] += g
@@ -296,7 +295,7 @@ class Trainer:
         opts, d, cb = self.options, self.data, self.callbacks
         model = self.model
         self.reg_active = bool(model.regularizer is not None and getattr(model, "reg_strength", 0.0))
-        self.weight_names = list(model.graph.weight_names())
+        self.weights = {k: self.params[k] for k in model.graph.weight_names()}  # live arrays
         sanity = None
         if resume is not None:
             self.restore(resume, resume_best)

@@ -150,7 +150,8 @@ def test_train_step_matches_model_loss_and_grads():
     data = load_dataset(spec)
     model = build_model(spec, data.input_shape, data.n_classes)
     trainer = Trainer(model, data, options=spec.train, optimizer=spec.optimizer, seed=0)
-    trainer.reg_active, trainer.weight_names = True, model.graph.weight_names()
+    trainer.reg_active = True
+    trainer.weights = {k: model.graph.params()[k] for k in model.graph.weight_names()}
     X, y = data.X_train[:30], data.y_train[:30]
     loss, hits, grads = trainer._train_step(X, y)
     mine = {k: g.copy() for k, g in grads.items()}
