@@ -277,3 +277,16 @@ def test_max_and_relu_rows_show_their_formulas_and_the_winner():
     out = trace("max(x,y)*relu(z)", "x=1", "y=2", "z=3").stdout
     assert "routes → y" in out and "[x won] = 0" in out and "[x won] = 1" in out
     assert "[x>0] = 1" in out
+
+
+@pytest.mark.parametrize(
+    "expression, assignments",
+    [("x*x*y + log(z) + 1/x + max(x, y, 2.5)", [("x", "3"), ("y", "2"), ("z", "-1")]),
+     ("sigmoid(w*x+b) * 1e300 * 1e300", []), ("3", []), ("tanh(x)/0", [("x", "0")])],
+)
+def test_fast_json_writer_writes_exactly_the_reference_document(expression, assignments):
+    from bpcli.expr.report import trace_expression
+    from bpcli.render.trace_json import render_json, trace_document
+
+    report = trace_expression(expression, assignments, expand=True)
+    assert json.loads(render_json(report)) == json.loads(json.dumps(trace_document(report)))

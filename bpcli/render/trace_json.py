@@ -23,7 +23,10 @@ def _number(value: Optional[float]) -> Any:
 
 
 def trace_document(report: TraceReport) -> dict:
-    """The trace as plain JSON-able data: expression, inputs, output, gradients, nodes, steps."""
+    """The trace as plain JSON-able data: expression, inputs, output, gradients, nodes, steps.
+
+    The reference for `render_json`, which writes the same document faster (tested equal).
+    """
     graph, trace = report.graph, report.trace
     values, grads = trace.values, trace.grads
     nodes = []
@@ -58,6 +61,15 @@ def trace_document(report: TraceReport) -> dict:
                 for s in step.inputs
             ],
         })
+    document = trace_document_header(report)
+    document["nodes"] = nodes
+    document["steps"] = steps
+    return document
+
+
+def trace_document_header(report: TraceReport) -> dict:
+    """Everything but `nodes` and `steps`."""
+    trace = report.trace
     checks = None
     if report.checks is not None:
         checks = [
@@ -76,10 +88,63 @@ def trace_document(report: TraceReport) -> dict:
         "checks": checks,
         "warnings": report.warnings,
         "notes": report.notes,
-        "nodes": nodes,
-        "steps": steps,
     }
 
 
+def _text(value: Optional[float]) -> str:
+    """A number as JSON text, exactly as json.dumps writes a float (non-finite as strings)."""
+    if value is None:
+        return "null"
+    if value == value and value != _INF and value != _NEG_INF:
+        return repr(value)
+    return '"nan"' if value != value else ('"inf"' if value > 0 else '"-inf"')
+
+
 def render_json(report: TraceReport) -> str:
-    return json.dumps(trace_document(report), ensure_ascii=False, separators=(",", ":"))
+    """`trace_document(report)` as compact JSON, written row by row (100k nodes in well under a second)."""
+    document = trace_document_header(report)
+    head = json.dumps(document, ensure_ascii=False, separators=(",", ":"))[:-1]
+    return "".join([head, ',"nodes":[', ",".join(_node_rows(report)), '],"steps":[', ",".join(_step_rows(report)), "]}"])
+
+
+def _node_rows(report: TraceReport) -> list[str]:
+    graph, values, grads = report.graph, report.trace.values, report.trace.grads
+    quoted: dict[str, str] = {}
+    rows = []
+    for node in graph.nodes:
+        i = node.id
+        gate = graph.gate_label(i)
+        gate_json = quoted.get(gate)
+        if gate_json is None:
+            gate_json = quoted[gate] = json.dumps(gate, ensure_ascii=False)
+        label = json.dumps(graph.label(i)) if node.op == "const" else f'"{graph.label(i)}"'
+        name = f',"name":"{node.name}"' if node.op == "var" else ""
+        rows.append(
+            f'{{"id":{i},"op":"{node.op}","gate":{gate_json},"label":{label},'
+            f'"inputs":[{",".join(map(str, node.inputs))}],"value":{_text(values[i])},'
+            f'"grad":{_text(grads[i])}{name}}}'
+        )
+    return rows
+
+
+def _step_rows(report: TraceReport) -> list[str]:
+    graph = report.graph
+    quoted: dict[str, str] = {}
+    rows = []
+    for step in report.trace.steps:
+        sent_rows = []
+        for s in step.inputs:
+            formula = local_formula(graph, step.node, s)
+            formula_json = quoted.get(formula)
+            if formula_json is None:
+                formula_json = quoted[formula] = json.dumps(formula, ensure_ascii=False)
+            sent_rows.append(
+                f'{{"node":{s.node},"local":{_text(s.local)},"formula":{formula_json},'
+                f'"sent":{_text(s.sent)},"accumulate":{"true" if s.accumulated else "false"},'
+                f'"grad":{_text(s.total)}}}'
+            )
+        rows.append(
+            f'{{"node":{step.node},"op":"{graph.nodes[step.node].op}","upstream":{_text(step.upstream)},'
+            f'"inputs":[{",".join(sent_rows)}]}}'
+        )
+    return rows
