@@ -54,25 +54,32 @@ def time_directional(repeats: int, k: int) -> tuple[float, list, object]:
     return statistics.median(times), times, report
 
 
-def h_table(k: int) -> list[tuple[float, float]]:
-    """Max |a − n| / max(|a|, |n|) over every direction (no floor), for each h."""
+def h_table(k: int, repeats: int = 3) -> list[tuple[float, float, float, int, int]]:
+    """Per h: median and max |a − n| / max(|a|, |n|) over every direction (no floor), how many
+    directions crossed a relu kink, and how many directions in all."""
     from bpcli.gradcheck.compare import relative_errors
+    from bpcli.gradcheck.kinks import KinkWatch
     from bpcli.gradcheck.numeric import direction_difference, random_direction
     from bpcli.gradcheck.targets import model_objectives
 
     model = mlp_model()
     X, y = batch()
     objective = model_objectives(model, X, y)[0]
+    watch = KinkWatch(objective.kink_states)
     objective.value()
+    watch.set_base()
     grads = objective.gradients()
     rng = np.random.default_rng(0)
     directions = [(name, random_direction(a.shape, rng)) for name, a in objective.params.items()
-                  for _ in range(k)]
+                  for _ in range(k * repeats)]
     rows = []
     for h in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8):
         a = np.array([np.vdot(grads[name], v) for name, v in directions])
-        n = np.array([direction_difference(objective, {name: v}, h).numeric for name, v in directions])
-        rows.append((h, float(np.max(relative_errors(a, n, 0.0)))))
+        diffs = [direction_difference(objective, {name: v}, h, watch) for name, v in directions]
+        n = np.array([d.numeric for d in diffs])
+        errors = relative_errors(a, n, 0.0)
+        kinked = sum(d.kink is not None for d in diffs)
+        rows.append((h, float(np.median(errors)), float(np.max(errors)), kinked, len(diffs)))
     return rows
 
 
@@ -91,9 +98,9 @@ def main() -> None:
           f"(min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms)")
     print(report.verdict())
     if args.h_table:
-        print("h        max relative error over all directions (no floor)")
-        for h, err in h_table(args.k or 2):
-            print(f"{h:<8.0e} {err:.2e}")
+        print("h        median rel error  max rel error  directions crossing a kink   (no floor)")
+        for h, median_err, max_err, kinked, total in h_table(args.k or 2):
+            print(f"{h:<8.0e} {median_err:<17.2e} {max_err:<14.2e} {kinked}/{total}")
 
 
 if __name__ == "__main__":
