@@ -65,6 +65,7 @@ def installed():
     return files
 
 
+@pytest.mark.slow  # reads and decompresses 30 MB: a second or two, more on a busy machine
 def test_real_fashion_mnist(installed):
     data = load_data({"type": "fashion-mnist", "flatten": True}, seed=0)
     # the published dataset: 60,000 training and 10,000 test images, 6,000 / 1,000 per class

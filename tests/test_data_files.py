@@ -71,6 +71,7 @@ def test_csv_regression_targets_are_floats(tmp_path):
         ("1,2,0\n1,2,0,5\n", ["row 2", "4 cells"]),
         ("a,b,y\n1,2,0.5\n", ["row 2", "column 3", "integers"]),
         ("a,b,y\n1,2,-1\n", ["row 2", "integers"]),
+        ("a,b,y\n1,2,0\n1,2,\n", ["row 3", "column 3", "empty label"]),
         ("", ["empty"]),
         ("a,b,y\n", ["no data rows"]),
     ],

@@ -72,6 +72,9 @@ def _features(rows, feature_cols, names, source) -> np.ndarray:
 
 def _class_labels(cells: list[str], rows, label_col, names, source):
     """Integer labels as they are; any other text labels become ids in sorted order."""
+    for (line, _), cell in zip(rows, cells):
+        if not cell:
+            raise _bad_cell(source, line, label_col, names, cell, "empty label:")
     if all(_is_number(c) for c in cells):
         values = np.array([float(c) for c in cells])
         for (line, _), cell, v in zip(rows, cells, values):
