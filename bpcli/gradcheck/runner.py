@@ -96,7 +96,8 @@ class GradcheckReport:
         if smalls:
             extra.append(f"{smalls} too small to judge")
         tail = f"; {'; '.join(extra)}" if extra else ""
-        return (f"PASSED — {_count(len(checks), 'gradient')} agree (max relative error {worst:.1e}, "
+        agree = "agrees" if len(checks) == 1 else "agree"
+        return (f"PASSED — {_count(len(checks), 'gradient')} {agree} (max relative error {worst:.1e}, "
                 f"{self.mode} mode){tail}")
 
 

@@ -36,7 +36,7 @@ def _index_text(index: Any) -> str:
 
 
 def _g(value: Optional[float]) -> str:
-    return "—" if value is None else f"{value:.6g}"
+    return "—" if value is None else f"{value:.5g}"
 
 
 def _err(value: float) -> str:
@@ -95,6 +95,7 @@ def render_json(result) -> str:
 
 def render_rich(result, console) -> None:
     """Tables, hints, kinks, sweep and verdict on a Rich console."""
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
@@ -108,18 +109,20 @@ def render_rich(result, console) -> None:
         drawn = f" (drawn with seed {report.seed}: {', '.join(result.drawn)})" if result.drawn else ""
         console.print(f"at {values}{drawn}")
     for objective in report.objectives:
-        table = Table(title=f"{objective.label}  (loss {objective.loss:.6g})", title_justify="left")
+        table = Table(title=f"{objective.label}  (loss {objective.loss:.6g})", title_justify="left",
+                      box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         widest = max((len(c.name) for c in objective.checks), default=9)
-        table.add_column("parameter", no_wrap=True, min_width=min(widest, 40))
-        for column, justify in (("shape", "left"), ("checked", "right"), ("max rel error", "right"),
-                                ("worst index", "left"), ("analytic", "right"), ("numeric", "right"),
-                                ("status", "left")):
-            table.add_column(column, justify=justify, no_wrap=column != "max rel error")
+        table.add_column("parameter", no_wrap=True, min_width=min(widest, 32))  # names stay whole
+        columns = (("status", "left"), ("max rel err", "right"), ("worst index", "left"),
+                   ("analytic", "right"), ("numeric", "right"), ("shape", "left"), ("checked", "right"))
+        for column, justify in columns:
+            table.add_column(column, justify=justify, no_wrap=True,
+                             min_width=6 if column == "status" else None)
         for c in objective.checks:
             status = c.status + (f" ({c.kinks} kink)" if c.kinks and c.status != "kink" else "")
-            table.add_row(c.name, "×".join(map(str, c.shape)) or "scalar", str(c.entries),
+            table.add_row(c.name, Text(status, style=STATUS_STYLE.get(c.status, "")),
                           _err(c.max_rel_error), _index_text(c.worst_index), _g(c.analytic),
-                          _g(c.numeric), Text(status, style=STATUS_STYLE.get(c.status, "")))
+                          _g(c.numeric), "×".join(map(str, c.shape)) or "scalar", str(c.entries))
         console.print(table)
         for note in objective.notes:
             console.print(Text(f"  problem: {note}", style="bold red"))
@@ -139,10 +142,12 @@ def render_rich(result, console) -> None:
 
 
 def _render_sweep(sweep, console) -> None:
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=f"h sweep at {sweep.name}{_index_text(sweep.where)} (analytic {sweep.analytic:.10g})",
-                  title_justify="left")
+    where = "" if sweep.where == () else _index_text(sweep.where)
+    table = Table(title=f"h sweep at {sweep.name}{where} (analytic {sweep.analytic:.10g})",
+                  title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("h", justify="right")
     table.add_column("numeric", justify="right")
     table.add_column("rel error", justify="right")
