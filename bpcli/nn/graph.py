@@ -102,6 +102,8 @@ def _find_cycle(nodes: list[Node], pending: dict[str, int]) -> list[str]:
 
 def _describe_inputs(node: Node, shapes: dict[str, tuple]) -> str:
     parts = [f"'{s}' {tuple(shapes[s])}" if s != INPUT else f"the data {tuple(shapes[s])}" for s in node.inputs]
+    if node.inputs == [INPUT]:
+        return parts[0]
     return ("input " if len(parts) == 1 else "inputs ") + ", ".join(parts)
 
 
