@@ -213,8 +213,8 @@ _register(Op(
 ))
 _register(Op(
     "div", 2, safe_div,
-    lambda i, a, out: safe_div(1.0, a[1]) if i == 0 else -safe_div(a[0], a[1] * a[1]),
-    lambda a, b: a / b, lambda i, a, out: 1.0 / a[1] if i == 0 else -a[0] / (a[1] * a[1]),
+    lambda i, a, out: safe_div(1.0, a[1]) if i == 0 else -safe_div(out, a[1]),  # -x/y² as -(x/y)/y
+    lambda a, b: a / b, lambda i, a, out: 1.0 / a[1] if i == 0 else -out / a[1],
     ("1/y", "-x/y²"), "scales: x by 1/y, y by -x/y²",
     "out = x / y", function=False, symbol="/", precedence=2,
     domain=((-3.0, 3.0), (0.5, 3.0)),
@@ -235,8 +235,8 @@ _register(Op(
     "out = -x", function=False, symbol="-", precedence=3,
 ))
 _register(Op(
-    "recip", 1, lambda a: safe_div(1.0, a), lambda i, a, out: -safe_div(1.0, a[0] * a[0]),
-    lambda a: 1.0 / a, lambda i, a, out: -1.0 / (a[0] * a[0]),
+    "recip", 1, lambda a: safe_div(1.0, a), lambda i, a, out: -out * out,  # -1/x² as -(1/x)²
+    lambda a: 1.0 / a, lambda i, a, out: -out * out,
     ("-1/x²",), "scales: by -1/x²",
     "out = 1 / x", function=False, symbol="1/", precedence=2,
     domain=((0.3, 3.0),),
