@@ -123,11 +123,12 @@ class LayerGraph:
         if len(outputs) != 1:
             raise _problem(f"the model needs exactly one output (a layer nobody reads), found: {', '.join(outputs)}")
         self.output_name = outputs[0]
-        self._consumers = {n.name: 0 for n in self.nodes}
-        self._consumers[INPUT] = 0
-        for n in self.nodes:
-            for s in n.inputs:
-                self._consumers[s] += 1
+        last_use = {s: i for i, n in enumerate(self.nodes) for s in n.inputs}
+        # (name, layer, inputs, single input?, tensors last read here) per node, in order
+        self._plan = [
+            (n.name, n.layer, tuple(n.inputs), n.layer.n_inputs == 1, tuple(s for s, j in last_use.items() if j == i))
+            for i, n in enumerate(self.nodes)
+        ]
         self.shapes: dict[str, tuple] = {INPUT: self.input_shape}
         init_rng = np.random.default_rng(seed)
         for node in self.nodes:
@@ -184,18 +185,10 @@ class LayerGraph:
         if x.shape[1:] != self.input_shape:
             raise ShapeError(f"the model takes inputs of shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
         values: dict[str, np.ndarray] = {INPUT: x}
-        left = dict(self._consumers)
-        for node in self.nodes:
-            layer = node.layer
-            if layer.n_inputs == 1:
-                out = layer.forward(values[node.inputs[0]])
-            else:
-                out = layer.forward(*(values[s] for s in node.inputs))
-            for s in node.inputs:
-                left[s] -= 1
-                if left[s] == 0:
-                    del values[s]
-            values[node.name] = out
+        for name, layer, inputs, single, frees in self._plan:
+            values[name] = layer.forward(values[inputs[0]]) if single else layer.forward(*[values[s] for s in inputs])
+            for s in frees:  # drop activations nobody reads any more
+                del values[s]
         return values[self.output_name]
 
     def backward(self, dout: np.ndarray, input_grad: bool = True) -> Optional[np.ndarray]:
@@ -204,14 +197,14 @@ class LayerGraph:
             self._set_input_grad_flags(input_grad)
         pending: dict[str, np.ndarray] = {self.output_name: dout}
         owned: set[str] = set()  # sums the graph allocated itself, safe to add into in place
-        for node in reversed(self.nodes):
-            g = pending.pop(node.name, None)
+        for name, layer, inputs, single, _ in reversed(self._plan):
+            g = pending.pop(name, None)
             if g is None:
                 continue
-            dxs = node.layer.backward(g)
-            if node.layer.n_inputs == 1:
+            dxs = layer.backward(g)
+            if single:
                 dxs = (dxs,)
-            for src, dx in zip(node.inputs, dxs):
+            for src, dx in zip(inputs, dxs):
                 if dx is None or (src == INPUT and not input_grad):
                     continue
                 if src not in pending:
@@ -221,8 +214,7 @@ class LayerGraph:
                 else:
                     pending[src] = pending[src] + dx
                     owned.add(src)
-        dx = pending.get(INPUT)
-        return dx if input_grad else None
+        return pending.get(INPUT) if input_grad else None
 
     def _set_input_grad_flags(self, input_grad: bool) -> None:
         """Tell each layer whether anyone upstream needs its dx (params above it, or the data's gradient)."""

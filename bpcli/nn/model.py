@@ -35,13 +35,22 @@ class Model:
         self.loss_fn = loss
         self.regularizer = regularizer if regularizer is not None else REGULARIZERS.get("none")
         self.reg_strength = reg_strength
+        self._slots: Optional[list] = None
+
+    def _weight_slots(self) -> list[tuple[str, Any, str]]:
+        """("node.W", layer, "W") for every regularized weight (the names never change)."""
+        if self._slots is None:
+            layers = {n.name: n.layer for n in self.graph.nodes}
+            self._slots = [(full, layers[full.rsplit(".", 1)[0]], full.rsplit(".", 1)[1]) for full in self.graph.weight_names()]
+        return self._slots
+
+    def _weights(self) -> dict[str, np.ndarray]:
+        return {full: layer.params[k] for full, layer, k in self._weight_slots()}
 
     def _regularization(self) -> tuple[float, dict]:
         if self.reg_strength == 0.0:
             return 0.0, {}
-        params = self.graph.params()
-        weights = {k: params[k] for k in self.graph.weight_names()}
-        return self.regularizer(weights, self.reg_strength)
+        return self.regularizer(self._weights(), self.reg_strength)
 
     def loss(self, X: np.ndarray, y: np.ndarray, training: bool = True) -> LossParts:
         """Forward only: the data loss, the regularization and their sum."""
@@ -57,9 +66,8 @@ class Model:
         self.graph.backward(dscores, input_grad=False)
         reg, reg_grads = self._regularization()
         if reg_grads:
-            grads = self.graph.grads()
-            for k, g in reg_grads.items():
-                grads[k] += g
+            for full, layer, k in self._weight_slots():
+                layer.grads[k] += reg_grads[full]  # in place: the layer's own gradient array
         return LossParts(data, reg, data + reg)
 
     def scores(self, X: np.ndarray) -> np.ndarray:

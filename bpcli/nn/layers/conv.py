@@ -108,7 +108,7 @@ class Conv2D(Layer):
         dout_t = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(f, -1)  # (F, N·Ho·Wo)
         np.matmul(dout_t, cache.cols.T, out=grad_buffer(self, "W").reshape(f, -1))
         if self.bias:
-            np.sum(dout_t, axis=1, out=grad_buffer(self, "b"))
+            np.add.reduce(dout_t, axis=1, out=grad_buffer(self, "b"))
         if not self.needs_input_grad:
             return None
         n, c, h, w = cache.x_shape

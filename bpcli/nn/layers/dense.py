@@ -61,7 +61,7 @@ class Dense(Layer):
         W = self.params["W"]
         np.matmul(x2.T, dout, out=grad_buffer(self, "W"))
         if self.bias:
-            np.sum(dout, axis=0, out=grad_buffer(self, "b"))
+            np.add.reduce(dout, axis=0, out=grad_buffer(self, "b"))
         if not self.needs_input_grad:
             return None
         dx = self._dx.get((dout.shape[0], W.shape[0]), dout.dtype)

@@ -103,7 +103,7 @@ class BatchNorm(Layer):
         if cache is None:
             raise no_cache(self)
         axes = self._axes(dout)
-        np.sum(dout, axis=axes, out=grad_buffer(self, "beta"))
+        np.add.reduce(dout, axis=axes, out=grad_buffer(self, "beta"))
         np.sum(dout * cache.xhat, axis=axes, out=grad_buffer(self, "gamma"))
         dxhat = dout * self._per_channel(self.params["gamma"], dout)
         if not self.training:  # running statistics are constants: dx = dxhat · inv_std
@@ -141,7 +141,7 @@ class LayerNorm(Layer):
         cache = self._cache
         if cache is None:
             raise no_cache(self)
-        np.sum(dout, axis=0, out=grad_buffer(self, "beta"))
+        np.add.reduce(dout, axis=0, out=grad_buffer(self, "beta"))
         np.sum(dout * cache.xhat, axis=0, out=grad_buffer(self, "gamma"))
         dxhat = dout * self.params["gamma"]
         return _normalize_backward(dxhat, cache, tuple(range(1, dout.ndim)))
