@@ -84,21 +84,23 @@ class GradcheckReport:
             names = ", ".join(c.name for c in bad[:6]) + (" …" if len(bad) > 6 else "")
             what = f"{len(bad)} of {_count(len(checks), 'gradient')} wrong: {names}" if bad else notes[0]
             return f"FAILED — {what}"
-        kinks = sum(c.kinks for c in checks)
-        warns = sum(c.status == "warn" for c in checks)
-        worst = max((c.max_rel_error for c in checks if c.status in ("ok", "warn")), default=0.0)
+        by_status = {}
+        for c in checks:
+            by_status[c.status] = by_status.get(c.status, 0) + 1
+        summary = ", ".join(f"{n} {status}" for status, n in by_status.items())
+        judged = [c.max_rel_error for c in checks if c.status in ("ok", "warn")]
+        worst = f", max relative error {max(judged):.1e}" if judged else ""
         extra = []
-        if warns:
-            extra.append(f"{warns} with warnings (error above 1e-7)")
+        if by_status.get("warn"):
+            extra.append("warn: error above 1e-7, look closer")
+        kinks = sum(c.kinks for c in checks)
         if kinks:
-            extra.append(f"{kinks} differences crossed a kink and were not judged")
-        smalls = sum(c.status == "small" for c in checks)
-        if smalls:
-            extra.append(f"{smalls} too small to judge")
+            extra.append(f"{_count(kinks, 'difference')} straddled a kink and {'was' if kinks == 1 else 'were'} not judged")
+        if by_status.get("small"):
+            extra.append("small: both gradients below round-off, not judged")
         tail = f"; {'; '.join(extra)}" if extra else ""
-        agree = "agrees" if len(checks) == 1 else "agree"
-        return (f"PASSED — {_count(len(checks), 'gradient')} {agree} (max relative error {worst:.1e}, "
-                f"{self.mode} mode){tail}")
+        return (f"PASSED — {_count(len(checks), 'gradient')} checked ({summary}){worst}, "
+                f"{self.mode} mode{tail}")
 
 
 def _count(n: int, noun: str) -> str:

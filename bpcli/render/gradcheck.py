@@ -90,7 +90,7 @@ def gradcheck_document(result) -> dict:
 
 
 def render_json(result) -> str:
-    return json.dumps(gradcheck_document(result), indent=2)
+    return json.dumps(gradcheck_document(result), indent=2, ensure_ascii=False)
 
 
 def render_rich(result, console) -> None:
