@@ -241,3 +241,14 @@ def test_a_deep_chain_needs_no_recursion():
     out = g.forward(x)
     assert out.shape == (1, 2)
     assert g.backward(np.ones_like(out)).shape == (1, 2)
+
+
+def test_a_user_layer_whose_build_forgets_the_shape_is_named():
+    from bpcli.nn.layer import Layer
+
+    class Forgetful(Layer):
+        def build(self, input_shape, rng, dtype):
+            self.params["W"] = np.zeros((2, 2))
+
+    with pytest.raises(ShapeError, match=r"layer 'mine' \(Forgetful\): build\(\) must return"):
+        LayerGraph([Node("mine", Forgetful())], (2,))

@@ -115,7 +115,7 @@ class LayerGraph:
             raise _problem("the model has no layers")
         _check_names(nodes)
         self.nodes: list[Node] = topological_order(nodes)
-        self.input_shape = tuple(input_shape)
+        self.input_shape = tuple(int(d) for d in input_shape)
         self.dtype = np.dtype(dtype)
         self.training = True
         read = {s for n in self.nodes for s in n.inputs}
@@ -142,6 +142,8 @@ class LayerGraph:
                 raise ShapeError(
                     f"layer '{node.name}' ({_type_name(node.layer)}) cannot take {_describe_inputs(node, self.shapes)}: {msg}"
                 ) from None
+            if out_shape is None:
+                raise ShapeError(f"layer '{node.name}' ({_type_name(node.layer)}): build() must return its output shape")
             self.shapes[node.name] = tuple(int(d) for d in out_shape)
         self.output_shape = self.shapes[self.output_name]
         self._set_input_grad_flags(True)
