@@ -326,3 +326,23 @@ def test_softmax_rows_far_apart_each_sum_to_one():
     out = sm.forward(np.array([[0.0, 1.0], [-300.0, -301.0]], dtype=np.float32))
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-6)
     np.testing.assert_allclose(out[1], [1 / (1 + math.exp(-1)), 1 - 1 / (1 + math.exp(-1))], rtol=1e-6)
+
+
+def test_kink_crossings_are_detected_not_hidden():
+    relu = LAYERS.get("relu")()
+    x = np.array([[0.0, 1.0, -2.0]])
+    dout = np.ones((1, 3))
+    relu.forward(x)
+    analytic = relu.backward(dout).copy()
+    numeric, crossed = numerical_gradient(lambda: float(np.sum(relu.forward(x) * dout)), x, kinks=relu.kink_state)
+    assert crossed.tolist() == [[True, False, False]]
+    assert numeric[0, 0] == pytest.approx(0.5) and analytic[0, 0] == 0.0  # why the entry is skipped
+    np.testing.assert_allclose(analytic[~crossed], numeric[~crossed])
+
+
+def test_maxpool_ties_send_the_gradient_to_one_entry():
+    layer = LAYERS.get("maxpool2d")(size=2)
+    layer.build((1, 2, 2), None, np.float64)
+    layer.forward(np.full((1, 1, 2, 2), 3.0))
+    dx = layer.backward(np.array([[[[1.0]]]]))
+    assert dx.sum() == 1.0 and dx[0, 0, 0, 0] == 1.0
