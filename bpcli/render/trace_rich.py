@@ -169,9 +169,12 @@ def render_rich(report: TraceReport, console: Console) -> None:
     """Print the whole trace to `console`."""
     console.print(_header(report))
     console.print(forward_table(report))
-    console.print(backward_table(report))
-    if len(report.graph) <= ROW_LIMIT:
-        console.print(roles_legend(report))
+    if report.trace.steps:
+        console.print(backward_table(report))
+        if len(report.graph) <= ROW_LIMIT:
+            console.print(roles_legend(report))
+    else:
+        console.print(Text("Backward pass: no gates (f is a single variable or constant)", style="dim"))
     f = report.trace.output
     console.print(Text.assemble(("f = ", "bold"), (precise(f), "bold")))
     if report.graph.variables:
