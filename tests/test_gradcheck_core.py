@@ -136,3 +136,46 @@ def test_randomness_is_held_fixed_by_reseeding():
     mask = np.random.default_rng(7).random(3) < 0.5
     obj = Objective("dropout", params, value, gradients=lambda: {"w": 2 * mask * params["w"]})
     assert run_gradcheck([obj], mode="full").passed
+
+
+# ---- hints on synthetic gradients (numeric = the true gradient g) ---------------------------
+
+from bpcli.gradcheck import hints as hinting  # noqa: E402
+
+G = np.array([[0.5, -1.25, 2.0], [3.0, 0.75, -0.4], [1.1, -2.2, 0.3]])
+ALL = [(i, j) for i in range(3) for j in range(3)]
+AT = np.array([G[i] for i in ALL])
+
+
+def hints_for(analytic, batch=4, doubled=None):
+    analytic = np.asarray(analytic)
+    a_at = np.array([analytic[i] for i in ALL])
+    return " ".join(hinting.value_hints("W", a_at, AT, analytic, ALL, batch, 1e-9, doubled))
+
+
+def test_hints_name_a_mean_over_the_batch_a_zero_gradient_and_a_square_transpose():
+    assert "averaged over the batch" in hints_for(G / 4)
+    assert "summed over the batch where the loss averages" in hints_for(G * 4)
+    assert "never sets grads['W']" in hints_for(np.zeros_like(G))
+    assert "transpose of the analytic gradient matches" in hints_for(G.T)
+    assert "factor 2 too many" in hints_for(2 * G)
+    assert "≈ 3 at every entry" in hints_for(3 * G)
+    assert hints_for(G + np.eye(3)) == ""  # no pattern: no guess
+
+
+def test_the_upstream_hint_needs_a_gradient_that_ignores_dout():
+    wrong = G + 1.0
+    assert "forgot to multiply by dout" in hints_for(wrong, doubled=wrong.copy())
+    assert "forgot" not in hints_for(wrong, doubled=2 * wrong)
+
+
+def test_shape_hints_transpose_rows_per_example_and_reshape():
+    rows = [(j,) for j in range(3)]
+    bias_true = np.array([1.0, -2.0, 0.5])
+    per_example = np.tile(bias_true / 4, (4, 1))  # sums to the true gradient
+    assert "not summed over the batch" in hinting.shape_hint("b", per_example, (3,), rows, bias_true, 4, 1e-9)
+    W = np.arange(6.0).reshape(2, 3) + 1
+    idx = [(i, j) for i in range(2) for j in range(3)]
+    numeric = np.array([W[i] for i in idx])
+    assert "its transpose matches" in hinting.shape_hint("W", W.T, (2, 3), idx, numeric, None, 1e-9)
+    assert "reshaped" in hinting.shape_hint("W", W.reshape(6), (2, 3), idx, numeric, None, 1e-9)
