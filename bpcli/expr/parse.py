@@ -10,8 +10,7 @@ syntax error pointing at its column. User text is never handed to eval/exec/comp
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 from bpcli.errors import ExprError, did_you_mean
 from bpcli.expr.graph import ExprGraph, GraphBuilder
@@ -35,11 +34,13 @@ _EXPLAINED = {
 }
 
 
-@dataclass(slots=True)
 class Token:
-    kind: str  # "num", "name", or the operator/punctuation text itself
-    text: str
-    column: int
+    """One token: kind is "num", "name", or the operator/punctuation text itself ("**" for ^)."""
+
+    __slots__ = ("kind", "text", "column")
+
+    def __init__(self, kind: str, text: str, column: int):
+        self.kind, self.text, self.column = kind, text, column
 
 
 _TOKEN = re.compile(
@@ -77,20 +78,21 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
-@dataclass(slots=True)
-class _Pending:
-    """An operand on the output stack: a node id, or a literal constant not yet a node."""
-
-    node: Optional[int]
-    constant: float = 0.0
-
-
-@dataclass(slots=True)
 class _StackItem:
-    kind: str  # "binary", "unary", "paren", "call"
-    text: str  # operator symbol or function name
-    column: int
-    arguments: int = 0  # for calls: arguments completed so far
+    """An operator, '(' or open function call waiting on the parser's stack."""
+
+    __slots__ = ("kind", "text", "column", "arguments")
+
+    def __init__(self, kind: str, text: str, column: int):
+        self.kind = kind  # "binary", "unary", "paren", "call"
+        self.text = text  # operator symbol or function name
+        self.column = column
+        self.arguments = 0  # for calls: arguments completed so far
+
+
+# An operand on the parser's output stack is a node id (int) or a literal constant (float)
+# that becomes a node only when a gate takes it, so `1/x` can become the one-input `1/x` gate.
+Operand = Union[int, float]
 
 
 def parse(text: str) -> ExprGraph:
@@ -110,16 +112,16 @@ class _Parser:
     def __init__(self, text: str):
         self.text = text
         self.builder = GraphBuilder()
-        self.operands: list[_Pending] = []
+        self.operands: list[Operand] = []
         self.stack: list[_StackItem] = []
 
     def error(self, message: str, column: Optional[int]) -> ExprError:
         return ExprError(message, self.text, column)
 
-    def node_of(self, operand: _Pending) -> int:
-        if operand.node is None:
-            operand.node = self.builder.constant(operand.constant)
-        return operand.node
+    def node_of(self, operand: Operand) -> int:
+        if type(operand) is float:
+            return self.builder.constant(operand)
+        return operand
 
     def reduce(self) -> None:
         """Apply the operator on top of the stack to the operands it takes."""
@@ -127,17 +129,17 @@ class _Parser:
         if item.kind == "unary":
             operand = self.operands.pop()
             if item.text == "-":
-                self.operands.append(_Pending(self.builder.gate("neg", (self.node_of(operand),))))
+                self.operands.append(self.builder.gate("neg", (self.node_of(operand),)))
             else:
                 self.operands.append(operand)  # unary plus is the identity: no node
             return
         right = self.operands.pop()
         left = self.operands.pop()
-        if item.text == "/" and left.node is None and left.constant == 1.0:
-            self.operands.append(_Pending(self.builder.gate("recip", (self.node_of(right),))))
+        if item.text == "/" and type(left) is float and left == 1.0:
+            self.operands.append(self.builder.gate("recip", (self.node_of(right),)))
             return
         inputs = (self.node_of(left), self.node_of(right))
-        self.operands.append(_Pending(self.builder.gate(BINARY_OPERATORS[item.text], inputs)))
+        self.operands.append(self.builder.gate(BINARY_OPERATORS[item.text], inputs))
 
     def finish_call(self, item: _StackItem) -> None:
         name, count = item.text, item.arguments
@@ -150,7 +152,7 @@ class _Parser:
         args = self.operands[len(self.operands) - count:]
         del self.operands[len(self.operands) - count:]
         inputs = tuple(self.node_of(a) for a in args)
-        self.operands.append(_Pending(self.builder.gate(name, inputs)))
+        self.operands.append(self.builder.gate(name, inputs))
 
     def reduce_to_group(self, closing: Token) -> _StackItem:
         """Reduce until the innermost '(' or call; return it (still on the stack)."""
@@ -171,7 +173,7 @@ class _Parser:
             kind = tok.kind
             if expect_operand:
                 if kind == "num":
-                    self.operands.append(_Pending(None, float(tok.text)))
+                    self.operands.append(float(tok.text))
                     expect_operand = False
                 elif kind == "name":
                     following = tokens[i + 1] if i + 1 < len(tokens) else None
@@ -189,7 +191,7 @@ class _Parser:
                             f"'{tok.text}' is a function: call it as {tok.text}(...)", tok.column
                         )
                     else:
-                        self.operands.append(_Pending(self.builder.variable(tok.text)))
+                        self.operands.append(self.builder.variable(tok.text))
                         expect_operand = False
                 elif kind == "(":
                     self.stack.append(_StackItem("paren", "(", tok.column))

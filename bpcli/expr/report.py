@@ -6,7 +6,6 @@ Renderers read a TraceReport; they never compute gradients themselves.
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
@@ -94,13 +93,17 @@ def resolve_inputs(
         if name in given:
             raise UsageError(f"'{name}' is given twice")
         given[name] = parse_value(name, text)
-    rng = random.Random(seed)
+    rng = None
     inputs: dict[str, float] = {}
     drawn: list[str] = []
     for name in graph.variables:
         if name in given:
             inputs[name] = given[name]
         else:
+            if rng is None:
+                import random  # only when something is drawn
+
+                rng = random.Random(seed)
             inputs[name] = round(rng.uniform(*DRAW_RANGE), 2)
             drawn.append(name)
     return inputs, drawn
