@@ -147,7 +147,7 @@ class LayerGraph:
             self.shapes[node.name] = tuple(int(d) for d in out_shape)
         self.output_shape = self.shapes[self.output_name]
         self._set_input_grad_flags(True)
-        self._input_grad = True
+        self._set_training(True)
         self.reseed(seed)
 
     # -- modes and precision -------------------------------------------------------------
