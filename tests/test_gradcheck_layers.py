@@ -116,3 +116,25 @@ def test_a_user_layer_with_a_kink_reports_it_instead_of_failing():
     assert report.passed and x.kinks == 1
     index, crossing = x.kink_details[0]
     assert index == (0, 0) and crossing.counts == {"layer": 1}
+
+
+def test_a_parameter_without_a_gradient_fails_and_says_so():
+    from bpcli.nn.layer import Layer
+
+    class Forgets(Layer):
+        """out = x + b, but backward never sets grads['b']."""
+
+        def build(self, input_shape, rng, dtype):
+            self.params["b"] = rng.standard_normal(input_shape)
+            return input_shape
+
+        def forward(self, x):
+            return x + self.params["b"]
+
+        def backward(self, dout):
+            return dout.copy()
+
+    report = run_gradcheck([layer_objective(Forgets(), (3,), prefix="f.")], mode="full")
+    assert [c.name for c in report.checks] == ["f.x", "f.b"]
+    b = report.checks[1]
+    assert b.status == "fail" and "did not set a gradient for 'b'" in b.hints[0]

@@ -125,6 +125,43 @@ class _Raw:
     shape_problem: Optional[str] = None
 
 
+def _difference(objective: Objective, name: str, grad: np.ndarray, *, mode: str, k: int, h: float,
+                rng: np.random.Generator, watch: Optional[KinkWatch]) -> tuple[_Raw, list]:
+    """Numeric differences for one parameter: its entries, or k directions; and the losses seen."""
+    array = objective.params[name]
+    if mode == "directional" and grad.shape == array.shape:
+        directions = [random_direction(array.shape, rng) for _ in range(max(k, 1))]
+        diffs = [direction_difference(objective, {name: v}, h, watch) for v in directions]
+        labels = [_direction_label(j) for j in range(len(directions))]
+        analytic_at = np.array([float(np.vdot(grad, v)) for v in directions])
+
+        def probe(j: int, step: float) -> float:
+            return direction_difference(objective, {name: directions[j]}, step).numeric
+    else:  # entries (a shape mismatch in directional mode is diagnosed on a few entries)
+        count = HINT_ENTRIES if mode == "directional" else k
+        labels = all_indices(array.shape) if mode == "full" else sampled_indices(array.shape, count, rng)
+        diffs = [entry_difference(objective, name, idx, h, watch) for idx in labels]
+        analytic_at = (np.array([grad[idx] for idx in labels], dtype=np.float64)
+                       if grad.shape == array.shape else np.zeros(len(labels)))
+
+        def probe(j: int, step: float) -> float:
+            return entry_difference(objective, name, labels[j], step).numeric
+    raw = _Raw(name, array.shape, labels, analytic_at, np.array([d.numeric for d in diffs]),
+               [d.kink for d in diffs], probe, None if grad.shape == array.shape else "shape")
+    return raw, [v for d in diffs for v in (d.loss_plus, d.loss_minus)]
+
+
+def _diagnose(objective: Objective, raw: _Raw, grad: np.ndarray, shown: str, *, mode: str,
+              rng: np.random.Generator, floor: float, doubled: Optional[np.ndarray]) -> list[str]:
+    """Hints for a failed parameter; directions are re-checked on entries (transposes need them)."""
+    labels, a_at, n_at = raw.labels, raw.analytic_at, raw.numeric
+    if mode == "directional":
+        labels = sampled_indices(raw.shape, HINT_ENTRIES, rng)
+        n_at = np.array([entry_difference(objective, raw.name, i, DEFAULT_H).numeric for i in labels])
+        a_at = np.array([grad[i] for i in labels])
+    return hinting.value_hints(shown, a_at, n_at, grad, labels, objective.batch_size, floor, doubled)
+
+
 def check_objective(
     objective: Objective, *, mode: str, k: int, h: float, rng: np.random.Generator,
     sweep: bool = False,
@@ -133,56 +170,32 @@ def check_objective(
     watch = KinkWatch(objective.kink_states) if objective.kink_states else None
     loss = float(objective.value())
     if watch is not None:
-        watch.set_base()
-    analytic = objective.gradients()
+        watch.set_base()  # the kink states at θ
+    analytic = {n: np.asarray(g, dtype=np.float64) for n, g in objective.gradients().items()
+                if g is not None}
     losses = [loss]
-    batch = objective.batch_size
     raws: list[_Raw] = []
-    for name, array in objective.params.items():
-        grad = analytic.get(name)
-        if grad is None:
-            raws.append(_Raw(name, array.shape, [], np.zeros(0), np.zeros(0), [], None,
-                             f"backward did not set a gradient for '{name}'"))
+    for name in objective.params:
+        if name not in analytic:
             continue
-        grad = np.asarray(grad, dtype=np.float64)
-        if mode == "directional" and grad.shape == array.shape:
-            directions = [random_direction(array.shape, rng) for _ in range(max(k, 1))]
-            diffs = [direction_difference(objective, {name: v}, h, watch) for v in directions]
-            labels = [_direction_label(j) for j in range(len(directions))]
-            analytic_at = np.array([float(np.vdot(grad, v)) for v in directions])
-
-            def probe(j, step, name=name, directions=directions):
-                return direction_difference(objective, {name: directions[j]}, step).numeric
-        else:
-            count = HINT_ENTRIES if mode == "directional" else k
-            labels = all_indices(array.shape) if mode == "full" else sampled_indices(array.shape, count, rng)
-            diffs = [entry_difference(objective, name, idx, h, watch) for idx in labels]
-            analytic_at = (np.array([grad[idx] for idx in labels], dtype=np.float64)
-                           if grad.shape == array.shape else np.zeros(len(labels)))
-
-            def probe(j, step, name=name, labels=labels):
-                return entry_difference(objective, name, labels[j], step).numeric
-        losses.extend(v for d in diffs for v in (d.loss_plus, d.loss_minus))
-        raw = _Raw(name, array.shape, labels, analytic_at, np.array([d.numeric for d in diffs]),
-                   [d.kink for d in diffs], probe)
-        if grad.shape != array.shape:
-            raw.shape_problem = "shape"
+        raw, seen = _difference(objective, name, analytic[name], mode=mode, k=k, h=h, rng=rng, watch=watch)
         raws.append(raw)
+        losses.extend(seen)
 
-    noise = noise_level(losses, h)
+    noise = noise_level(losses, h)  # known only once every loss has been seen
     floor = SMALL_FACTOR * noise
     checks = []
-    rescaled = None
+    for name, array in objective.params.items():
+        if name not in analytic:
+            message = f"backward did not set a gradient for '{name}'"
+            checks.append(mismatch(objective.prefix + name, array.shape, None, message))
+            checks[-1].hints.append(f"{objective.prefix + name}: {message}")
+    doubled = None
     for raw in raws:
-        grad = analytic.get(raw.name)
-        shown = objective.prefix + raw.name
-        if raw.shape_problem and grad is None:
-            checks.append(mismatch(shown, raw.shape, None, raw.shape_problem))
-            checks[-1].hints.append(f"{shown}: {raw.shape_problem}")
-            continue
-        grad = np.asarray(grad, dtype=np.float64)
+        grad, shown = analytic[raw.name], objective.prefix + raw.name
         if raw.shape_problem:
-            hint = hinting.shape_hint(shown, grad, raw.shape, raw.labels, raw.numeric, batch, floor)
+            hint = hinting.shape_hint(shown, grad, raw.shape, raw.labels, raw.numeric,
+                                      objective.batch_size, floor)
             check = mismatch(shown, raw.shape, grad.shape, hint)
             check.hints.append(hint)
             checks.append(check)
@@ -191,23 +204,16 @@ def check_objective(
         check = judge(shown, raw.shape, raw.labels, raw.analytic_at, raw.numeric, kinked, noise)
         check.kink_details = [(lab, kk) for lab, kk in zip(raw.labels, raw.kinks) if kk is not None][:KINK_DETAILS]
         if not check.passed:
-            if rescaled is None and objective.rescaled is not None:
-                rescaled = objective.rescaled(2.0)
-            doubled = None if rescaled is None else rescaled.get(raw.name)
-            entry_labels, a_at, n_at = raw.labels, raw.analytic_at, raw.numeric
-            if mode == "directional":  # diagnose on entries: transposes need indices
-                entry_labels = sampled_indices(raw.shape, HINT_ENTRIES, rng)
-                n_at = np.array([entry_difference(objective, raw.name, i, DEFAULT_H).numeric
-                                 for i in entry_labels])
-                a_at = np.array([grad[i] for i in entry_labels])
-            check.hints = hinting.value_hints(
-                shown, a_at, n_at, grad, entry_labels, batch, floor,
-                None if doubled is None else np.asarray(doubled),
-            )
-        raw_index = raw.labels.index(check.worst_index) if check.worst_index in raw.labels else None
-        check.probe = (raw.probe, raw_index)  # for the sweep
+            if doubled is None and objective.rescaled is not None:
+                doubled = objective.rescaled(2.0)  # backward is linear in dout: grads must double
+            check.hints = _diagnose(objective, raw, grad, shown, mode=mode, rng=rng, floor=floor,
+                                    doubled=None if doubled is None else doubled.get(raw.name))
+        worst = raw.labels.index(check.worst_index) if check.worst_index in raw.labels else None
+        check.probe = (raw.probe, worst)  # for the sweep
         checks.append(check)
 
+    order = {objective.prefix + name: i for i, name in enumerate(objective.params)}
+    checks.sort(key=lambda c: order.get(c.name, len(order)))
     report = ObjectiveReport(objective.label, loss, checks, notes=list(objective.notes))
     if sweep:
         report.sweep = _sweep_worst(checks)
