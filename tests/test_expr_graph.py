@@ -23,10 +23,16 @@ def test_sigmoid_neuron_example_gradients_and_intermediate_values():
     value, grads = graph.gradients(NEURON_VALUES)
     assert round(value, 2) == 0.73
     assert {k: round(v, 2) for k, v in grads.items()} == {
-        "w0": -0.20, "x0": 0.39, "w1": -0.39, "x1": -0.59, "w2": 0.20
+        "w0": -0.20,
+        "x0": 0.39,
+        "w1": -0.39,
+        "x1": -0.59,
+        "w2": 0.20,
     }
     # the lecture's gate values: w0*x0=-2, w1*x1=6, sum 4, +w2 = 1, *-1 = -1, exp 0.37, +1 1.37, 1/x 0.73
-    gate_values = [round(v, 2) for n, v in zip(graph.nodes, graph.forward(NEURON_VALUES)) if n.inputs]
+    gate_values = [
+        round(v, 2) for n, v in zip(graph.nodes, graph.forward(NEURON_VALUES)) if n.inputs
+    ]
     assert gate_values == [-2, 6, 4, 1, -1, 0.37, 1.37, 0.73]
     # and its backward gradients at those gates: 1, -0.53, -0.53, -0.20, 0.20 ...
     trace = graph.backward(NEURON_VALUES)
@@ -112,7 +118,13 @@ def test_max_routes_all_gradient_to_the_winner():
 
 
 def test_numerical_trouble_gives_nan_or_inf_with_a_warning_naming_the_gate():
-    for text, value in [("log(x)", -1), ("1/x", 0), ("sqrt(x)", -4), ("exp(1000*x)", 1), ("x/(x-x)", 1)]:
+    for text, value in [
+        ("log(x)", -1),
+        ("1/x", 0),
+        ("sqrt(x)", -4),
+        ("exp(1000*x)", 1),
+        ("x/(x-x)", 1),
+    ]:
         trace = parse(text).backward({"x": value})
         assert not math.isfinite(trace.output), text
         assert trace.warnings, text

@@ -17,7 +17,10 @@ FUNCTIONS = [
     ("tanh(x)**2 - 3*x", lambda x: math.tanh(x) ** 2 - 3 * x),
     ("max(x, 0.5*x, -1) + abs(x)", lambda x: max(x, 0.5 * x, -1) + abs(x)),
     ("log(1 + x*x) / (2 + sin(x))", lambda x: math.log(1 + x * x) / (2 + math.sin(x))),
-    ("sqrt(exp(x)) + min(x, 1) + relu(x - 0.3)", lambda x: math.sqrt(math.exp(x)) + min(x, 1) + max(x - 0.3, 0)),
+    (
+        "sqrt(exp(x)) + min(x, 1) + relu(x - 0.3)",
+        lambda x: math.sqrt(math.exp(x)) + min(x, 1) + max(x - 0.3, 0),
+    ),
     ("2**x + x**3 - 1/(1+x*x) - -x", lambda x: 2**x + x**3 - 1 / (1 + x * x) + x),
     ("cos(x)*cos(x) + 7", lambda x: math.cos(x) ** 2 + 7),
 ]
@@ -89,8 +92,12 @@ def test_kink_state_is_the_side_of_every_kinky_gate():
 
 @pytest.mark.parametrize(
     "text, message",
-    [("x * sigmod(x)", "did you mean 'sigmoid'"), ("x*y", "only the variable x"), ("x +", "column 4"),
-     ("__import__('os')", "string")],
+    [
+        ("x * sigmod(x)", "did you mean 'sigmoid'"),
+        ("x*y", "only the variable x"),
+        ("x +", "column 4"),
+        ("__import__('os')", "string"),
+    ],
 )
 def test_bad_expression_is_a_spec_error_naming_f(text, message):
     with pytest.raises(SpecError) as info:

@@ -77,7 +77,9 @@ def test_expansions_compute_the_same_function(name):
     expanded = builder.build(OPS[name].expansion(builder, x), name)
     assert len(expanded.nodes) > 2
     for value in (-2.5, -0.3, 0.0, 0.7, 3.1):
-        assert expanded.evaluate({"x": value}) == pytest.approx(OPS[name].forward(value), rel=1e-12, abs=1e-15)
+        assert expanded.evaluate({"x": value}) == pytest.approx(
+            OPS[name].forward(value), rel=1e-12, abs=1e-15
+        )
 
 
 def test_scalar_forwards_follow_ieee_instead_of_raising():
@@ -92,5 +94,7 @@ def test_scalar_forwards_follow_ieee_instead_of_raising():
 
 
 def test_max_and_min_route_to_the_first_winner():
-    assert OPS["max"].local(0, [2.0, 2.0], 2.0) == 1.0 and OPS["max"].local(1, [2.0, 2.0], 2.0) == 0.0
+    assert (
+        OPS["max"].local(0, [2.0, 2.0], 2.0) == 1.0 and OPS["max"].local(1, [2.0, 2.0], 2.0) == 0.0
+    )
     assert OPS["min"].local(2, [3.0, 1.0, -1.0], -1.0) == 1.0

@@ -91,8 +91,12 @@ def test_unknown_function_suggests_the_closest_name():
 
 @pytest.mark.parametrize(
     "text, message",
-    [("max(x)", r"max\(\) takes 2 or more arguments, got 1"), ("exp(x, y)", r"exp\(\) takes 1 argument, got 2"),
-     ("min()", r"min\(\) takes 2 or more arguments, got 0"), ("relu()", r"relu\(\) takes 1 argument, got 0")],
+    [
+        ("max(x)", r"max\(\) takes 2 or more arguments, got 1"),
+        ("exp(x, y)", r"exp\(\) takes 1 argument, got 2"),
+        ("min()", r"min\(\) takes 2 or more arguments, got 0"),
+        ("relu()", r"relu\(\) takes 1 argument, got 0"),
+    ],
 )
 def test_wrong_number_of_arguments_is_named(text, message):
     with pytest.raises(ExprError, match=message):

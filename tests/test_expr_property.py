@@ -57,17 +57,23 @@ def _extend(children):
     unary = st.tuples(st.sampled_from(sorted(UNARY)), children).map(
         lambda t: (f"{t[0]}({t[1][0]})", lambda vals, f=UNARY[t[0]], g=t[1][1]: f(g(vals)))
     )
-    neg = children.map(lambda t: (f"(-({t[0]}))", lambda vals, g=t[1]: -g(vals)))  # an atom, like the rest
+    neg = children.map(
+        lambda t: (f"(-({t[0]}))", lambda vals, g=t[1]: -g(vals))
+    )  # an atom, like the rest
     binary = st.tuples(st.sampled_from(sorted(BINARY)), children, children, st.booleans()).map(
         lambda t: (
             f"({t[1][0]}{' ' if t[3] else ''}{'^' if t[0] == '**' and t[3] else t[0]}{t[2][0]})",
             lambda vals, f=BINARY[t[0]], g=t[1][1], h=t[2][1]: f(g(vals), h(vals)),
         )
     )
-    variadic = st.tuples(st.sampled_from(["max", "min"]), st.lists(children, min_size=2, max_size=3)).map(
+    variadic = st.tuples(
+        st.sampled_from(["max", "min"]), st.lists(children, min_size=2, max_size=3)
+    ).map(
         lambda t: (
             f"{t[0]}({', '.join(c[0] for c in t[1])})",
-            lambda vals, f={"max": max, "min": min}[t[0]], gs=[c[1] for c in t[1]]: f(g(vals) for g in gs),
+            lambda vals, f={"max": max, "min": min}[t[0]], gs=[c[1] for c in t[1]]: f(
+                g(vals) for g in gs
+            ),
         )
     )
     return st.one_of(unary, neg, binary, variadic)
@@ -75,7 +81,9 @@ def _extend(children):
 
 expressions = st.recursive(leaves, _extend, max_leaves=12)
 # a grid of moderate values (subnormal inputs would make any float64 backprop meaningless)
-points = st.fixed_dictionaries({n: st.integers(-2500, 2500).map(lambda k: k / 1000) for n in VARIABLES})
+points = st.fixed_dictionaries(
+    {n: st.integers(-2500, 2500).map(lambda k: k / 1000) for n in VARIABLES}
+)
 
 
 def _reference(fn, vals):
@@ -85,7 +93,11 @@ def _reference(fn, vals):
         return None
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
 @given(expressions, points)
 def test_parser_value_matches_an_independent_evaluation(expression, vals):
     text, fn = expression
@@ -96,7 +108,11 @@ def test_parser_value_matches_an_independent_evaluation(expression, vals):
     assert math.isclose(graph.evaluate(used), expected, rel_tol=1e-9, abs_tol=1e-12)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
 @given(expressions, points)
 def test_gradients_match_central_differences(expression, vals):
     text, fn = expression
@@ -143,4 +159,7 @@ def test_expanded_graph_has_the_same_value_and_gradients(expression, vals):
     assert math.isclose(value_e, value, rel_tol=1e-9, abs_tol=1e-12)
     for name in grads:
         if math.isfinite(grads[name]):
-            assert math.isclose(grads_e[name], grads[name], rel_tol=1e-7, abs_tol=1e-9), (text, name)
+            assert math.isclose(grads_e[name], grads[name], rel_tol=1e-7, abs_tol=1e-9), (
+                text,
+                name,
+            )

@@ -36,7 +36,11 @@ def test_rich_output_shows_forward_backward_and_checked_gradients_as_plain_text(
     assert "f = -12" in out
     assert "switches" in out and "distributes" in out
     assert max(len(line) for line in out.splitlines()) <= 100
-    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.strip().startswith(("x ", "y ", "z "))}
+    rows = {
+        line.split()[0]: line.split()
+        for line in out.splitlines()
+        if line.strip().startswith(("x ", "y ", "z "))
+    }
     assert rows["x"][1:5] == ["-2", "-4", "-4", rows["x"][4]] and rows["x"][-1] == "ok"
     assert rows["z"][2] == "3" and rows["z"][-1] == "ok"
 
@@ -199,7 +203,10 @@ def test_hostile_input_exits_2_with_a_caret_and_nothing_runs(expression, tmp_pat
     assert not list(tmp_path.iterdir())  # nothing was created: nothing ran
 
 
-@pytest.mark.parametrize("expression, gate", [("log(x)", "log"), ("1/x", "recip"), ("sqrt(x)", "sqrt"), ("exp(1000*x)", "exp")])
+@pytest.mark.parametrize(
+    "expression, gate",
+    [("log(x)", "log"), ("1/x", "recip"), ("sqrt(x)", "sqrt"), ("exp(1000*x)", "exp")],
+)
 def test_numerical_trouble_warns_naming_the_gate_and_exits_1(expression, gate):
     value = "0" if expression == "1/x" else ("1" if "exp" in expression else "-4")
     result = trace(expression, f"x={value}", "--format", "json")
@@ -215,7 +222,9 @@ def test_large_expression_is_summarized_in_rich_and_complete_in_json():
     expression = "x" + "+x*0.5" * 200
     result = trace(expression, "x=1")
     assert result.exit_code == 0
-    assert "more nodes (--format json lists all)" in result.stdout and "Large graph" in result.stdout
+    assert (
+        "more nodes (--format json lists all)" in result.stdout and "Large graph" in result.stdout
+    )
     assert len(result.stdout.splitlines()) < 300  # unsummarized: over 1,000 rows
     doc = trace_json(expression, "x=1")
     assert len(doc["nodes"]) == 601 and doc["gradients"]["x"] == pytest.approx(101.0)
@@ -237,7 +246,10 @@ def test_help_has_examples():
 
 
 def _modules_after(code: str) -> set:
-    probe = code + "\nimport sys\nprint(','.join(m for m in ('numpy', 'yaml', 'pydantic') if m in sys.modules))"
+    probe = (
+        code
+        + "\nimport sys\nprint(','.join(m for m in ('numpy', 'yaml', 'pydantic') if m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines() or [""]
@@ -267,8 +279,14 @@ def test_expression_can_come_from_a_file_or_stdin(tmp_path):
     source.write_text("(x+y)*z\n")
     doc = trace_json(f"@{source}", "x=-2", "y=5", "z=-4")
     assert doc["output"] == -12
-    result = runner.invoke(app, ["trace", "-", "x=-2", "y=5", "z=-4", "--format", "json"], input="(x+y)*z")
-    assert result.exit_code == 0 and json.loads(result.stdout)["gradients"] == {"x": -4, "y": -4, "z": 3}
+    result = runner.invoke(
+        app, ["trace", "-", "x=-2", "y=5", "z=-4", "--format", "json"], input="(x+y)*z"
+    )
+    assert result.exit_code == 0 and json.loads(result.stdout)["gradients"] == {
+        "x": -4,
+        "y": -4,
+        "z": 3,
+    }
     missing = trace(f"@{tmp_path / 'none.txt'}")
     assert missing.exit_code == 2 and "cannot read" in missing.stderr
 
@@ -281,8 +299,12 @@ def test_max_and_relu_rows_show_their_formulas_and_the_winner():
 
 @pytest.mark.parametrize(
     "expression, assignments",
-    [("x*x*y + log(z) + 1/x + max(x, y, 2.5)", [("x", "3"), ("y", "2"), ("z", "-1")]),
-     ("sigmoid(w*x+b) * 1e300 * 1e300", []), ("3", []), ("tanh(x)/0", [("x", "0")])],
+    [
+        ("x*x*y + log(z) + 1/x + max(x, y, 2.5)", [("x", "3"), ("y", "2"), ("z", "-1")]),
+        ("sigmoid(w*x+b) * 1e300 * 1e300", []),
+        ("3", []),
+        ("tanh(x)/0", [("x", "0")]),
+    ],
 )
 def test_fast_json_writer_writes_exactly_the_reference_document(expression, assignments):
     from bpcli.expr.report import trace_expression

@@ -20,13 +20,19 @@ def trace_command(
         ..., help='The expression, quoted: "(x+y)*z"; @FILE reads it from a file, - from stdin.'
     ),
     assignments: Optional[List[str]] = typer.Argument(
-        None, metavar="[NAME=VALUE]...", help="Values of variables; unset ones are drawn with --seed."
+        None,
+        metavar="[NAME=VALUE]...",
+        help="Values of variables; unset ones are drawn with --seed.",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for the values of variables given no value."),
     expand: bool = typer.Option(
-        False, "--expand", help="Show sigmoid and tanh as their primitive gates (*-1, exp, +1, 1/x)."
+        False,
+        "--expand",
+        help="Show sigmoid and tanh as their primitive gates (*-1, exp, +1, 1/x).",
     ),
-    fmt: str = typer.Option("rich", "--format", "-f", help="rich (tables; plain text when piped), json or dot."),
+    fmt: str = typer.Option(
+        "rich", "--format", "-f", help="rich (tables; plain text when piped), json or dot."
+    ),
     export: Optional[Path] = typer.Option(
         None, "--export", help="Also save the rich output as FILE.svg or FILE.html (slides, notes)."
     ),
@@ -89,7 +95,9 @@ def _read_expression(argument: str) -> str:
             with path.open(encoding="utf-8") as handle:
                 return handle.read(MAX_CHARS + 1)
         except (OSError, UnicodeDecodeError) as err:
-            raise UsageError(f"cannot read the expression from {path}: {getattr(err, 'strerror', None) or err}") from None
+            raise UsageError(
+                f"cannot read the expression from {path}: {getattr(err, 'strerror', None) or err}"
+            ) from None
     return argument
 
 

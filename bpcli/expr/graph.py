@@ -205,7 +205,9 @@ class ExprGraph:
 
     def structure(self) -> list[tuple]:
         """The graph as plain tuples (for equality: same structure = same graph)."""
-        return [(n.op, n.inputs, n.name, n.constant) for n in self.nodes] + [("output", self.output)]
+        return [(n.op, n.inputs, n.name, n.constant) for n in self.nodes] + [
+            ("output", self.output)
+        ]
 
     def label(self, node_id: int) -> str:
         """How a node is named in tables: the variable name, the constant, or n<id>."""
@@ -254,7 +256,9 @@ class ExprGraph:
         return builder.build(new_id[self.output], self.text)
 
 
-def numerical_warnings(graph: ExprGraph, values: list[float], steps: Iterable[BackwardStep], limit: int = 20) -> list[str]:
+def numerical_warnings(
+    graph: ExprGraph, values: list[float], steps: Iterable[BackwardStep], limit: int = 20
+) -> list[str]:
     """One line per gate where nan/inf *starts*: its inputs were finite, its result is not."""
     isfinite = math.isfinite
     found: list[str] = []
@@ -265,8 +269,13 @@ def numerical_warnings(graph: ExprGraph, values: list[float], steps: Iterable[Ba
         if all(isfinite(values[i]) for i in node.inputs):
             count += 1
             if len(found) < limit:
-                args = ", ".join(_number_text(values[i]) if isfinite(values[i]) else str(values[i]) for i in node.inputs)
-                found.append(f"gate {graph.label(node.id)} ({node.op}) gives {values[node.id]} at input {args}")
+                args = ", ".join(
+                    _number_text(values[i]) if isfinite(values[i]) else str(values[i])
+                    for i in node.inputs
+                )
+                found.append(
+                    f"gate {graph.label(node.id)} ({node.op}) gives {values[node.id]} at input {args}"
+                )
     for step in steps:
         if not isfinite(step.upstream):
             continue

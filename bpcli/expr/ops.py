@@ -182,7 +182,11 @@ def _pow_local_exponent(a: float, out: float) -> float:
 
 def _np_pow_local_exponent(a, out):
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(a > 0, out * np.log(np.where(a > 0, a, 1.0)), np.where((a == 0) & (out == 0), 0.0, np.nan))
+        return np.where(
+            a > 0,
+            out * np.log(np.where(a > 0, a, 1.0)),
+            np.where((a == 0) & (out == 0), 0.0, np.nan),
+        )
 
 
 OPS: dict[str, Op] = {}
@@ -192,6 +196,7 @@ def _register(op: Op) -> None:
     OPS[op.name] = op
 
 
+# fmt: off
 _register(Op(
     "add", 2, lambda a, b: a + b, lambda i, a, out: 1.0,
     lambda a, b: a + b, lambda i, a, out: 1.0,
@@ -260,7 +265,8 @@ _register(Op(
     "abs", 1, abs, lambda i, a, out: 1.0 if a[0] > 0 else (-1.0 if a[0] < 0 else 0.0),
     lambda a: np.abs(a), lambda i, a, out: np.sign(a[0]),
     ("sign(x)",), "passes: the gradient, sign-flipped where x < 0", "out = |x|",
-    kink=lambda a: 1 if a[0] > 0 else (-1 if a[0] < 0 else 0), np_kink=lambda a: np.sign(a[0]).astype(np.int8),
+    kink=lambda a: 1 if a[0] > 0 else (-1 if a[0] < 0 else 0),
+    np_kink=lambda a: np.sign(a[0]).astype(np.int8),
 ))
 _register(Op(
     "sin", 1, safe_sin, lambda i, a, out: safe_cos(a[0]),
@@ -307,6 +313,8 @@ _register(Op(
     kink=lambda a: winner(a, False), np_kink=lambda a: np_winner(a, False).astype(np.int8),
     domain=((-3.0, 3.0), (-3.0, 3.0)),
 ))
+
+# fmt: on
 
 FUNCTIONS: tuple[str, ...] = tuple(name for name, op in OPS.items() if op.function)
 BINARY_OPERATORS: dict[str, str] = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}

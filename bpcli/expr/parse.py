@@ -68,7 +68,9 @@ def tokenize(text: str) -> list[Token]:
         elif kind == "num":
             end = match.end()
             if end < len(text) and _NUMBER_TAIL.match(text, end):
-                raise ExprError(f"malformed number '{text[column:end + 1]}' (write 2*x, not 2x)", text, end)
+                raise ExprError(
+                    f"malformed number '{text[column:end + 1]}' (write 2*x, not 2x)", text, end
+                )
             append(Token(kind, piece, column))
         elif kind == "name":
             append(Token(kind, piece, column))
@@ -104,7 +106,7 @@ def parse(text: str) -> ExprGraph:
             f"expression too long: {len(text):,} characters (limit {MAX_CHARS:,})", text, None
         )
     if not text.strip():
-        raise ExprError("empty expression: give one like \"(x+y)*z\"")
+        raise ExprError('empty expression: give one like "(x+y)*z"')
     return _Parser(text).run()
 
 
@@ -149,8 +151,8 @@ class _Parser:
         if arity and count != arity:
             plural = "argument" if arity == 1 else "arguments"
             raise self.error(f"{name}() takes {arity} {plural}, got {count}", item.column)
-        args = self.operands[len(self.operands) - count:]
-        del self.operands[len(self.operands) - count:]
+        args = self.operands[len(self.operands) - count :]
+        del self.operands[len(self.operands) - count :]
         inputs = tuple(self.node_of(a) for a in args)
         self.operands.append(self.builder.gate(name, inputs))
 
@@ -159,7 +161,11 @@ class _Parser:
         while self.stack and self.stack[-1].kind in ("binary", "unary"):
             self.reduce()
         if not self.stack:
-            what = "')' without a matching '('" if closing.kind == ")" else "',' outside a function call"
+            what = (
+                "')' without a matching '('"
+                if closing.kind == ")"
+                else "',' outside a function call"
+            )
             raise self.error(f"syntax error: {what}", closing.column)
         return self.stack[-1]
 
@@ -197,18 +203,32 @@ class _Parser:
                     self.stack.append(_StackItem("paren", "(", tok.column))
                 elif kind in ("-", "+"):
                     self.stack.append(_StackItem("unary", kind, tok.column))
-                elif kind == ")" and self.stack and self.stack[-1].kind == "call" and self.stack[-1].arguments == 0:
+                elif (
+                    kind == ")"
+                    and self.stack
+                    and self.stack[-1].kind == "call"
+                    and self.stack[-1].arguments == 0
+                ):
                     self.finish_call(self.stack[-1])  # raises: the call has no arguments
                 else:
-                    raise self.error(f"syntax error: expected a number, a name or '(' before '{tok.text}'", tok.column)
+                    raise self.error(
+                        f"syntax error: expected a number, a name or '(' before '{tok.text}'",
+                        tok.column,
+                    )
             else:
                 if kind in _BINARY_PRECEDENCE:
                     precedence = _BINARY_PRECEDENCE[kind]
                     right_assoc = kind == "**"
                     while self.stack and self.stack[-1].kind in ("binary", "unary"):
                         top = self.stack[-1]
-                        top_precedence = _UNARY_PRECEDENCE if top.kind == "unary" else _BINARY_PRECEDENCE[top.text]
-                        if top_precedence > precedence or (top_precedence == precedence and not right_assoc):
+                        top_precedence = (
+                            _UNARY_PRECEDENCE
+                            if top.kind == "unary"
+                            else _BINARY_PRECEDENCE[top.text]
+                        )
+                        if top_precedence > precedence or (
+                            top_precedence == precedence and not right_assoc
+                        ):
                             self.reduce()
                         else:
                             break
@@ -228,14 +248,21 @@ class _Parser:
                     expect_operand = True
                 else:
                     hint = " (write 2*x, not 2 x)" if kind in ("num", "name") else ""
-                    raise self.error(f"syntax error: expected an operator before '{tok.text}'{hint}", tok.column)
+                    raise self.error(
+                        f"syntax error: expected an operator before '{tok.text}'{hint}", tok.column
+                    )
             i += 1
         if expect_operand:
-            raise self.error("syntax error: the expression ends where a value was expected", len(text.rstrip()))
+            raise self.error(
+                "syntax error: the expression ends where a value was expected", len(text.rstrip())
+            )
         while self.stack:
             top = self.stack[-1]
             if top.kind in ("paren", "call"):
-                raise self.error("syntax error: '(' is never closed", top.column + (len(top.text) if top.kind == "call" else 0))
+                raise self.error(
+                    "syntax error: '(' is never closed",
+                    top.column + (len(top.text) if top.kind == "call" else 0),
+                )
             self.reduce()
         output = self.node_of(self.operands.pop())
         return self.builder.build(output, text)

@@ -132,13 +132,20 @@ def central_differences(
         if rel > 1e-5:
             if base_kinks is None:
                 base_kinks = graph.kink_state(inputs)
-            at_kink = graph.kink_state(plus) != graph.kink_state(minus) or graph.kink_state(plus) != base_kinks
+            at_kink = (
+                graph.kink_state(plus) != graph.kink_state(minus)
+                or graph.kink_state(plus) != base_kinks
+            )
         checks.append(GradientCheck(name, analytic, numeric, rel, at_kink))
     return checks
 
 
 def trace_expression(
-    text: str, assignments: Iterable[tuple[str, str]] = (), *, seed: int = 0, expand: bool = False,
+    text: str,
+    assignments: Iterable[tuple[str, str]] = (),
+    *,
+    seed: int = 0,
+    expand: bool = False,
     check: bool = True,
 ) -> TraceReport:
     """Parse, resolve inputs, run forward + recorded backward, and check against central differences."""
@@ -150,7 +157,9 @@ def trace_expression(
     if expand:
         graph = graph.expanded()
         if len(graph) > MAX_NODES:
-            raise UsageError(f"expanded expression too large: {len(graph):,} nodes (limit {MAX_NODES:,})")
+            raise UsageError(
+                f"expanded expression too large: {len(graph):,} nodes (limit {MAX_NODES:,})"
+            )
     trace = graph.backward(inputs)
     checks = None
     if check:

@@ -12,7 +12,6 @@ from typing import Any, Optional
 from bpcli.expr.report import TraceReport
 from bpcli.render.trace_numbers import local_formula
 
-
 _INF, _NEG_INF = math.inf, -math.inf
 
 
@@ -45,22 +44,24 @@ def trace_document(report: TraceReport) -> dict:
         nodes.append(entry)
     steps = []
     for step in trace.steps:
-        steps.append({
-            "node": step.node,
-            "op": graph.nodes[step.node].op,
-            "upstream": _number(step.upstream),
-            "inputs": [
-                {
-                    "node": s.node,
-                    "local": _number(s.local),
-                    "formula": local_formula(graph, step.node, s),
-                    "sent": _number(s.sent),
-                    "accumulate": s.accumulated,
-                    "grad": _number(s.total),
-                }
-                for s in step.inputs
-            ],
-        })
+        steps.append(
+            {
+                "node": step.node,
+                "op": graph.nodes[step.node].op,
+                "upstream": _number(step.upstream),
+                "inputs": [
+                    {
+                        "node": s.node,
+                        "local": _number(s.local),
+                        "formula": local_formula(graph, step.node, s),
+                        "sent": _number(s.sent),
+                        "accumulate": s.accumulated,
+                        "grad": _number(s.total),
+                    }
+                    for s in step.inputs
+                ],
+            }
+        )
     document = trace_document_header(report)
     document["nodes"] = nodes
     document["steps"] = steps
@@ -73,8 +74,13 @@ def trace_document_header(report: TraceReport) -> dict:
     checks = None
     if report.checks is not None:
         checks = [
-            {"name": c.name, "analytic": _number(c.analytic), "numeric": _number(c.numeric),
-             "rel_error": _number(c.rel_error), "status": c.status}
+            {
+                "name": c.name,
+                "analytic": _number(c.analytic),
+                "numeric": _number(c.numeric),
+                "rel_error": _number(c.rel_error),
+                "status": c.status,
+            }
             for c in report.checks
         ]
     return {
@@ -104,7 +110,16 @@ def render_json(report: TraceReport) -> str:
     """`trace_document(report)` as compact JSON, written row by row (100k nodes in well under a second)."""
     document = trace_document_header(report)
     head = json.dumps(document, ensure_ascii=False, separators=(",", ":"))[:-1]
-    return "".join([head, ',"nodes":[', ",".join(_node_rows(report)), '],"steps":[', ",".join(_step_rows(report)), "]}"])
+    return "".join(
+        [
+            head,
+            ',"nodes":[',
+            ",".join(_node_rows(report)),
+            '],"steps":[',
+            ",".join(_step_rows(report)),
+            "]}",
+        ]
+    )
 
 
 def _node_rows(report: TraceReport) -> list[str]:

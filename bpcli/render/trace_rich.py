@@ -33,12 +33,16 @@ def _omitted_row(table: Table, hidden: int, what: str) -> None:
 
 def _header(report: TraceReport) -> Group:
     graph = report.graph
-    expression = report.expression if len(report.expression) <= 300 else report.expression[:300] + " …"
+    expression = (
+        report.expression if len(report.expression) <= 300 else report.expression[:300] + " …"
+    )
     lines = [Text.assemble(("f = ", "bold"), expression)]
     given = [f"{name} = {num(v)}" for name, v in report.inputs.items() if name not in report.drawn]
     drawn = [f"{name} = {num(report.inputs[name])}" for name in report.drawn]
     if len(graph.variables) > 60:
-        given, drawn = given[:30] + ["…"] if given else given, drawn[:30] + ["…"] if drawn else drawn
+        given, drawn = given[:30] + ["…"] if given else given, (
+            drawn[:30] + ["…"] if drawn else drawn
+        )
     if given:
         lines.append(Text("inputs: " + ", ".join(given)))
     if drawn:
@@ -55,7 +59,9 @@ def _header(report: TraceReport) -> Group:
 def forward_table(report: TraceReport) -> Table:
     graph, values = report.graph, report.trace.values
     texts = short_texts(graph, TEXT_WIDTH) if len(graph) <= ROW_LIMIT else None
-    table = Table(title="Forward pass (topological order)", box=box.SIMPLE_HEAD, title_justify="left")
+    table = Table(
+        title="Forward pass (topological order)", box=box.SIMPLE_HEAD, title_justify="left"
+    )
     table.add_column("node")
     table.add_column("gate")
     table.add_column("inputs")
@@ -68,7 +74,11 @@ def forward_table(report: TraceReport) -> Table:
             _omitted_row(table, len(graph) - len(head) - len(tail), "nodes")
         for i in rows:
             node = graph.nodes[i]
-            gate = "input" if node.op == "var" else ("const" if node.op == "const" else graph.gate_label(i))
+            gate = (
+                "input"
+                if node.op == "var"
+                else ("const" if node.op == "const" else graph.gate_label(i))
+            )
             inputs = ", ".join(graph.label(c) for c in node.inputs)
             row = [graph.label(i), gate, inputs, num(values[i])]
             if texts is not None:
@@ -82,7 +92,8 @@ def backward_table(report: TraceReport) -> Table:
     graph, trace = report.graph, report.trace
     table = Table(
         title="Backward pass (reverse order): sent down = upstream × local gradient",
-        box=box.SIMPLE_HEAD, title_justify="left",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
     )
     table.add_column("gate")
     table.add_column("role")
@@ -105,20 +116,37 @@ def backward_table(report: TraceReport) -> Table:
                 role = f"routes → {won[0]}" if won else "routes"
             gate = f"{graph.label(step.node)} {graph.gate_label(step.node)}"
             if not step.inputs:
-                table.add_row(gate, role, num(step.upstream), "", Text("(constants only)", style="dim"), "", "")
+                table.add_row(
+                    gate,
+                    role,
+                    num(step.upstream),
+                    "",
+                    Text("(constants only)", style="dim"),
+                    "",
+                    "",
+                )
             for j, sent in enumerate(step.inputs):
                 to = graph.label(sent.node)
                 formula = local_formula(graph, step.node, sent)
-                local = Text(formula if formula == num(sent.local) else f"{formula} = {num(sent.local)}")
+                local = Text(
+                    formula if formula == num(sent.local) else f"{formula} = {num(sent.local)}"
+                )
                 down = f"{num(step.upstream)}×{num(sent.local)} = {num(sent.sent)}"
                 if sent.accumulated:
-                    total = Text(f"{to} += {num(sent.sent)} → {num(sent.total)}", style="bold magenta")
+                    total = Text(
+                        f"{to} += {num(sent.sent)} → {num(sent.total)}", style="bold magenta"
+                    )
                 else:
                     total = Text(f"{to} = {num(sent.total)}")
                 first = j == 0
                 table.add_row(
-                    gate if first else "", role if first else "", num(step.upstream) if first else "",
-                    to, local, down, total,
+                    gate if first else "",
+                    role if first else "",
+                    num(step.upstream) if first else "",
+                    to,
+                    local,
+                    down,
+                    total,
                     end_section=j == len(step.inputs) - 1 and len(graph) <= 60,
                 )
     return table
@@ -137,7 +165,8 @@ def roles_legend(report: TraceReport) -> Text:
 def gradients_table(report: TraceReport) -> Table:
     table = Table(
         title="Gradients: backprop vs central difference (f(v+h) - f(v-h))/2h",
-        box=box.SIMPLE_HEAD, title_justify="left",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
     )
     table.add_column("variable")
     table.add_column("value", justify="right")
@@ -153,12 +182,18 @@ def gradients_table(report: TraceReport) -> Table:
         label = name + (f" (×{uses[name]}, summed)" if uses[name] > 1 else "")
         check = checks.get(name)
         if check is None:
-            table.add_row(label, num(report.inputs[name]), precise(gradients[name]), "—", "—", "skipped")
+            table.add_row(
+                label, num(report.inputs[name]), precise(gradients[name]), "—", "—", "skipped"
+            )
             continue
         style = {"ok": "green", "kink": "yellow"}.get(check.status, "bold red")
         table.add_row(
-            label, num(report.inputs[name]), precise(check.analytic), precise(check.numeric),
-            f"{check.rel_error:.1e}", Text(check.status, style=style),
+            label,
+            num(report.inputs[name]),
+            precise(check.analytic),
+            precise(check.numeric),
+            f"{check.rel_error:.1e}",
+            Text(check.status, style=style),
         )
     if len(names) > MAX_CHECK_ROWS:
         _omitted_row(table, len(names) - MAX_CHECK_ROWS, "variables")
@@ -174,20 +209,28 @@ def render_rich(report: TraceReport, console: Console) -> None:
         if len(report.graph) <= ROW_LIMIT:
             console.print(roles_legend(report))
     else:
-        console.print(Text("Backward pass: no gates (f is a single variable or constant)", style="dim"))
+        console.print(
+            Text("Backward pass: no gates (f is a single variable or constant)", style="dim")
+        )
     f = report.trace.output
     console.print(Text.assemble(("f = ", "bold"), (precise(f), "bold")))
     if report.graph.variables:
         console.print(gradients_table(report))
     if any(c.status == "kink" for c in report.checks or ()):
-        console.print(Text(
-            "kink: a relu/abs/max/min gate sits at (or within h of) its corner here, so the "
-            "one-sided derivatives differ and the central difference averages them.", style="yellow",
-        ))
+        console.print(
+            Text(
+                "kink: a relu/abs/max/min gate sits at (or within h of) its corner here, so the "
+                "one-sided derivatives differ and the central difference averages them.",
+                style="yellow",
+            )
+        )
     if len(report.graph) > ROW_LIMIT:
-        console.print(Text(
-            f"Large graph: {len(report.graph):,} nodes; the tables show the first and last "
-            f"{HEAD_ROWS} rows. --format json lists every node and step.", style="dim",
-        ))
+        console.print(
+            Text(
+                f"Large graph: {len(report.graph):,} nodes; the tables show the first and last "
+                f"{HEAD_ROWS} rows. --format json lists every node and step.",
+                style="dim",
+            )
+        )
     for note in report.notes:
         console.print(Text(note, style="dim"))

@@ -42,15 +42,19 @@ class Expr(Layer):
             raise SpecError(SpecProblem(f"expr: f {err.message}{where}: {f!r}", path="f")) from None
         others = [v for v in self.graph.variables if v != VARIABLE_NAME]
         if others:
-            raise SpecError(SpecProblem(
-                f"expr: f may use only the variable x, got {', '.join(others)}: {f!r}", path="f"
-            ))
+            raise SpecError(
+                SpecProblem(
+                    f"expr: f may use only the variable x, got {', '.join(others)}: {f!r}", path="f"
+                )
+            )
         self.f = f
         nodes = self.graph.nodes
         # which nodes depend on x (only they need gradients)
         self._depends = [False] * len(nodes)
         for node in nodes:
-            self._depends[node.id] = node.op == VARIABLE or any(self._depends[i] for i in node.inputs)
+            self._depends[node.id] = node.op == VARIABLE or any(
+                self._depends[i] for i in node.inputs
+            )
         self._values: Optional[list[Any]] = None
 
     def _forward_values(self, x: np.ndarray) -> list[Any]:
@@ -104,7 +108,11 @@ class Expr(Layer):
         values = self._values
         if values is None:
             return None
-        x = values[self.graph.variable_ids[VARIABLE_NAME]] if VARIABLE_NAME in self.graph.variable_ids else None
+        x = (
+            values[self.graph.variable_ids[VARIABLE_NAME]]
+            if VARIABLE_NAME in self.graph.variable_ids
+            else None
+        )
         sides = []
         for node in self.graph.nodes:
             if node.inputs and OPS[node.op].np_kink is not None and self._depends[node.id]:
