@@ -62,6 +62,10 @@ def _validate(req: GradcheckRequest) -> None:
         raise UsageError(f"--batch must be at least 1, got {req.batch}")
     if req.layer and req.target:
         raise UsageError("give either a TARGET or --layer FILE.py:Class, not both")
+    if req.split and (req.layer is not None or req.layers):
+        raise UsageError("--split checks a spec's full loss; it does not go with --layer or --layers")
+    if req.target is None and req.layer is None and req.assignments:
+        raise UsageError("NAME=VALUE tokens need a TARGET (a spec or an expression) or --layer")
     if req.layer is None and req.target is None and not req.layers:
         raise UsageError(
             "nothing to check: give a spec file, a built-in spec name, an expression, "
@@ -90,6 +94,8 @@ def run_request(req: GradcheckRequest) -> TargetReport:
     if _is_spec(req.target):
         return _run_spec(req, options)
     graph = _parse_expression(req.target)
+    if req.split or req.layers:
+        raise UsageError("--split and --layers apply to specs, not to expressions")
     from bpcli.expr.report import resolve_inputs
     from bpcli.gradcheck.targets import expression_objective
 
