@@ -89,7 +89,7 @@ def test_h_sweep_covers_1e_1_to_1e_10():
     (["3*4"], "no variables"),
     (["x*y", "--split"], "apply to specs"),
     (["--layers", "--split"], "--split"),
-    (["--layers", "x=1"], "need a TARGET"),
+    (["--layers", "x=1"], "give the TARGET"),
     (["spiral", "--mode", "fast"], "--mode"),
     (["spiral", "--format", "xml"], "--format"),
     (["spiral", "--k", "0"], "--k"),

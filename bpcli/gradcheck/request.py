@@ -91,6 +91,10 @@ def run_request(req: GradcheckRequest) -> TargetReport:
         objectives = [o for name, cls in LAYERS.items() for o in _example_objectives(name, cls, seed, {})]
         return TargetReport("built-in layers", "every registered layer",
                             run_gradcheck(objectives, seed=seed, **options))
+    name, eq, _ = req.target.partition("=")
+    if eq and name.replace(".", "_").isidentifier() and not Path(req.target).exists():
+        raise UsageError(f"'{req.target}' is a NAME=VALUE token: give the TARGET (a spec or an "
+                         "expression) before it")
     if _is_spec(req.target):
         return _run_spec(req, options)
     graph = _parse_expression(req.target)
