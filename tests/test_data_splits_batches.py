@@ -149,3 +149,16 @@ def test_bad_batch_arguments():
         list(iterate_batches(X, y, 0, np.random.default_rng(0)))
     with pytest.raises(DataError):
         list(iterate_batches(X, y[:3], 2, np.random.default_rng(0)))
+
+
+def test_prepare_checks_the_input_shape():
+    data = load_data({"type": "spiral", "standardize": True}, seed=0)
+    with pytest.raises(DataError, match=r"shape \(3,\)"):
+        data.prepare(np.zeros((4, 3)))
+
+
+def test_batches_without_labels():
+    X, _ = numbered(7)
+    batches = list(iterate_batches(X, None, 3, np.random.default_rng(0)))
+    assert [len(Xb) for Xb, _ in batches] == [3, 3, 1] and all(yb is None for _, yb in batches)
+    np.testing.assert_array_equal(np.sort(np.concatenate([Xb[:, 0] for Xb, _ in batches])), np.arange(7))
