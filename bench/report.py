@@ -45,6 +45,10 @@ def print_report(results: dict) -> None:
         f"NumPy {m['numpy']} ({m['numpy_blas']}), torch {m.get('torch') or 'not installed'}"
         + (f" with {results['torch']['threads']} threads (torch.set_num_threads, matching NumPy's BLAS)" if results["torch"]["used"] else "")
     )
+    load = results.get("load_average_before")
+    if load and load[0] > 0.5 * m["cores"]:
+        con.print(f"[bold]warning[/bold]: load average {load[0]} on {m['cores']} cores when the run started: "
+                  "other processes share the CPU, times are inflated and noisy (BLAS threads wait for each other)")
     if results["torch"].get("note"):
         con.print(f"torch: {results['torch']['note']}")
     peak = results.get("gemm_peak_gflops")

@@ -13,20 +13,22 @@ are skipped. Tests never assert on these times.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
 from pathlib import Path
 
+import os
+
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench import machine, report  # noqa: E402
-from bench.cases import CASES  # noqa: E402
-from bench.torch_models import INSTALL_HINT, torch_available  # noqa: E402
+from bench.cases import CASES  # noqa: E402  (no NumPy import: BLAS threads are set below first)
 
 SECTIONS = ("steps", "gemm", "gradcheck", "cli", "e2e")
+SMOKE_BATCH = 8
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -37,8 +39,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--only", action="append", default=[], metavar="NAME",
                    help="a step case (" + ", ".join(c.name for c in CASES) + ") or a section (" + ", ".join(SECTIONS) + "); repeatable")
     p.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "latest.json", help="where to write the JSON results")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: the cores NumPy's BLAS uses)")
-    return p.parse_args(argv)
+    p.add_argument("--full-gradcheck", action="store_true", help="also run the full-mode gradient check (very slow)")
+    p.add_argument("--threads", type=int, default=None, help="threads for NumPy's BLAS and torch alike (default: every core, NumPy's default)")
+    args = p.parse_args(argv)
+    known = set(SECTIONS) | {c.name for c in CASES}
+    for name in args.only:
+        if name not in known:
+            p.error(f"unknown --only '{name}'; choose from: {', '.join(sorted(known))}")
+    return args
 
 
 def wanted(args, section: str, case: str | None = None) -> bool:
@@ -49,8 +57,28 @@ def wanted(args, section: str, case: str | None = None) -> bool:
     return case is not None and case in args.only
 
 
+def set_blas_threads(n: int) -> None:
+    """Pin NumPy's BLAS (OpenBLAS/MKL/OpenMP) to n threads; works only before NumPy is imported."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+
+
+def load_average() -> list | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.smoke and not args.threads:
+        args.threads = 1  # tiny GEMMs; and a test suite running beside it must not make BLAS threads wait
+    if args.threads:
+        set_blas_threads(args.threads)
+    from bench import machine, report
+    from bench.torch_models import INSTALL_HINT, torch_available
+
     use_torch = torch_available() and not args.no_torch and not args.smoke
     threads = args.threads or machine.cores()
     if use_torch:
@@ -62,6 +90,7 @@ def main(argv=None) -> int:
         "command": " ".join(["python", "bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
         "mode": "smoke" if args.smoke else "quick" if args.quick else "full",
         "machine": machine.describe(),
+        "load_average_before": load_average(),
         "torch": {"used": use_torch, "threads": threads if use_torch else None,
                   "note": None if use_torch else ("disabled" if (args.no_torch or args.smoke) else "not installed: " + INSTALL_HINT)},
     }
@@ -84,6 +113,8 @@ def main(argv=None) -> int:
             from bench.step_bench import bench_case
 
             print(f"timing {case.name} ...", file=sys.stderr, flush=True)
+            if args.smoke:
+                case = dataclasses.replace(case, batch=min(case.batch, SMOKE_BATCH))
             row = bench_case(case, use_torch=use_torch, budget_s=budget, min_steps=min_steps)
             peak = results.get("gemm_peak_gflops", {}).get("numpy")
             for side in row["sides"].values():
@@ -96,7 +127,7 @@ def main(argv=None) -> int:
         from bench.gradcheck_bench import bench_gradcheck
 
         print("timing gradcheck ...", file=sys.stderr, flush=True)
-        results["gradcheck"] = bench_gradcheck(smoke=args.smoke)
+        results["gradcheck"] = bench_gradcheck(smoke=args.smoke, run_full=args.full_gradcheck)
     if wanted(args, "cli"):
         from bench.cli_bench import bench_cli
 
@@ -106,8 +137,9 @@ def main(argv=None) -> int:
         from bench.e2e import bench_fashion_mnist
 
         print("running Fashion-MNIST end to end ...", file=sys.stderr, flush=True)
-        results["e2e"] = bench_fashion_mnist(use_torch=use_torch)
+        results["e2e"] = bench_fashion_mnist(use_torch=use_torch, threads=threads if use_torch else None)
 
+    results["load_average_after"] = load_average()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2, default=float) + "\n", encoding="utf-8")
     report.print_report(results)

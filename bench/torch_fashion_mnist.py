@@ -1,0 +1,231 @@
+"""The PyTorch twin of a bpcli Fashion-MNIST MLP spec: same layers, optimizer, schedule, epochs,
+batch, L2 on weights only, validation split and early stopping. Prints one JSON line.
+
+    python bench/torch_fashion_mnist.py configs/fashion-mnist-mlp.yaml [--threads 2]
+
+Needs torch (pip install torch==2.13.0, the CPU build) and the dataset (apt-get install
+dataset-fashion-mnist, or `data.path:` in the spec). Supports the spec features an MLP config
+uses: dense / relu / dropout / flatten layers; sgd, momentum, nesterov, rmsprop, adam, adamw;
+constant, step, exponential and cosine schedules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+DEFAULT_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (gzipped or not) as a uint8 array of its declared shape."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def find_files(spec_path: Path, data: dict) -> dict:
+    folders = [Path(data["path"]) if Path(data["path"]).is_absolute() else spec_path.parent / data["path"]] \
+        if data.get("path") else list(DEFAULT_DIRS)
+    for folder in folders:
+        files = {}
+        for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+            for name in (stem + ".gz", stem):
+                if (folder / name).exists():
+                    files[stem] = folder / name
+                    break
+        if len(files) == 4:
+            return files
+    raise SystemExit("Fashion-MNIST not found: apt-get install dataset-fashion-mnist")
+
+
+def model_items(model: list):
+    """(type, options) for each item of a chain spec: `relu`, `{dense: 100}`, `{dense: {units: 100}}`, `{type: dense, ...}`."""
+    for item in model:
+        if isinstance(item, str):
+            yield item, {}
+        elif "type" in item:
+            yield item["type"], {k: v for k, v in item.items() if k != "type"}
+        else:
+            (kind, value), = item.items()
+            yield kind, value if isinstance(value, dict) else {"_short": value}
+
+
+def build_model(spec: dict, fan_in: int, torch):
+    from torch import nn
+
+    layers, width, weights = [], fan_in, []
+    for kind, opts in model_items(spec["model"]):
+        if kind == "dense":
+            units = int(opts.get("units", opts.get("_short", 10)))
+            lin = nn.Linear(width, units)
+            nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")  # bpcli's default init: he
+            nn.init.zeros_(lin.bias)
+            layers.append(lin)
+            weights.append(lin.weight)
+            width = units
+        elif kind == "relu":
+            layers.append(nn.ReLU())
+        elif kind == "dropout":
+            layers.append(nn.Dropout(float(opts.get("p", opts.get("rate", opts.get("_short", 0.5))))))
+        elif kind == "flatten":
+            layers.append(nn.Flatten())
+        else:
+            raise SystemExit(f"torch twin: layer type '{kind}' is not supported")
+    return nn.Sequential(*layers), weights
+
+
+def make_optimizer(spec: dict, model, weights, torch):
+    opt = dict(spec.get("optimizer") or {"type": "sgd"})
+    kind = opt.pop("type", "sgd")
+    lr = float(opt.pop("lr", 1e-3 if kind in ("adam", "adamw", "rmsprop") else 1e-2))
+    reg = spec.get("regularization") or {}
+    l2 = float(reg.get("strength", 0.0)) if reg.get("type") == "l2" else 0.0
+    if reg.get("type") not in (None, "none", "l2"):
+        raise SystemExit(f"torch twin: regularization '{reg.get('type')}' is not supported")
+    weight_ids = {id(w) for w in weights}
+    groups = [
+        {"params": [p for p in model.parameters() if id(p) in weight_ids], "weight_decay": l2},
+        {"params": [p for p in model.parameters() if id(p) not in weight_ids], "weight_decay": 0.0},
+    ]
+    O = torch.optim
+    if kind == "sgd":
+        return O.SGD(groups, lr=lr)
+    if kind in ("momentum", "nesterov"):
+        return O.SGD(groups, lr=lr, momentum=float(opt.get("momentum", 0.9)), nesterov=kind == "nesterov")
+    if kind == "rmsprop":
+        return O.RMSprop(groups, lr=lr, alpha=float(opt.get("decay_rate", 0.99)), eps=float(opt.get("epsilon", 1e-8)))
+    if kind in ("adam", "adamw"):
+        betas = (float(opt.get("beta1", 0.9)), float(opt.get("beta2", 0.999)))
+        eps = float(opt.get("epsilon", 1e-8))
+        if kind == "adam":
+            return O.Adam(groups, lr=lr, betas=betas, eps=eps)
+        return O.AdamW(model.parameters(), lr=lr, betas=betas, eps=eps, weight_decay=float(opt.get("weight_decay", 1e-2)))
+    raise SystemExit(f"torch twin: optimizer '{kind}' is not supported")
+
+
+def lr_factor(schedule: dict, epoch: int, epochs: int) -> float:
+    """bpcli's schedules (bpcli/nn/schedules.py), as a multiplier of the base lr for a 0-based epoch."""
+    kind = schedule.get("type", "constant")
+    w = int(schedule.get("warmup_epochs", 0))
+    if epoch < w:
+        return (epoch + 1) / (w + 1)
+    e, n = epoch - w, max(epochs - w, 1)
+    if kind == "constant":
+        return 1.0
+    if kind == "step":
+        return float(schedule.get("gamma", 0.1)) ** (e // max(int(schedule.get("step_size", 30)), 1))
+    if kind == "exponential":
+        return float(schedule.get("gamma", 0.95)) ** e
+    if kind == "cosine":
+        m = float(schedule.get("min_factor", 0.0))
+        return m + (1 - m) * 0.5 * (1 + math.cos(math.pi * e / n))
+    raise SystemExit(f"torch twin: schedule '{kind}' is not supported")
+
+
+def accuracy(model, X, y, torch) -> float:
+    model.eval()
+    with torch.no_grad():
+        hits = sum(int((model(X[i:i + 4096]).argmax(1) == y[i:i + 4096]).sum()) for i in range(0, len(X), 4096))
+    model.train()
+    return hits / len(X)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="PyTorch twin of a bpcli Fashion-MNIST MLP spec")
+    p.add_argument("spec", type=Path)
+    p.add_argument("--threads", type=int, default=None)
+    args = p.parse_args(argv)
+    started = time.perf_counter()
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    spec = yaml.safe_load(args.spec.read_text(encoding="utf-8"))
+    seed = int(spec.get("seed", 0))
+    torch.manual_seed(seed)
+    data, train = spec.get("data", {}), spec.get("train", {})
+    files = find_files(args.spec, data)
+    X = read_idx(files["train-images-idx3-ubyte"]).reshape(-1, 784).astype(np.float32) / 255.0
+    y = read_idx(files["train-labels-idx1-ubyte"]).astype(np.int64)
+    Xte = read_idx(files["t10k-images-idx3-ubyte"]).reshape(-1, 784).astype(np.float32) / 255.0
+    yte = read_idx(files["t10k-labels-idx1-ubyte"]).astype(np.int64)
+    if data.get("max_examples"):
+        X, y = X[: int(data["max_examples"])], y[: int(data["max_examples"])]
+    perm = np.random.default_rng(seed).permutation(len(X))
+    n_val = int(round(float(data.get("val_fraction", 0.0)) * len(X)))
+    val_idx, tr_idx = perm[:n_val], perm[n_val:]
+    if data.get("standardize"):
+        mean, std = X[tr_idx].mean(0), X[tr_idx].std(0) + 1e-8
+        X, Xte = (X - mean) / std, (Xte - mean) / std
+    Xtr, ytr = torch.from_numpy(X[tr_idx]), torch.from_numpy(y[tr_idx])
+    Xva, yva = torch.from_numpy(X[val_idx]), torch.from_numpy(y[val_idx])
+    Xte_t, yte_t = torch.from_numpy(Xte), torch.from_numpy(yte)
+
+    model, weights = build_model(spec, 784, torch)
+    opt = make_optimizer(spec, model, weights, torch)
+    base_lrs = [g["lr"] for g in opt.param_groups]
+    loss_fn = torch.nn.functional.cross_entropy
+    epochs, batch = int(train.get("epochs", 100)), train.get("batch_size")
+    batch = int(batch) if batch else len(Xtr)
+    stop = train.get("early_stopping")
+    monitor = (stop or {}).get("monitor", "val_loss")
+    patience = int((stop or {}).get("patience", 10))
+    best, best_state, bad, epoch_done = None, None, 0, 0
+    gen = torch.Generator().manual_seed(seed)
+    loop_start = time.perf_counter()
+    for epoch in range(epochs):
+        factor = lr_factor(spec.get("schedule") or {}, epoch, epochs)
+        for g, base in zip(opt.param_groups, base_lrs):
+            g["lr"] = base * factor
+        order = torch.randperm(len(Xtr), generator=gen) if train.get("shuffle", True) else torch.arange(len(Xtr))
+        for i in range(0, len(Xtr), batch):
+            idx = order[i:i + batch]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(Xtr[idx]), ytr[idx])
+            loss.backward()
+            opt.step()
+        epoch_done = epoch + 1
+        if stop and n_val:
+            if monitor.endswith("accuracy"):
+                score = accuracy(model, Xva, yva, torch)
+            else:
+                model.eval()
+                with torch.no_grad():
+                    score = -float(loss_fn(model(Xva), yva))
+                model.train()
+            if best is None or score > best + float(stop.get("min_delta", 0.0)):
+                best, bad = score, 0
+                best_state = {k: v.clone() for k, v in model.state_dict().items()}
+            else:
+                bad += 1
+                if bad >= patience:
+                    break
+    train_seconds = time.perf_counter() - loop_start
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    result = {
+        "epochs": epoch_done,
+        "train_seconds": train_seconds,
+        "test_accuracy": accuracy(model, Xte_t, yte_t, torch),
+        "val_accuracy": accuracy(model, Xva, yva, torch) if n_val else None,
+        "seconds_in_script": time.perf_counter() - started,
+        "threads": torch.get_num_threads(),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
