@@ -179,3 +179,9 @@ def test_shape_hints_transpose_rows_per_example_and_reshape():
     numeric = np.array([W[i] for i in idx])
     assert "its transpose matches" in hinting.shape_hint("W", W.T, (2, 3), idx, numeric, None, 1e-9)
     assert "reshaped" in hinting.shape_hint("W", W.reshape(6), (2, 3), idx, numeric, None, 1e-9)
+
+
+def test_a_few_wrong_entries_suggest_an_undeclared_kink():
+    a = G.copy()
+    a[1, 1] = 5.0  # one entry off, the rest right: a kink the layer did not declare, or a local slip
+    assert "only 1 of 9 entries disagree" in hints_for(a)

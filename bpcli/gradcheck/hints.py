@@ -79,6 +79,11 @@ def value_hints(name: str, analytic_at: np.ndarray, numeric: np.ndarray, analyti
             named = next((t for c, t in common.items() if abs(ratio / c - 1) < 1e-3), None)
             hints.append(f"{name}: analytic/numeric ≈ {ratio:.4g} at every entry checked: off by "
                          f"a constant factor{f' — {named}' if named else ''}")
+    wrong = np.abs(a - n) > 1e-4 * np.maximum(np.maximum(np.abs(a), np.abs(n)), floor)
+    if not hints and 0 < np.sum(wrong) <= max(1, len(a) // 10) and len(a) >= 5:
+        hints.append(f"{name}: only {int(np.sum(wrong))} of {len(a)} entries disagree: if the layer "
+                     "has a kink (relu, max, abs, a hinge), a difference may straddle it — define "
+                     "kink_state() so the check can tell; otherwise look at those entries")
     if (analytic.ndim == 2 and analytic.shape[0] == analytic.shape[1] and analytic.shape[0] > 1
             and not _close(a, n, floor) and _close(_at(analytic.T, indices), n, floor)):
         hints.append(f"{name}: the transpose of the analytic gradient matches the numeric one: "
