@@ -112,7 +112,14 @@ def run_request(req: GradcheckRequest) -> TargetReport:
 
 
 def _import_layers() -> None:
-    import bpcli.nn.layers  # noqa: F401  (registers every built-in layer)
+    """Import every module of bpcli.nn.layers, so each registered layer is enrolled."""
+    import importlib
+    import pkgutil
+
+    import bpcli.nn.layers
+
+    for module in pkgutil.iter_modules(bpcli.nn.layers.__path__):
+        importlib.import_module(f"bpcli.nn.layers.{module.name}")
 
 
 def _is_spec(target: str) -> bool:
