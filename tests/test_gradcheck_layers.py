@@ -11,10 +11,10 @@ from bpcli.cli import app
 from bpcli.gradcheck.compare import OK_MAX
 from bpcli.gradcheck.runner import run_gradcheck
 from bpcli.gradcheck.targets import layer_objective
-from bpcli.gradcheck.request import _import_layers
+from bpcli.gradcheck.request import import_all_layers
 from bpcli.nn.layer import LAYERS
 
-_import_layers()  # every module under bpcli/nn/layers: a new layer file is enrolled on its own
+import_all_layers()  # every module under bpcli/nn/layers: a new layer file is enrolled on its own
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BROKEN = FIXTURES / "broken_layers.py"

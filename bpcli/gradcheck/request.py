@@ -86,7 +86,7 @@ def run_request(req: GradcheckRequest) -> TargetReport:
     if req.target is None:
         from bpcli.nn.layer import LAYERS
 
-        _import_layers()
+        import_all_layers()
         seed = 0 if req.seed is None else req.seed
         objectives = [o for name, cls in LAYERS.items() for o in _example_objectives(name, cls, seed, {})]
         return TargetReport("built-in layers", "every registered layer",
@@ -111,7 +111,7 @@ def run_request(req: GradcheckRequest) -> TargetReport:
     return TargetReport("expression", req.target, report, inputs, drawn)
 
 
-def _import_layers() -> None:
+def import_all_layers() -> None:
     """Import every module of bpcli.nn.layers, so each registered layer is enrolled."""
     import importlib
     import pkgutil
