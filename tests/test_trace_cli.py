@@ -53,6 +53,13 @@ def test_rich_output_shows_the_reciprocal_formula_and_the_lecture_values():
     assert "exp(x) = 0.37" in out
 
 
+def test_mul_local_gradient_names_the_other_input_not_the_op_tables_variable():
+    out = trace("w1*x1", "w1=-3", "x1=-2").stdout
+    backward = out.split("Backward pass", 1)[1].split("Gradients", 1)[0]
+    assert "x1 = -2" in backward and "w1 = -3" in backward  # ∂(w1·x1)/∂w1 = x1, ∂/∂x1 = w1
+    assert "y = " not in backward
+
+
 def test_fork_shows_the_plus_equals_accumulation():
     out = trace("x*x*y", "x=3", "y=2").stdout
     assert "x = 6" in out and "x += 6 → 12" in out and "(×2, summed)" in out
