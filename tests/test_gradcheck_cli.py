@@ -206,3 +206,17 @@ def test_every_example_spec_passes_in_float64(name):
         if check.status == "ok":
             assert check.max_rel_error <= OK_MAX
     assert "input" in {c.name for c in report.checks}
+
+
+def test_layer_options_come_from_name_value_tokens():
+    result, doc = gradcheck_json("--layer", "bpcli.nn.layers.dense:Dense", "units=7")
+    assert result.exit_code == 0, result.output
+    shapes = [c["shape"] for c in doc["checks"] if c["name"].endswith(".W")]
+    assert shapes and all(s[-1] == 7 for s in shapes)
+
+
+def test_a_tiny_h_drowns_gradients_in_round_off_and_says_so():
+    # ε·|L|/h with h = 1e-12 is ~2e-4: gradients near that are not judged, and the verdict says why
+    result, doc = gradcheck_json(TINY, "--h", "1e-12")
+    assert any(c["status"] == "small" for c in doc["checks"])
+    assert "round-off level" in doc["verdict"] and "--h-sweep" in doc["verdict"]

@@ -51,6 +51,19 @@ class TargetReport:
     drawn: list = field(default_factory=list)  # expression variables given no value
 
 
+def _normalize(req: GradcheckRequest) -> None:
+    """`--layer F.py:C units=7`: the first NAME=VALUE lands in TARGET's place; move it back."""
+    if req.layer is not None and req.target is not None and _is_assignment(req.target):
+        name, _, value = req.target.partition("=")
+        req.assignments = [(name.strip(), value.strip())] + list(req.assignments)
+        req.target = None
+
+
+def _is_assignment(token: str) -> bool:
+    name, eq, _ = token.partition("=")
+    return bool(eq) and name.strip().replace(".", "_").isidentifier() and not Path(token).exists()
+
+
 def _validate(req: GradcheckRequest) -> None:
     if req.mode not in MODES:
         raise UsageError(f"unknown --mode '{req.mode}'; choose from: {', '.join(MODES)}")
@@ -75,6 +88,7 @@ def _validate(req: GradcheckRequest) -> None:
 
 def run_request(req: GradcheckRequest) -> TargetReport:
     """Resolve the target and check it."""
+    _normalize(req)
     _validate(req)
     options = dict(mode=req.mode, k=req.k, h=req.h, sweep=req.sweep)
     if req.layer is not None:
@@ -91,8 +105,7 @@ def run_request(req: GradcheckRequest) -> TargetReport:
         objectives = [o for name, cls in LAYERS.items() for o in _example_objectives(name, cls, seed, {})]
         return TargetReport("built-in layers", "every registered layer",
                             run_gradcheck(objectives, seed=seed, **options))
-    name, eq, _ = req.target.partition("=")
-    if eq and name.replace(".", "_").isidentifier() and not Path(req.target).exists():
+    if _is_assignment(req.target):
         raise UsageError(f"'{req.target}' is a NAME=VALUE token: give the TARGET (a spec or an "
                          "expression) before it")
     if _is_spec(req.target):

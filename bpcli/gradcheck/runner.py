@@ -48,6 +48,7 @@ class ObjectiveReport:
     label: str
     loss: float
     checks: list
+    noise: float = 0.0  # round-off of one centered difference, ε·max|L|/h
     sweep: Optional[Sweep] = None
     notes: list = field(default_factory=list)
 
@@ -97,7 +98,9 @@ class GradcheckReport:
         if kinks:
             extra.append(f"{_count(kinks, 'difference')} straddled a kink and {'was' if kinks == 1 else 'were'} not judged")
         if by_status.get("small"):
-            extra.append("small: both gradients below round-off, not judged")
+            level = max(o.noise for o in self.objectives) * SMALL_FACTOR
+            extra.append(f"small: both gradients below the round-off level (~{level:.0e} at "
+                         f"h={self.h:g}), not judged — try --h-sweep")
         tail = f"; {'; '.join(extra)}" if extra else ""
         return (f"PASSED — {_count(len(checks), 'gradient')} checked ({summary}){worst}, "
                 f"{self.mode} mode{tail}")
@@ -214,7 +217,7 @@ def check_objective(
 
     order = {objective.prefix + name: i for i, name in enumerate(objective.params)}
     checks.sort(key=lambda c: order.get(c.name, len(order)))
-    report = ObjectiveReport(objective.label, loss, checks, notes=list(objective.notes))
+    report = ObjectiveReport(objective.label, loss, checks, noise, notes=list(objective.notes))
     if sweep:
         report.sweep = _sweep_worst(checks)
     return report
