@@ -217,6 +217,6 @@ def test_layer_options_come_from_name_value_tokens():
 
 def test_a_tiny_h_drowns_gradients_in_round_off_and_says_so():
     # ε·|L|/h with h = 1e-12 is ~2e-4: gradients near that are not judged, and the verdict says why
-    result, doc = gradcheck_json(TINY, "--h", "1e-12")
+    result, doc = gradcheck_json("spiral", "--h", "1e-12")
     assert any(c["status"] == "small" for c in doc["checks"])
     assert "round-off level" in doc["verdict"] and "--h-sweep" in doc["verdict"]
