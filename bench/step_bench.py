@@ -9,8 +9,18 @@ import numpy as np
 from bench.cases import Case, numpy_reference_supported, train_step_flops, walk_shapes
 from bench.timing import interleaved
 
-LR = 0.01
+# A small learning rate keeps every side computing on healthy numbers for thousands of steps on
+# one fixed batch: with lr=0.01 the nets memorize the batch within ~100 steps, softmax
+# probabilities underflow into float32 denormals and the step times then measure the CPU's
+# denormal penalty instead of the code. The work per step does not depend on the lr.
+LR = 1e-5
 MOMENTUM = 0.9
+
+
+def _loss_value(out) -> float:
+    """A step's returned loss as a float (a float, a 0-d tensor, or bpcli's LossParts)."""
+    out = getattr(out, "total", out)
+    return float(out.item() if hasattr(out, "item") else out)
 
 
 def make_weights(case: Case, seed: int = 0) -> List[Tuple[np.ndarray, np.ndarray]]:
@@ -92,6 +102,7 @@ def bench_case(case: Case, *, use_torch: bool, budget_s: float, min_steps: int) 
         stats = interleaved(steps, budget_s=budget_s, min_steps=min_steps)
         for name, st in stats.items():
             rows[name].update(st.to_dict())
+            rows[name]["final_loss"] = _loss_value(steps[name]())
             rows[name]["gflops"] = flops / st.median / 1e9
     result = {
         "name": case.name,

@@ -48,32 +48,42 @@ def interleaved(
     min_steps: int = 20,
     block_s: float = 0.05,
     warmup: int = 3,
+    max_wall_s: float | None = None,
 ) -> Dict[str, Stats]:
     """Time every step function in alternating blocks; each side gets about `budget_s` seconds.
 
     Each step is timed alone (perf_counter around one call). A block is about `block_s` seconds
-    of one side, so every side sees the same machine state (turbo, other load) over the run;
-    the first step of each block is dropped, since it pays for the other side's thread pool
-    still spinning or the caches it evicted.
+    (at least two steps) of one side, so every side sees the same machine state (turbo, other
+    load) over the run; the first step of each block is dropped, since it pays for the other
+    side's thread pool still spinning or the caches it evicted. Rounds go on until every side
+    has `min_steps` samples and `budget_s` seconds of steps, or `max_wall_s` (default 4x the
+    total budget) has passed.
     """
-    estimate: Dict[str, float] = {}
-    for name, fn in steps.items():
+    for fn in steps.values():
         for _ in range(warmup):
             fn()
-        estimate[name] = min(_one_call_seconds(fn) for _ in range(3))
-    block = {name: max(2, int(block_s / max(t, 1e-7))) for name, t in estimate.items()}
-    rounds = max(
-        max(1, -(-min_steps // (block[name] - 1))) for name in steps
-    )
-    rounds = max(rounds, int(budget_s / block_s))
     samples: Dict[str, List[float]] = {name: [] for name in steps}
+    spent: Dict[str, float] = {name: 0.0 for name in steps}
     names = list(steps)
-    for r in range(rounds):
+    limit = max_wall_s if max_wall_s is not None else 4.0 * budget_s * len(steps) + 1.0
+    started = time.perf_counter()
+    r = 0
+    while True:
+        done = all(len(samples[n]) >= min_steps and spent[n] >= budget_s for n in names)
+        if done or (time.perf_counter() - started > limit and all(samples.values())):
+            break
         order = names if r % 2 == 0 else names[::-1]
         for name in order:
             fn = steps[name]
-            times = [_one_call_seconds(fn) for _ in range(block[name])]
-            samples[name].extend(times[1:])
+            block: List[float] = []
+            t_block = 0.0
+            while len(block) < 2 or t_block < block_s:
+                t = _one_call_seconds(fn)
+                block.append(t)
+                t_block += t
+            samples[name].extend(block[1:])
+            spent[name] += t_block
+        r += 1
     return {name: Stats.of(xs) for name, xs in samples.items()}
 
 
