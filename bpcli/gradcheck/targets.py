@@ -41,11 +41,7 @@ def layer_objective(
         return layer.forward(*[params[n] for n in xs])
 
     dout = rng.standard_normal(np.shape(forward()))
-    objective = Objective(
-        label=label or f"layer {getattr(layer, 'name', '') or type(layer).__name__}",
-        params=params, value=lambda: float(np.sum(forward() * dout)), gradients=None,  # type: ignore[arg-type]
-        batch_size=batch, prefix=prefix,
-    )
+    notes: list = []  # problems seen while computing gradients (shared with the Objective)
 
     def gradients_for(upstream: np.ndarray) -> dict:
         forward()
@@ -53,26 +49,33 @@ def layer_objective(
         dx = layer.backward(given)
         if not np.array_equal(given, upstream):
             note = "backward modified dout in place (it must treat dout as read-only)"
-            if note not in objective.notes:
-                objective.notes.append(note)
+            if note not in notes:
+                notes.append(note)
         dxs = dx if multi else (dx,)
         grads = {}
         for n, d in zip(xs, dxs if dxs is not None else ()):
             if d is not None:
                 grads[n] = np.array(d, dtype=np.float64, copy=True)
         for n in layer.params:
-            if n in layer.grads and layer.grads[n] is not None:
+            if layer.grads.get(n) is not None:
                 grads[n] = np.array(layer.grads[n], dtype=np.float64, copy=True)
         return grads
 
-    def kinks():
+    def kinks() -> dict:
         state = layer.kink_state()
         return {} if state is None else {prefix.rstrip(".") or "layer": np.asarray(state)}
 
-    objective.gradients = lambda: gradients_for(dout)
-    objective.rescaled = lambda s: gradients_for(s * dout)
-    objective.kink_states = kinks
-    return objective
+    return Objective(
+        label=label or f"layer {getattr(layer, 'name', '') or type(layer).__name__}",
+        params=params,
+        value=lambda: float(np.sum(forward() * dout)),
+        gradients=lambda: gradients_for(dout),
+        kink_states=kinks,
+        rescaled=lambda s: gradients_for(s * dout),
+        batch_size=batch,
+        prefix=prefix,
+        notes=notes,
+    )
 
 
 def expression_objective(graph, values: dict) -> Objective:
