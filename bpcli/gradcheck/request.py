@@ -92,35 +92,48 @@ def run_request(req: GradcheckRequest) -> TargetReport:
     _validate(req)
     options = dict(mode=req.mode, k=req.k, h=req.h, sweep=req.sweep)
     if req.layer is not None:
-        cls = _user_layer(req.layer, req.base_dir)
-        extra = _layer_options(req.assignments)
-        seed = 0 if req.seed is None else req.seed
-        objectives = _example_objectives(req.layer.rpartition(":")[2], cls, seed, extra)
-        return TargetReport("user layer", req.layer, run_gradcheck(objectives, seed=seed, **options))
+        return _run_user_layer(req, options)
     if req.target is None:
-        from bpcli.nn.layer import LAYERS
-
-        import_all_layers()
-        seed = 0 if req.seed is None else req.seed
-        objectives = [o for name, cls in LAYERS.items() for o in _example_objectives(name, cls, seed, {})]
-        return TargetReport("built-in layers", "every registered layer",
-                            run_gradcheck(objectives, seed=seed, **options))
+        return _run_builtin_layers(req, options)
     if _is_assignment(req.target):
         raise UsageError(f"'{req.target}' is a NAME=VALUE token: give the TARGET (a spec or an "
                          "expression) before it")
     if _is_spec(req.target):
         return _run_spec(req, options)
-    graph = _parse_expression(req.target)
-    if req.split or req.layers:
-        raise UsageError("--split and --layers apply to specs, not to expressions")
+    return _run_expression(req, options)
+
+
+def _seed(req: GradcheckRequest, default: int = 0) -> int:
+    return default if req.seed is None else req.seed
+
+
+def _run_user_layer(req: GradcheckRequest, options: dict) -> TargetReport:
+    cls = _user_layer(req.layer, req.base_dir)
+    objectives = _example_objectives(req.layer.rpartition(":")[2], cls, _seed(req),
+                                     _layer_options(req.assignments))
+    return TargetReport("user layer", req.layer, run_gradcheck(objectives, seed=_seed(req), **options))
+
+
+def _run_builtin_layers(req: GradcheckRequest, options: dict) -> TargetReport:
+    from bpcli.nn.layer import LAYERS
+
+    import_all_layers()
+    objectives = [o for name, cls in LAYERS.items() for o in _example_objectives(name, cls, _seed(req), {})]
+    return TargetReport("built-in layers", "every registered layer",
+                        run_gradcheck(objectives, seed=_seed(req), **options))
+
+
+def _run_expression(req: GradcheckRequest, options: dict) -> TargetReport:
     from bpcli.expr.report import resolve_inputs
     from bpcli.gradcheck.targets import expression_objective
 
+    graph = _parse_expression(req.target)
+    if req.split or req.layers:
+        raise UsageError("--split and --layers apply to specs, not to expressions")
     if not graph.variables:
         raise UsageError(f"'{req.target}' has no variables: there is no gradient to check")
-    seed = 0 if req.seed is None else req.seed
-    inputs, drawn = resolve_inputs(graph, req.assignments, seed)
-    report = run_gradcheck([expression_objective(graph, inputs)], seed=seed, **options)
+    inputs, drawn = resolve_inputs(graph, req.assignments, _seed(req))
+    report = run_gradcheck([expression_objective(graph, inputs)], seed=_seed(req), **options)
     return TargetReport("expression", req.target, report, inputs, drawn)
 
 
@@ -174,7 +187,7 @@ def _run_spec(req: GradcheckRequest, options: dict) -> TargetReport:
 
     overrides = [f"{name}={value}" for name, value in req.assignments]
     spec = load_spec(req.target, overrides)
-    seed = spec.seed if req.seed is None else req.seed
+    seed = _seed(req, spec.seed)
     if req.layers:
         dataset_shape = _input_shape(spec)
         objectives = _spec_layer_objectives(spec, dataset_shape, seed)
@@ -230,8 +243,8 @@ def _example_objectives(name: str, cls, seed: int, extra: dict) -> list:
         except TypeError as err:
             raise UsageError(f"{name}: cannot make the layer with options {merged}: {err}") from None
         tag = f"{name}[{i}]" if len(examples) > 1 else name
-        objectives.append(layer_objective(layer, shape, seed=seed, label=f"layer {tag} {merged or ''} on {shape}".replace("  ", " "),
-                                          prefix=f"{tag}."))
+        label = f"layer {tag} {merged} on {shape}" if merged else f"layer {tag} on {shape}"
+        objectives.append(layer_objective(layer, shape, seed=seed, label=label, prefix=f"{tag}."))
     return objectives
 
 

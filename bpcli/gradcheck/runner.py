@@ -8,7 +8,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from bpcli.gradcheck import hints as hinting
-from bpcli.gradcheck.compare import SMALL_FACTOR, Check, judge, mismatch, noise_level
+from bpcli.gradcheck.compare import SMALL_FACTOR, judge, mismatch, noise_level
 from bpcli.gradcheck.kinks import KinkWatch
 from bpcli.gradcheck.numeric import (
     direction_difference, entry_difference, random_direction, sampled_indices, all_indices,
