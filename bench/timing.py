@@ -46,7 +46,8 @@ def interleaved(
     *,
     budget_s: float,
     min_steps: int = 20,
-    block_s: float = 0.05,
+    block_s: float = 0.4,
+    settle_s: float = 0.1,
     warmup: int = 3,
     max_wall_s: float | None = None,
 ) -> Dict[str, Stats]:
@@ -54,8 +55,10 @@ def interleaved(
 
     Each step is timed alone (perf_counter around one call). A block is about `block_s` seconds
     (at least two steps) of one side, so every side sees the same machine state (turbo, other
-    load) over the run; the first step of each block is dropped, since it pays for the other
-    side's thread pool still spinning or the caches it evicted. Rounds go on until every side
+    load) over the run. The steps of a block's first `settle_s` seconds (and always its first
+    step) are dropped: after a switch the other library's idle BLAS/OpenMP threads keep
+    spinning on the other core for ~50 ms (OpenBLAS's thread timeout, OpenMP's block time),
+    which made torch's MNIST-sized step 2.7x slower in 50 ms blocks. Rounds go on until every side
     has `min_steps` samples and `budget_s` seconds of steps, or `max_wall_s` (default 4x the
     total budget) has passed.
     """
@@ -75,14 +78,19 @@ def interleaved(
         order = names if r % 2 == 0 else names[::-1]
         for name in order:
             fn = steps[name]
-            block: List[float] = []
+            kept: List[float] = []
             t_block = 0.0
-            while len(block) < 2 or t_block < block_s:
+            n_block = 0
+            while n_block < 2 or t_block < block_s:
                 t = _one_call_seconds(fn)
-                block.append(t)
+                if n_block and t_block >= settle_s:
+                    kept.append(t)
+                n_block += 1
                 t_block += t
-            samples[name].extend(block[1:])
-            spent[name] += t_block
+            if not kept:  # steps longer than the settle time: keep all but the first
+                kept = [t]
+            samples[name].extend(kept)
+            spent[name] += sum(kept)
         r += 1
     return {name: Stats.of(xs) for name, xs in samples.items()}
 
