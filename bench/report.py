@@ -43,7 +43,7 @@ def print_report(results: dict) -> None:
     con.print(
         f"[bold]bpcli benchmark[/bold] ({results['mode']}) — {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
         f"NumPy {m['numpy']} ({m['numpy_blas']}), torch {m.get('torch') or 'not installed'}"
-        + (f" with {results["torch"]["threads"]} thread(s) (torch.set_num_threads, matching NumPy's BLAS)" if results["torch"]["used"] else "")
+        + (f" with {results['torch']['threads']} thread(s) (torch.set_num_threads, matching NumPy's BLAS)" if results["torch"]["used"] else "")
     )
     load = results.get("load_average_before")
     if load and load[0] > 0.5 * m["cores"]:
