@@ -28,7 +28,7 @@ class BpcliError(Exception):
 
     def render(self) -> str:
         """The text shown to the user (no traceback)."""
-        return self.message
+        return self.message if self.message.startswith("error:") else f"error: {self.message}"
 
 
 class UsageError(BpcliError):
@@ -80,6 +80,10 @@ class SpecError(BpcliError):
             problems = [problems]
         self.problems = list(problems)
         super().__init__("\n".join(p.render() for p in self.problems))
+
+    def render(self) -> str:
+        """One `file:line:col: path: message` line per problem, like a compiler."""
+        return self.message
 
 
 class DataError(BpcliError):

@@ -42,3 +42,27 @@ def test_readme_opens_with_the_two_setup_commands_and_ci_runs_the_same_tests():
     assert pytest_part == ".venv/bin/python -m pytest"
     ci = (ROOT / ".ci" / "run").read_text()
     assert "\n" + pytest_part + "\n" in ci
+
+
+def test_user_errors_are_one_prefixed_message_with_exit_2_and_no_traceback():
+    result = runner.invoke(app, ["trace", "x", "x"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: expected NAME=VALUE")
+    assert "Traceback" not in result.output
+
+
+def test_an_internal_bug_is_reported_without_a_traceback(monkeypatch, capsys):
+    import pytest
+
+    from bpcli import cli
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(cli, "app", broken)
+    monkeypatch.delenv("BPCLI_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "internal error: ZeroDivisionError: boom" in err and "Traceback" not in err
