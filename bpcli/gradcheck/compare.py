@@ -2,7 +2,9 @@
 
 Statuses: ok (≤ 1e-7), warn (≤ 1e-4), fail, small (every entry's analytic and numeric
 gradients are below the round-off level: nothing to judge), kink (the only entries above 1e-7
-crossed a relu/max/abs/pool/hinge kink within ±h: centered differences are invalid there).
+crossed a relu/max/abs/pool/hinge kink within ±h: centered differences are invalid there),
+nonfinite (an analytic or numeric gradient is inf or nan: something overflowed; not a verdict on
+the backward pass, but a failure all the same).
 
 Floors. The numeric gradient carries round-off ε·|L|/h (ε = 2.2e-16): the two losses agree to
 about ε·|L| and their difference is divided by 2h. `noise = ε·max|L|/h`. An entry whose two
@@ -29,7 +31,7 @@ PASSING = ("ok", "warn", "small", "kink")
 
 def noise_level(losses, h: float) -> float:
     """Round-off of a centered difference: ε·max|L|/h (never below ε·tiny/h)."""
-    scale = max((abs(float(v)) for v in losses), default=0.0)
+    scale = max((abs(float(v)) for v in losses if np.isfinite(v)), default=0.0)
     return EPS * max(scale, 1e-30) / h
 
 
@@ -88,7 +90,11 @@ def judge(
     small &= ~kinked
     judged = ~kinked & ~small
     n = len(labels)
-    if np.any(judged):
+    broken = ~np.isfinite(analytic) | ~np.isfinite(numeric)
+    if np.any(broken):
+        worst = int(np.flatnonzero(broken)[0])
+        max_rel, status = float("nan"), "nonfinite"
+    elif np.any(judged):
         worst = int(np.flatnonzero(judged)[np.argmax(np.where(np.isnan(rel[judged]), np.inf, rel[judged]))])
         max_rel = float(rel[worst])
         status = status_of(max_rel)

@@ -32,6 +32,8 @@ class Objective:
     batch_size: Optional[int] = None
     prefix: str = ""  # prepended to parameter names in checks ("fc1.", "reg:")
     notes: list = field(default_factory=list)  # problems found while preparing (dout modified ...)
+    # parameter name -> a problem with its gradient found while computing it (accumulating)
+    problems: dict = field(default_factory=dict)
 
     def n_entries(self) -> int:
         return int(sum(np.size(a) for a in self.params.values()))

@@ -8,7 +8,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from bpcli.gradcheck import hints as hinting
-from bpcli.gradcheck.compare import SMALL_FACTOR, judge, mismatch, noise_level
+from bpcli.gradcheck.compare import DENOMINATOR_FACTOR, SMALL_FACTOR, judge, mismatch, noise_level
 from bpcli.gradcheck.kinks import KinkWatch
 from bpcli.gradcheck.numeric import (
     direction_difference, entry_difference, random_direction, sampled_indices, all_indices,
@@ -82,9 +82,15 @@ class GradcheckReport:
         bad = self.failures()
         notes = [n for o in self.objectives for n in o.notes]
         if bad or notes:
-            names = ", ".join(c.name for c in bad[:6]) + (" …" if len(bad) > 6 else "")
-            what = f"{len(bad)} of {_count(len(checks), 'gradient')} wrong: {names}" if bad else notes[0]
-            return f"FAILED — {what}"
+            wrong = [c for c in bad if c.status != "nonfinite"]
+            overflowed = [c for c in bad if c.status == "nonfinite"]
+            parts = []
+            if wrong:
+                parts.append(f"{len(wrong)} of {_count(len(checks), 'gradient')} wrong: {_names(wrong)}")
+            if overflowed:
+                parts.append(f"{len(overflowed)} of {_count(len(checks), 'gradient')} not finite "
+                             f"(inf/nan: an overflow): {_names(overflowed)}")
+            return f"FAILED — {'; '.join(parts) if parts else notes[0]}"
         by_status = {}
         for c in checks:
             by_status[c.status] = by_status.get(c.status, 0) + 1
@@ -104,6 +110,10 @@ class GradcheckReport:
         tail = f"; {'; '.join(extra)}" if extra else ""
         return (f"PASSED — {_count(len(checks), 'gradient')} checked ({summary}){worst}, "
                 f"{self.mode} mode{tail}")
+
+
+def _names(checks: list, most: int = 6) -> str:
+    return ", ".join(c.name for c in checks[:most]) + (" …" if len(checks) > most else "")
 
 
 def _count(n: int, noun: str) -> str:
@@ -206,7 +216,10 @@ def check_objective(
         kinked = np.array([kk is not None for kk in raw.kinks], dtype=bool)
         check = judge(shown, raw.shape, raw.labels, raw.analytic_at, raw.numeric, kinked, noise)
         check.kink_details = [(lab, kk) for lab, kk in zip(raw.labels, raw.kinks) if kk is not None][:KINK_DETAILS]
-        if not check.passed:
+        if check.status == "nonfinite":
+            check.message = _nonfinite_message(shown, check, loss)
+            check.hints = [check.message]
+        elif not check.passed:
             if doubled is None and objective.rescaled is not None:
                 doubled = objective.rescaled(2.0)  # backward is linear in dout: grads must double
             check.hints = _diagnose(objective, raw, grad, shown, mode=mode, rng=rng, floor=floor,
@@ -214,23 +227,42 @@ def check_objective(
         worst = raw.labels.index(check.worst_index) if check.worst_index in raw.labels else None
         check.probe = (raw.probe, worst)  # for the sweep
         checks.append(check)
+    for check in checks:
+        problem = objective.problems.get(check.name[len(objective.prefix):])
+        if problem:
+            check.status, check.message = "fail", f"{check.name}: {problem}"
+            check.hints.insert(0, check.message)
 
     order = {objective.prefix + name: i for i, name in enumerate(objective.params)}
     checks.sort(key=lambda c: order.get(c.name, len(order)))
     report = ObjectiveReport(objective.label, loss, checks, noise, notes=list(objective.notes))
     if sweep:
-        report.sweep = _sweep_worst(checks)
+        report.sweep = _sweep_worst(checks, DENOMINATOR_FACTOR * noise)  # the table's floor
     return report
 
 
-def _sweep_worst(checks: list) -> Optional[Sweep]:
+def _nonfinite_message(name: str, check, loss: float) -> str:
+    """Which value overflowed at the first non-finite entry, and what to try."""
+    where = "" if check.worst_index == () else f" at {check.worst_index}"
+    found = [f"{what} is {_plain(v)}" for what, v in
+             (("the loss", loss), ("the analytic gradient", check.analytic),
+              ("the numeric gradient", check.numeric)) if v is not None and not np.isfinite(v)]
+    return (f"{name}{where}: {', '.join(found)}: an overflow (or a division by zero, a log of 0); "
+            "lower the input scale or check the forward pass for overflow")
+
+
+def _plain(value: float) -> str:
+    return "nan" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def _sweep_worst(checks: list, floor: float) -> Optional[Sweep]:
     candidates = [c for c in checks if c.probe is not None and c.probe[1] is not None
-                  and c.analytic is not None]
+                  and c.analytic is not None and np.isfinite(c.analytic)]
     if not candidates:
         return None
     worst = max(candidates, key=lambda c: (np.nan_to_num(c.max_rel_error, nan=np.inf)))
     probe, j = worst.probe
-    return h_sweep(worst.name, worst.worst_index, worst.analytic, lambda step: probe(j, step))
+    return h_sweep(worst.name, worst.worst_index, worst.analytic, lambda step: probe(j, step), floor)
 
 
 def run_gradcheck(

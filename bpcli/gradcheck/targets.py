@@ -42,6 +42,11 @@ def layer_objective(
 
     dout = rng.standard_normal(np.shape(forward()))
     notes: list = []  # problems seen while computing gradients (shared with the Objective)
+    problems: dict = {}  # parameter -> problem with its gradient (shared with the Objective)
+
+    def param_grads() -> dict:
+        return {n: np.array(layer.grads[n], dtype=np.float64, copy=True)
+                for n in layer.params if layer.grads.get(n) is not None}
 
     def gradients_for(upstream: np.ndarray) -> dict:
         forward()
@@ -51,14 +56,15 @@ def layer_objective(
             note = "backward modified dout in place (it must treat dout as read-only)"
             if note not in notes:
                 notes.append(note)
+        grads = param_grads()
+        layer.backward(upstream.copy())  # backward is idempotent: a second run changes nothing
+        for n, again in param_grads().items():
+            if n in grads and not _same(grads[n], again):
+                problems.setdefault(n, _accumulation_problem(n, grads[n], again))
         dxs = dx if multi else (dx,)
-        grads = {}
         for n, d in zip(xs, dxs if dxs is not None else ()):
             if d is not None:
                 grads[n] = np.array(d, dtype=np.float64, copy=True)
-        for n in layer.params:
-            if layer.grads.get(n) is not None:
-                grads[n] = np.array(layer.grads[n], dtype=np.float64, copy=True)
         return grads
 
     def kinks() -> dict:
@@ -75,7 +81,21 @@ def layer_objective(
         batch_size=batch,
         prefix=prefix,
         notes=notes,
+        problems=problems,
     )
+
+
+def _same(first: np.ndarray, second: np.ndarray) -> bool:
+    return first.shape == second.shape and np.allclose(first, second, rtol=1e-12, atol=0.0)
+
+
+def _accumulation_problem(name: str, first: np.ndarray, second: np.ndarray) -> str:
+    """What running backward twice did to grads[name]."""
+    doubled = first.shape == second.shape and np.allclose(second, 2 * first, rtol=1e-9, atol=0.0)
+    what = "doubled it" if doubled else "changed it"
+    return (f"backward accumulates into grads instead of assigning them: running backward twice "
+            f"{what} (write grads['{name}'] = ..., not grads['{name}'] += ...; backward must be "
+            "idempotent)")
 
 
 def expression_objective(graph, values: dict) -> Objective:

@@ -10,7 +10,9 @@ import json
 import math
 from typing import Any, Optional
 
-STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "small": "dim", "kink": "cyan"}
+STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "small": "dim", "kink": "cyan",
+                "nonfinite": "bold red"}
+KINK_NOTE = "kinks: the centered difference straddles a kink there, so those entries are not judged"
 
 
 def _number(value: Optional[float]) -> Any:
@@ -79,7 +81,9 @@ def gradcheck_document(result) -> dict:
                        for o in report.objectives],
         "sweep": None if sweep is None else {
             "name": sweep.name, "where": _index(sweep.where), "analytic": sweep.analytic,
-            "points": [{"h": p.h, "numeric": _number(p.numeric), "rel_error": _number(p.rel_error)}
+            "floor": sweep.floor,
+            "points": [{"h": p.h, "numeric": _number(p.numeric), "rel_error": _number(p.rel_error),
+                        "raw_rel_error": _number(p.raw_rel_error)}
                        for p in sweep.points],
         },
     }
@@ -103,11 +107,11 @@ def render_rich(result, console) -> None:
     mode_note = f"{report.mode} mode" + (" (auto)" if report.requested_mode == "auto" else "")
     per = {"full": "every entry", "sparse": f"{report.k} random entries per tensor",
            "directional": f"{report.k} random unit directions per tensor"}[report.mode]
-    console.print(f"gradcheck {result.description} — {mode_note}: {per}, h={report.h:g}, float64")
+    _note(console, "", f"gradcheck {result.description} — {mode_note}: {per}, h={report.h:g}, float64", "")
     if result.kind == "expression":
         values = ", ".join(f"{k}={v:g}" for k, v in result.inputs.items())
         drawn = f" (drawn with seed {report.seed}: {', '.join(result.drawn)})" if result.drawn else ""
-        console.print(f"at {values}{drawn}")
+        _note(console, "", f"at {values}{drawn}", "")
     for objective in report.objectives:
         table = Table(title=f"{objective.label}  (loss {objective.loss:.6g})", title_justify="left",
                       box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
@@ -125,20 +129,34 @@ def render_rich(result, console) -> None:
                           _g(c.numeric), "×".join(map(str, c.shape)) or "scalar", str(c.entries))
         console.print(table)
         for note in objective.notes:
-            console.print(Text(f"  problem: {note}", style="bold red"))
-        for c in objective.checks:
-            for index, crossing in c.kink_details:
-                console.print(f"  kink: {c.name}{_index_text(index)} — {crossing.describe()} "
-                              "(not judged: the centered difference straddles a kink)")
+            _note(console, "  problem: ", note, "bold red")
+        kinked = [(c, index, crossing) for c in objective.checks for index, crossing in c.kink_details]
+        for c, index, crossing in kinked:
+            _note(console, "  kink: ", f"{c.name}{_index_text(index)} — {crossing.describe()}", "cyan")
+        if kinked:
+            _note(console, "  ", KINK_NOTE, "cyan")
         for c in objective.checks:
             for hint in c.hints:
-                console.print(Text(f"  hint: {hint}", style="yellow"))
+                _note(console, "  hint: ", hint, "yellow")
             if c.message and not c.hints:
-                console.print(Text(f"  {c.name}: {c.message}", style="yellow"))
+                _note(console, "  ", f"{c.name}: {c.message}", "yellow")
         if objective.sweep is not None:
             _render_sweep(objective.sweep, console)
     style = "bold green" if report.passed else "bold red"
-    console.print(Text(report.verdict(), style=style))
+    _note(console, "", report.verdict(), style)
+
+
+def _note(console, lead: str, text: str, style: str) -> None:
+    """One note, wrapped at word boundaries to the console's width with a hanging indent."""
+    import textwrap
+
+    from rich.text import Text
+
+    indent = " " * (len(lead) + 2 if lead.strip() else len(lead) + 2)
+    lines = textwrap.wrap(text, width=max(console.width - 1, 40), initial_indent=lead,
+                          subsequent_indent=indent, break_on_hyphens=False) or [lead]
+    for line in lines:
+        console.print(Text(line, style=style), no_wrap=True, crop=True)
 
 
 def _render_sweep(sweep, console) -> None:
@@ -151,12 +169,18 @@ def _render_sweep(sweep, console) -> None:
     table.add_column("h", justify="right")
     table.add_column("numeric", justify="right")
     table.add_column("rel error", justify="right")
+    table.add_column("no floor", justify="right")
     table.add_column("", justify="left")
     best = sweep.best()
     for p in sweep.points:
         bar = "#" * max(0, min(16, int(round(16 + math.log10(p.rel_error))))) if p.rel_error > 0 else ""
         mark = "  ← best" if p is best else ""
-        table.add_row(f"{p.h:.0e}", f"{p.numeric:.10g}", f"{p.rel_error:.1e}", bar + mark)
+        table.add_row(f"{p.h:.0e}", f"{p.numeric:.10g}", f"{p.rel_error:.1e}",
+                      f"{p.raw_rel_error:.1e}", bar + mark)
     console.print(table)
-    console.print("  large h: truncation error (~h²); tiny h: round-off (~ε/h); the error is "
-                  "smallest in between.")
+    if sweep.floor > 0:
+        _note(console, "  ", f"rel error = |a − n| / max(|a|, |n|, {sweep.floor:.1e}), the floor the "
+              "table used (round-off of one difference at its h, ×1e8), so the two agree there; "
+              "no floor = |a − n| / max(|a|, |n|).", "")
+    _note(console, "  ", "large h: truncation error (~h²); tiny h: round-off (~ε/h); the error is "
+          "smallest in between.", "")
