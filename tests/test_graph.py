@@ -8,7 +8,7 @@ import pytest
 import bpcli.nn.layers  # noqa: F401
 from bpcli.errors import ShapeError, SpecError
 from bpcli.nn.graph import LayerGraph, Node
-from bpcli.nn.layer import LAYERS
+from bpcli.nn.layer import LAYERS, Layer
 from central_differences import numerical_gradient
 
 
@@ -252,3 +252,36 @@ def test_a_user_layer_whose_build_forgets_the_shape_is_named():
 
     with pytest.raises(ShapeError, match=r"layer 'mine' \(Forgetful\): build\(\) must return"):
         LayerGraph([Node("mine", Forgetful())], (2,))
+
+
+class _Squeezer(Layer):
+    """Declares (4,) per example; returns (N, 1), or (N, 4) only for batches of `good_batch`."""
+
+    def __init__(self, good_batch: int = -1):
+        super().__init__()
+        self.good_batch = good_batch
+
+    def build(self, input_shape, rng, dtype):
+        return (4,)
+
+    def forward(self, x):
+        return np.zeros((x.shape[0], 4 if x.shape[0] == self.good_batch else 1), dtype=x.dtype)
+
+    def backward(self, dout):
+        return np.zeros((dout.shape[0], 4), dtype=dout.dtype)
+
+
+def test_a_layer_returning_another_shape_than_it_declared_fails_at_build():
+    with pytest.raises(ShapeError) as info:
+        chain(L("dense", units=4), _Squeezer(), L("dense", units=3), input_shape=(4,))
+    message = info.value.message
+    assert "'l1'" in message and "(4,)" in message and "(2, 1)" in message
+
+
+def test_the_output_shape_is_checked_on_every_batch_size():
+    from bpcli.nn.graph import PROBE_BATCH
+
+    graph = chain(L("dense", units=4), _Squeezer(good_batch=PROBE_BATCH), L("dense", units=3), input_shape=(4,))
+    assert graph.forward(np.zeros((PROBE_BATCH, 4))).shape == (PROBE_BATCH, 3)
+    with pytest.raises(ShapeError, match=r"'l1'.*\(5, 1\).*\(4,\)"):
+        graph.forward(np.zeros((5, 4)))

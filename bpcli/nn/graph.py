@@ -17,6 +17,7 @@ from bpcli.errors import ShapeError, SpecError, SpecProblem, did_you_mean
 from bpcli.nn.layer import Layer
 
 INPUT = "input"  # the name that stands for the data in `inputs`
+PROBE_BATCH = 2  # examples in the forward pass that checks every layer's output shape at build time
 
 
 @dataclass
@@ -100,6 +101,14 @@ def _find_cycle(nodes: list[Node], pending: dict[str, int]) -> list[str]:
     return cycle[::-1]
 
 
+def _wrong_output(name: str, layer: Layer, declared: tuple, batch: int, out: Any) -> ShapeError:
+    got = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
+    return ShapeError(
+        f"layer '{name}' ({_type_name(layer)}) returned {got} from forward, but its build() declared"
+        f" output shape {declared}, i.e. {(batch, *declared)} for a batch of {batch}"
+    )
+
+
 def _describe_inputs(node: Node, shapes: dict[str, tuple]) -> str:
     parts = [f"'{s}' {tuple(shapes[s])}" if s != INPUT else f"the data {tuple(shapes[s])}" for s in node.inputs]
     if node.inputs == [INPUT]:
@@ -123,12 +132,6 @@ class LayerGraph:
         if len(outputs) != 1:
             raise _problem(f"the model needs exactly one output (a layer nobody reads), found: {', '.join(outputs)}")
         self.output_name = outputs[0]
-        last_use = {s: i for i, n in enumerate(self.nodes) for s in n.inputs}
-        # (name, layer, inputs, single input?, tensors last read here) per node, in order
-        self._plan = [
-            (n.name, n.layer, tuple(n.inputs), n.layer.n_inputs == 1, tuple(s for s, j in last_use.items() if j == i))
-            for i, n in enumerate(self.nodes)
-        ]
         self.shapes: dict[str, tuple] = {INPUT: self.input_shape}
         init_rng = np.random.default_rng(seed)
         for node in self.nodes:
@@ -146,9 +149,24 @@ class LayerGraph:
                 raise ShapeError(f"layer '{node.name}' ({_type_name(node.layer)}): build() must return its output shape")
             self.shapes[node.name] = tuple(int(d) for d in out_shape)
         self.output_shape = self.shapes[self.output_name]
+        last_use = {s: i for i, n in enumerate(self.nodes) for s in n.inputs}
+        # (name, layer, inputs, single input?, tensors last read here, declared output shape) per node
+        self._plan = [
+            (n.name, n.layer, tuple(n.inputs), n.layer.n_inputs == 1,
+             tuple(s for s, j in last_use.items() if j == i), self.shapes[n.name])
+            for i, n in enumerate(self.nodes)
+        ]
         self._set_input_grad_flags(True)
+        self._probe()
         self._set_training(True)
         self.reseed(seed)
+
+    def _probe(self) -> None:
+        """One eval-mode forward of PROBE_BATCH random examples: every layer must return the shape
+        its build() declared (forward checks it), so a bad layer fails at build time."""
+        x = np.random.default_rng(0).standard_normal((PROBE_BATCH, *self.input_shape)).astype(self.dtype)
+        with np.errstate(all="ignore"):
+            self.forward(x, training=False)
 
     # -- modes and precision -------------------------------------------------------------
     def train(self) -> None:
@@ -187,8 +205,12 @@ class LayerGraph:
         if x.shape[1:] != self.input_shape:
             raise ShapeError(f"the model takes inputs of shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
         values: dict[str, np.ndarray] = {INPUT: x}
-        for name, layer, inputs, single, frees in self._plan:
-            values[name] = layer.forward(values[inputs[0]]) if single else layer.forward(*[values[s] for s in inputs])
+        batch = x.shape[0]
+        for name, layer, inputs, single, frees, declared in self._plan:
+            out = layer.forward(values[inputs[0]]) if single else layer.forward(*[values[s] for s in inputs])
+            if getattr(out, "shape", None) is None or out.shape[1:] != declared or out.shape[0] != batch:
+                raise _wrong_output(name, layer, declared, batch, out)
+            values[name] = out
             for s in frees:  # drop activations nobody reads any more
                 del values[s]
         return values[self.output_name]
@@ -199,7 +221,7 @@ class LayerGraph:
             self._set_input_grad_flags(input_grad)
         pending: dict[str, np.ndarray] = {self.output_name: dout}
         owned: set[str] = set()  # sums the graph allocated itself, safe to add into in place
-        for name, layer, inputs, single, _ in reversed(self._plan):
+        for name, layer, inputs, single, _, _ in reversed(self._plan):
             g = pending.pop(name, None)
             if g is None:
                 continue

@@ -2,23 +2,36 @@
 
 Loading a user layer runs the user's Python file, as importing any plugin does; the YAML
 itself stays data. The class must subclass bpcli.nn.layer.Layer.
+
+The class handed out is a thin subclass that turns any exception escaping the user's
+__init__/build/forward/backward/kink_state (other than a BpcliError) into UserLayerFailed (exit 2), which
+names the method, the node, the exception and the line of the user's file: a bug in the user's
+code is reported as such, while a bug in a built-in layer stays an internal error.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
 import inspect
 import sys
+import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Optional
 
-from bpcli.errors import did_you_mean
+from bpcli.errors import BpcliError, did_you_mean
+
+WRAPPED_METHODS = ("__init__", "build", "forward", "backward", "kink_state")
 
 
 class UserLayerError(Exception):
     """Why a user-layer reference could not be loaded (placed at the `type:` line by validation)."""
+
+
+class UserLayerFailed(BpcliError):
+    """A user layer's own code raised in build/forward/backward/kink_state (exit 2)."""
 
 
 def is_user_layer(type_name: Any) -> bool:
@@ -56,7 +69,54 @@ def load_user_layer(reference: str, base_dir: Path) -> type:
         raise UserLayerError(
             f"'{reference}' is not a Layer: user layers must subclass bpcli.nn.layer.Layer"
         )
-    return cls
+    return _guarded(cls, where)
+
+
+_guarded_classes: dict[tuple[type, str], type] = {}
+
+
+def _guarded(cls: type, where: str) -> type:
+    """cls with each user method wrapped by `_reporting` (one subclass per class, reused)."""
+    key = (cls, where)
+    if key not in _guarded_classes:
+        user_file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+        methods = {
+            name: _reporting(getattr(cls, name), name, f"{where}:{cls.__name__}", user_file)
+            for name in WRAPPED_METHODS
+        }
+        guarded = type(cls.__name__, (cls,), {**methods, "__doc__": cls.__doc__, "__module__": cls.__module__})
+        guarded.__qualname__ = cls.__qualname__
+        _guarded_classes[key] = guarded
+    return _guarded_classes[key]
+
+
+def _reporting(method: Callable, method_name: str, label: str, user_file: Optional[str]) -> Callable:
+    # __init__ may raise ValueError/TypeError on purpose: validation places those at the option
+    passes = (BpcliError, ValueError, TypeError) if method_name == "__init__" else (BpcliError,)
+
+    @functools.wraps(method)  # keeps the user's signature and annotations (the layer's options)
+    def call(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except passes:
+            raise
+        except Exception as err:
+            raise UserLayerFailed(_failure(err, f"{label}.{method_name}", self, user_file)) from err
+
+    return call
+
+
+def _failure(err: Exception, label: str, layer: Any, user_file: Optional[str]) -> str:
+    """E.g. user layer my.py:Boom.forward (node 'boom1') raised RuntimeError: boom [my.py:17: raise ...]."""
+    node = f" (node '{layer.name}')" if getattr(layer, "name", "") else ""
+    text = str(err)
+    detail = f"{type(err).__name__}: {text}" if text else type(err).__name__
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if user_file and f.filename == user_file]
+    line = ""
+    if frames:
+        source = f": {frames[-1].line.strip()}" if frames[-1].line else ""
+        line = f" [{Path(user_file).name}:{frames[-1].lineno}{source}]"
+    return f"user layer {label}{node} raised {detail}{line}"
 
 
 def _load_file(relative: Path, base_dir: Path) -> Any:
