@@ -10,8 +10,6 @@ Layout inside the .npz (every entry a plain array; text is a 0-d unicode array):
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any, Dict
 
 import numpy as np
 
+from bpcli.atomic_file import atomic_writer
 from bpcli.errors import DataError
 
 Arrays = Dict[str, np.ndarray]
@@ -59,7 +58,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def save_checkpoint(path: Path | str, checkpoint: Checkpoint) -> Path:
-    """Write atomically: a temporary file in the same directory, fsync, then os.replace."""
+    """Write atomically (a temporary file in the same directory, fsync, os.replace), with the
+    mode of any other new file (0o666 minus the umask)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays: Arrays = {}
@@ -68,19 +68,8 @@ def save_checkpoint(path: Path | str, checkpoint: Checkpoint) -> Path:
             arrays[f"{prefix}/{key}"] = np.asarray(value)
     arrays["meta"] = np.array(json.dumps(_jsonable(checkpoint.meta)))
     arrays["rng"] = np.array(json.dumps(_jsonable(checkpoint.rng)))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_writer(path, fsync=True) as f:
+        np.savez(f, **arrays)
     return path
 
 

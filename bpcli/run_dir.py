@@ -46,7 +46,10 @@ class RunDir:
                 n += 1
                 candidate = base.with_name(f"{base.name}-{n}")
             run = cls(candidate)
-        run.checkpoints.mkdir(parents=True, exist_ok=True)
+        try:
+            run.checkpoints.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UsageError(f"cannot create run directory {run.path}: {_why(err, run.path)}") from None
         return run
 
     @classmethod
@@ -83,6 +86,15 @@ class RunDir:
         if not self.summary_file.is_file():
             return None
         return json.loads(self.summary_file.read_text(encoding="utf-8"))
+
+
+def _why(err: OSError, path: Path) -> str:
+    """The reason a directory could not be made, in words (an existing file on the way, ...)."""
+    if isinstance(err, (FileExistsError, NotADirectoryError)):
+        blocker = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            return f"{blocker} exists and is not a directory"
+    return err.strerror or str(err)
 
 
 def _atomic_write(path: Path, text: str) -> None:

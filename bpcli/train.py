@@ -27,7 +27,7 @@ from bpcli.train_options import EarlyStopping, TrainOptions
 
 __all__ = [
     "EarlyStopping", "EpochMetrics", "SanityCheck", "TrainCallbacks", "TrainOptions", "TrainResult",
-    "Trainer", "TrainingInterrupted", "evaluate_split",
+    "Trainer", "TrainingInterrupted", "evaluate_split", "regularization_loss", "split_metrics",
 ]
 
 EVAL_CHUNK = 4096  # examples per forward pass when evaluating a whole split
@@ -45,7 +45,11 @@ class TrainingInterrupted(BpcliError):
 
 @dataclass
 class EpochMetrics:
-    """One line of metrics.jsonl. `epoch` counts completed epochs (1-based)."""
+    """One line of metrics.jsonl. `epoch` counts completed epochs (1-based).
+
+    Every `*_loss` of a split is its data loss, so train_loss and val_loss compare the same
+    thing; `train_reg_loss` is the regularization added to it during the epoch (the training
+    objective is train_loss + train_reg_loss)."""
 
     epoch: int
     step: int
@@ -54,6 +58,7 @@ class EpochMetrics:
     train_accuracy: Optional[float]
     val_loss: Optional[float] = None
     val_accuracy: Optional[float] = None
+    train_reg_loss: float = 0.0
 
     def to_dict(self) -> Dict[str, Any]:
         return dict(self.__dict__)
@@ -108,7 +113,8 @@ def _accuracy_hits(scores: np.ndarray, y: np.ndarray) -> int:
 
 
 def evaluate_split(model, X: np.ndarray, y: np.ndarray, classification: bool) -> tuple[float, Optional[float]]:
-    """(mean data loss + regularization, accuracy or None) over a whole split, in eval mode."""
+    """(mean data loss, accuracy or None) over a whole split, in eval mode (no regularization:
+    it depends on the weights only; see `regularization_loss`)."""
     n = len(X)
     loss_sum, hits = 0.0, 0
     for start in range(0, n, EVAL_CHUNK):
@@ -117,10 +123,20 @@ def evaluate_split(model, X: np.ndarray, y: np.ndarray, classification: bool) ->
         loss_sum += float(model.loss_fn.value(scores, yc)) * len(Xc)
         if classification:
             hits += _accuracy_hits(scores, yc)
-    return loss_sum / n + regularization_loss(model), (hits / n if classification else None)
+    return loss_sum / n, (hits / n if classification else None)
+
+
+def split_metrics(model, splits: Dict[str, tuple], classification: bool) -> Dict[str, Optional[float]]:
+    """{split}_loss (data loss) and {split}_accuracy for every split, then `reg_loss` of the weights."""
+    metrics: Dict[str, Optional[float]] = {}
+    for split, (X, y) in splits.items():
+        metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = evaluate_split(model, X, y, classification)
+    metrics["reg_loss"] = regularization_loss(model)
+    return metrics
 
 
 def regularization_loss(model) -> float:
+    """The regularizer's loss on the model's current weights (0 without regularization)."""
     strength = getattr(model, "reg_strength", 0.0) or 0.0
     if model.regularizer is None or not strength:
         return 0.0
@@ -185,7 +201,7 @@ class Trainer:
         self.epoch = 0  # completed epochs
         self.step = 0
         self.position = 0  # batches done in the current epoch
-        self.sums = [0.0, 0, 0]  # loss * n, hits, n seen in the current epoch
+        self.sums = [0.0, 0, 0, 0.0]  # data loss * n, hits, n seen, reg loss * n in the current epoch
         self.epoch_rng: Optional[Dict[str, Any]] = None  # shuffle_rng state at epoch start
         self.history: List[EpochMetrics] = []
         self.history_dicts: List[Dict[str, Any]] = []  # the same, ready for checkpoint meta
@@ -240,7 +256,8 @@ class Trainer:
                 set_rng_state(n.layer.rng, ck.rng[f"layer/{n.name}"])
         m = ck.meta
         self.epoch, self.step, self.position = int(m["epoch"]), int(m["step"]), int(m["position"])
-        self.sums = [float(m["sums"][0]), int(m["sums"][1]), int(m["sums"][2])]
+        sums = m["sums"]
+        self.sums = [float(sums[0]), int(sums[1]), int(sums[2]), float(sums[3]) if len(sums) > 3 else 0.0]
         self.epoch_rng = m.get("epoch_rng")
         self.best_value, self.best_epoch = float(m["best_value"]), m["best_epoch"]
         self.bad_epochs = int(m["bad_epochs"])
@@ -270,23 +287,24 @@ class Trainer:
             expected = self.model.loss_fn.expected_initial_loss(d.n_classes)
         return SanityCheck(loss_sum / n, expected, d.n_classes)
 
-    def _train_step(self, Xb: np.ndarray, yb: np.ndarray) -> tuple[float, int, Dict[str, np.ndarray]]:
-        """Forward, loss, backward, regularization, clipping: (total loss, hits, grads)."""
+    def _train_step(self, Xb: np.ndarray, yb: np.ndarray) -> tuple[float, float, int, Dict[str, np.ndarray]]:
+        """Forward, loss, backward, regularization, clipping: (data loss, reg loss, hits, grads)
+        with the grads of their sum."""
         model = self.model
         graph = model.graph
         scores = graph.forward(Xb, training=True)
         loss, dscores = model.loss_fn.loss(scores, yb)
         graph.backward(dscores, input_grad=False)
         grads = graph.grads()
+        reg_loss = 0.0
         if self.reg_active:
             reg_loss, reg_grads = model.regularizer(self.weights, model.reg_strength)
-            loss += reg_loss
             for k, g in reg_grads.items():
                 grads[k] += g
         if self.options.clip_norm:
             clip_by_global_norm(grads, self.options.clip_norm)
         hits = _accuracy_hits(scores, yb) if self.classification else 0
-        return float(loss), hits, grads
+        return float(loss), float(reg_loss), hits, grads
 
     def run(self, resume: Optional[Checkpoint] = None, resume_best: Optional[Checkpoint] = None) -> TrainResult:
         """Train to `options.epochs` (or an early stop); return the result with final metrics."""
@@ -345,7 +363,7 @@ class Trainer:
         self.optimizer.lr = self.schedule.lr(self.base_lr, epoch, opts.epochs)
         if self.position == 0:
             self.epoch_rng = rng_state(self.shuffle_rng)
-            self.sums = [0.0, 0, 0]
+            self.sums = [0.0, 0, 0, 0.0]
             batches = iterate_batches(d.X_train, d.y_train, batch_size, self.shuffle_rng, opts.shuffle)
         else:  # resuming mid-epoch: replay the epoch's permutation, skip the batches already done
             set_rng_state(self.shuffle_rng, self.epoch_rng)
@@ -355,17 +373,18 @@ class Trainer:
         sums = self.sums
         step_fn, optimizer, on_step = self._train_step, self.optimizer, cb.on_step
         for Xb, yb in batches:
-            loss, hits, grads = step_fn(Xb, yb)
-            if not math.isfinite(loss):
-                self._diverged(loss)
+            loss, reg_loss, hits, grads = step_fn(Xb, yb)
+            if not math.isfinite(loss + reg_loss):
+                self._diverged(loss + reg_loss)
             optimizer.step(grads)
             n = len(yb)
             sums[0] += loss * n
             sums[1] += hits
             sums[2] += n
+            sums[3] += reg_loss * n
             self.step += 1
             self.position += 1
-            on_step(epoch, self.position, loss)
+            on_step(epoch, self.position, loss + reg_loss)
             if self._interrupt:
                 self._stop_interrupted()
         self.position = 0
@@ -376,6 +395,7 @@ class Trainer:
             lr=self.optimizer.lr,
             train_loss=sums[0] / sums[2],
             train_accuracy=(sums[1] / sums[2]) if self.classification else None,
+            train_reg_loss=sums[3] / sums[2],
         )
         if self.has_val and (self.epoch % max(opts.eval_every, 1) == 0 or self.epoch == opts.epochs):
             metrics.val_loss, metrics.val_accuracy = evaluate_split(self.model, d.X_val, d.y_val, self.classification)
@@ -444,11 +464,9 @@ class Trainer:
         )
 
     def final_metrics(self) -> Dict[str, Optional[float]]:
-        """Loss and accuracy of the final weights on every split, in eval mode."""
-        final: Dict[str, Optional[float]] = {}
-        for split, (X, y) in self.data.splits().items():
-            loss, acc = evaluate_split(self.model, X, y, self.classification)
-            final[f"{split}_loss"], final[f"{split}_accuracy"] = loss, acc
+        """Data loss and accuracy of the final weights on every split (eval mode), and their
+        regularization loss `reg_loss`."""
+        final = split_metrics(self.model, self.data.splits(), self.classification)
         final.setdefault("val_loss", None)
         final.setdefault("val_accuracy", None)
         return final

@@ -8,7 +8,8 @@ import pytest
 
 from bpcli.checkpoint import load_checkpoint
 from bpcli.errors import SpecError, TrainingDiverged
-from bpcli.experiment import load_trained, resume_run, train_spec
+from bpcli.runs.trained import load_trained
+from bpcli.runs.training import resume_run, train_spec
 from bpcli.spec import build_model, load_spec, load_spec_text
 from bpcli.train import TrainCallbacks, Trainer, TrainingInterrupted
 
@@ -145,7 +146,7 @@ def test_early_stopping_on_validation_without_a_split_is_a_spec_error(tmp_path):
 
 def test_train_step_matches_model_loss_and_grads():
     spec = load_spec("spiral")
-    from bpcli.experiment import load_dataset
+    from bpcli.runs.training import load_dataset
 
     data = load_dataset(spec)
     model = build_model(spec, data.input_shape, data.n_classes)
@@ -153,10 +154,11 @@ def test_train_step_matches_model_loss_and_grads():
     trainer.reg_active = True
     trainer.weights = {k: model.graph.params()[k] for k in model.graph.weight_names()}
     X, y = data.X_train[:30], data.y_train[:30]
-    loss, hits, grads = trainer._train_step(X, y)
+    loss, reg_loss, hits, grads = trainer._train_step(X, y)
     mine = {k: g.copy() for k, g in grads.items()}
     parts = model.loss_and_grads(X, y)
-    assert loss == pytest.approx(parts.total, rel=1e-6)
+    assert loss == pytest.approx(parts.data, rel=1e-6) and reg_loss == pytest.approx(parts.reg, rel=1e-6)
+    assert parts.reg > 0  # the spiral spec is regularized: the two parts really are separate
     for k, g in model.graph.grads().items():
         np.testing.assert_allclose(mine[k], g, rtol=1e-6)
 
@@ -174,6 +176,6 @@ def test_overfit_drives_the_loss_near_zero_on_a_few_examples(tmp_path):
 def test_a_trained_run_loads_back_with_the_same_predictions(tmp_path):
     run = train_spec(stateful_spec("train.epochs=2"), out=tmp_path / "run")
     trained = load_trained(tmp_path / "run")
-    assert trained.checkpoint_path.name == "best.npz"
+    assert trained.checkpoint_path.name == "last.npz"  # the weights summary.json describes
     X = run.data.X_val
     np.testing.assert_array_equal(trained.model.scores(X), run.model.scores(X))

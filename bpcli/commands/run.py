@@ -32,7 +32,7 @@ def train_command(
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     overfit: Optional[int] = typer.Option(None, "--overfit", metavar="N", help="Sanity check: train on N examples (no regularization) and show the loss goes near zero."),
-    plot: Optional[Path] = typer.Option(None, "--plot", metavar="FILE.png", help="Also save the curves (and decision boundary) as a PNG (needs the 'plot' extra)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", metavar="FILE.png", help="Also save the curves (and decision boundary) as an image: .png, .svg, .pdf ... (needs the 'plot' extra)."),
     fmt: str = typer.Option("rich", "--format", "-f", help=FORMATS_HELP),
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the spec's seed."),
 ) -> None:
@@ -47,15 +47,17 @@ def train_command(
       bpcli train --resume runs/spiral-20250101-120000
       bpcli train spiral --format json --quiet > summary.json
     """
-    from bpcli.experiment import resume_run, train_spec
-    from bpcli.render.plots import PLOT_EXTRA_HINT, matplotlib_available
+    from bpcli.render.plots import PLOT_EXTRA_HINT, check_plot_path, matplotlib_available
     from bpcli.render.progress import make_progress
+    from bpcli.runs.training import resume_run, train_spec
     from bpcli.spec import load_spec
     from bpcli.train import TrainingInterrupted
 
     fmt = check_format(fmt, ("rich", "json"))
-    if plot is not None and not matplotlib_available():
-        raise UsageError(PLOT_EXTRA_HINT)
+    if plot is not None:
+        if not matplotlib_available():
+            raise UsageError(PLOT_EXTRA_HINT)
+        check_plot_path(plot)
     config, overrides = _config_and_overrides(list(args or []))
     json_mode = fmt == "json"
     console = make_console(stderr=json_mode)
@@ -90,17 +92,39 @@ def _close(callbacks) -> None:
         close()
 
 
+def _save_plot(run, history, plot: Path, has_surface: bool) -> Optional[str]:
+    """Save the picture; the error text when that fails (the run itself is kept)."""
+    from bpcli.render.plots import save_png
+    from bpcli.runs.surface import decision_surface
+
+    fine = decision_surface(run.model, run.data.X_train, cols=300, rows=300) if has_surface else None
+    try:
+        save_png(plot, history, fine, run.data.X_train, run.data.y_train)
+    except (OSError, ValueError, RuntimeError) as err:
+        why = getattr(err, "strerror", None) or str(err)
+        return f"cannot save the plot to {plot}: {why} (the run itself is saved in {run.run_dir.path})"
+    return None
+
+
 def _report(run, console, json_mode: bool, quiet: bool, plot: Optional[Path], color: bool) -> None:
-    from bpcli.experiment import decision_surface, summary_of
-    from bpcli.render.plots import decision_boundary, line_chart, save_png
-    from bpcli.render.summary import render_overfit, render_summary
+    from bpcli.runs.surface import decision_surface
+    from bpcli.runs.training import summary_of
 
     summary = summary_of(run)
     history = [m.to_dict() for m in run.result.history]
     surface = decision_surface(run.model, run.data.X_train)
-    if plot is not None:
-        fine = decision_surface(run.model, run.data.X_train, cols=300, rows=300) if surface is not None else None
-        save_png(plot, history, fine, run.data.X_train, run.data.y_train)
+    plot_error = _save_plot(run, history, plot, surface is not None) if plot is not None else None
+    _render(run, summary, history, surface, console, json_mode, quiet, color)
+    if plot_error:
+        raise UsageError(plot_error)
+    if plot is not None and not json_mode and not quiet:
+        console.print(f"plot saved to {plot}", markup=False, highlight=False)
+
+
+def _render(run, summary, history, surface, console, json_mode: bool, quiet: bool, color: bool) -> None:
+    from bpcli.render.plots import decision_boundary, line_chart
+    from bpcli.render.summary import render_overfit, render_summary
+
     if json_mode:
         print(json.dumps(summary))
         return
@@ -111,35 +135,51 @@ def _report(run, console, json_mode: bool, quiet: bool, plot: Optional[Path], co
     if quiet:
         return
     series = {"train": [h["train_loss"] for h in history], "val": [h["val_loss"] for h in history]}
-    console.print(line_chart(series, title="loss", color=color))
+    console.print(line_chart(series, title="data loss (without regularization)", color=color))
     if any(h["train_accuracy"] is not None for h in history):
         acc = {"train": [h["train_accuracy"] for h in history], "val": [h["val_accuracy"] for h in history]}
         console.print(line_chart(acc, title="accuracy", color=color))
     if surface is not None:
         console.print(decision_boundary(surface, run.data.X_train, run.data.y_train, color=color))
-    if plot is not None:
-        console.print(f"plot saved to {plot}", markup=False, highlight=False)
+
+
+CHECKPOINT_HELP = "For a run directory: 'last' (the final weights, the ones summary.json describes) or 'best' (the best epoch's)."
+
+
+def _load(target: Path, checkpoint: str):
+    """The trained model, with its warnings (e.g. spec.yaml disagrees with the checkpoint) on stderr."""
+    from bpcli.runs.trained import load_trained
+
+    trained = load_trained(target, checkpoint)
+    for warning in trained.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return trained
 
 
 @handles_errors
 def evaluate_command(
-    target: Path = typer.Argument(..., metavar="RUN_OR_CHECKPOINT", help="A run directory (its best checkpoint) or a .npz checkpoint."),
+    target: Path = typer.Argument(..., metavar="RUN_OR_CHECKPOINT", help="A run directory or a .npz checkpoint."),
     data: Optional[str] = typer.Option(None, "--data", metavar="CONFIG_OR_FILE", help="Evaluate on another spec's data, or a .csv/.npz file (default: the run's own splits)."),
+    checkpoint: str = typer.Option("last", "--checkpoint", metavar="last|best", help=CHECKPOINT_HELP),
     fmt: str = typer.Option("rich", "--format", "-f", help=FORMATS_HELP),
 ) -> None:
-    """Loss and accuracy of a trained model on every split of its data (or of --data).
+    """Data loss and accuracy of a trained model on every split of its data (or of --data).
+
+    A run directory is evaluated with its last checkpoint (the weights summary.json reports)
+    unless --checkpoint best is given; the checkpoint used is printed first.
 
     \b
     Examples:
       bpcli evaluate runs/spiral-20250101-120000
+      bpcli evaluate runs/spiral-20250101-120000 --checkpoint best
       bpcli evaluate runs/spiral-20250101-120000/checkpoints/last.npz
       bpcli evaluate runs/mlp --data datasets/example.csv --format json
     """
-    from bpcli.experiment import evaluate_trained, load_trained
     from bpcli.render.summary import metrics_table
+    from bpcli.runs.evaluation import evaluate_trained
 
     fmt = check_format(fmt, ("rich", "json"))
-    trained = load_trained(target)
+    trained = _load(target, checkpoint)
     metrics = evaluate_trained(trained, data)
     if fmt == "json":
         print(json.dumps({"checkpoint": str(trained.checkpoint_path), "metrics": metrics}))
@@ -151,30 +191,34 @@ def evaluate_command(
 
 @handles_errors
 def predict_command(
-    target: Path = typer.Argument(..., metavar="RUN_OR_CHECKPOINT", help="A run directory (its best checkpoint) or a .npz checkpoint."),
+    target: Path = typer.Argument(..., metavar="RUN_OR_CHECKPOINT", help="A run directory or a .npz checkpoint."),
     inputs: Path = typer.Argument(..., metavar="INPUT.csv", help="One example per row (a header row and a label column are allowed)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE.csv", help="Write the predictions here (default: stdout)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE.csv", help="Write the predictions here (default: stdout); never the input file."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out when it already exists."),
+    checkpoint: str = typer.Option("last", "--checkpoint", metavar="last|best", help=CHECKPOINT_HELP),
 ) -> None:
     """Predict classes (with probabilities) for the rows of a CSV file, as CSV.
 
-    The training standardization is applied to the inputs.
+    The training standardization is applied to the inputs. A file with one column more than
+    the model's features (like the training CSV) has its label column skipped, with a note.
 
     \b
     Examples:
       bpcli predict runs/spiral-20250101-120000 points.csv
       bpcli predict runs/spiral-20250101-120000 points.csv --out predictions.csv
+      bpcli predict runs/spiral-20250101-120000 points.csv --out predictions.csv --force
     """
-    from bpcli.experiment import load_trained, predict, read_feature_csv, write_predictions_csv
+    from bpcli.runs.predictions import check_output_path, predict, read_prediction_inputs, write_predictions_csv, write_predictions_file
 
-    trained = load_trained(target)
-    if len(trained.input_shape) != 1:
-        raise UsageError(f"predict reads flat CSV rows; this model takes inputs of shape {trained.input_shape}")
-    label = trained.spec.data.get("label") if trained.spec.data.get("type") == "csv" else None
-    X = read_feature_csv(inputs, trained.input_shape[0], label)
+    if out is not None:
+        check_output_path(out, inputs, force)
+    trained = _load(target, checkpoint)
+    X, notes = read_prediction_inputs(trained, inputs)
+    for note in notes:
+        print(note, file=sys.stderr)
     columns = predict(trained, X)
     if out is None:
         write_predictions_csv(sys.stdout, columns)
     else:
-        with open(out, "w", newline="", encoding="utf-8") as f:
-            write_predictions_csv(f, columns)
+        write_predictions_file(out, columns)
         print(f"{len(X)} predictions written to {out}", file=sys.stderr)

@@ -9,14 +9,29 @@ import numpy as np
 
 from bpcli.errors import DataError
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 def as_features(X: np.ndarray, source: str) -> np.ndarray:
     """X as float32 C-contiguous; DataError naming the first NaN/inf entry."""
     if X.dtype.kind not in "biuf":
         raise DataError(f"{source}: inputs must be numbers, found dtype {X.dtype}")
-    X32 = np.ascontiguousarray(X, dtype=np.float32)
-    check_finite(X32, source, "input")
-    return X32
+    return to_float32(X, source, "input")
+
+
+def to_float32(a: np.ndarray, source: str, what: str) -> np.ndarray:
+    """`a` as float32 C-contiguous; DataError at the first value too large for float32, or NaN/inf."""
+    check_finite(a, source, what)
+    if a.dtype.kind == "f" and a.dtype.itemsize > 4:
+        too_big = np.abs(a) > FLOAT32_MAX
+        if too_big.any():
+            index = tuple(int(i) for i in np.argwhere(too_big)[0])
+            where = index[0] if len(index) == 1 else index
+            raise DataError(f"{source}: {what} {a[index]:g} at index {where} does not fit float32 "
+                            f"(largest magnitude {FLOAT32_MAX:.4g})")
+    a32 = np.ascontiguousarray(a, dtype=np.float32)
+    check_finite(a32, source, what)
+    return a32
 
 
 def check_finite(a: np.ndarray, source: str, what: str) -> None:
@@ -55,9 +70,7 @@ def as_targets(y: np.ndarray, source: str) -> np.ndarray:
     """Regression targets as float32, finite."""
     if y.dtype.kind not in "biuf":
         raise DataError(f"{source}: regression targets must be numbers, found dtype {y.dtype}")
-    y32 = np.ascontiguousarray(y, dtype=np.float32)
-    check_finite(y32, source, "target")
-    return y32
+    return to_float32(y, source, "target")
 
 
 def labels_for(task: str, y: np.ndarray, source: str) -> np.ndarray:
@@ -79,5 +92,8 @@ def resolve_path(path: str, base_dir: Optional[Path], what: str = "file") -> Pat
     for c in candidates:
         if c.is_file():
             return c
+    for c in candidates:
+        if c.is_dir():
+            raise DataError(f"{what} {path} is a directory, not a file ({c}); give the file's path")
     tried = ", ".join(dict.fromkeys(str(c) for c in candidates))
     raise DataError(f"{what} not found: {path} (looked at {tried})")

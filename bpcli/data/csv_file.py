@@ -1,13 +1,15 @@
-"""The `csv` dataset: one example per row, one column of labels, every other column a number."""
+"""The `csv` dataset: one example per row, one column of labels, every other column a number;
+and `read_feature_csv`, the same reading for rows to predict (the label column optional)."""
 
 import csv
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional, Union
 
 import numpy as np
 
-from bpcli.data.arrays import as_features, as_targets, check_lengths, labels_for, resolve_path
+from bpcli.data.arrays import FLOAT32_MAX, as_features, as_targets, check_lengths, labels_for, resolve_path
 from bpcli.data.registry import DATASETS, RawData
 from bpcli.errors import DataError, did_you_mean
 
@@ -57,17 +59,26 @@ def _features(rows, feature_cols, names, source) -> np.ndarray:
         X = np.array(cells, dtype=np.str_).astype(np.float64)
     except ValueError:
         X = None
-    if X is not None and np.isfinite(X).all():
+    if X is not None and np.isfinite(X).all() and (np.abs(X) <= FLOAT32_MAX).all():
         return X
-    for line, row in rows:  # slow path: find the first cell that is not a finite number
+    for line, row in rows:  # slow path: find the first cell that is not a finite float32 number
         for c in feature_cols:
-            try:
-                value = float(row[c])
-            except ValueError:
-                raise _bad_cell(source, line, c, names, row[c], "not a number:") from None
-            if not math.isfinite(value):
-                raise _bad_cell(source, line, c, names, row[c], "NaN and inf are not allowed:")
+            _cell_value(row[c], source, line, c, names)
     raise DataError(f"{source}: cannot read the feature columns as numbers")  # unreachable in practice
+
+
+def _cell_value(cell: str, source: str, line: int, col: int, names: Optional[list[str]]) -> float:
+    """A cell as a number that fits float32, or a DataError naming its row and column."""
+    try:
+        value = float(cell)
+    except ValueError:
+        raise _bad_cell(source, line, col, names, cell, "not a number:") from None
+    if not math.isfinite(value):
+        raise _bad_cell(source, line, col, names, cell, "NaN and inf are not allowed:")
+    if abs(value) > FLOAT32_MAX:
+        raise _bad_cell(source, line, col, names, cell,
+                        f"the value does not fit float32 (largest magnitude {FLOAT32_MAX:.4g}):")
+    return value
 
 
 def _class_labels(cells: list[str], rows, label_col, names, source):
@@ -89,6 +100,55 @@ def _class_labels(cells: list[str], rows, label_col, names, source):
     return np.array([ids[c] for c in cells], dtype=np.int64), tuple(classes)
 
 
+def _table(file: Path, delimiter: str, header: Optional[bool]):
+    """(column names or None, data rows, number of columns); every row the same length."""
+    source = str(file)
+    rows = _read_rows(file, delimiter)
+    if not rows:
+        raise DataError(f"{source}: the file is empty")
+    has_header = header if header is not None else not any(_is_number(c) for c in rows[0][1])
+    names = [c.strip() for c in rows[0][1]] if has_header else None
+    n_cols = len(rows[0][1])
+    rows = rows[1:] if has_header else rows
+    if not rows:
+        raise DataError(f"{source}: no data rows after the header")
+    for line, row in rows:
+        if len(row) != n_cols:
+            raise DataError(f"{source}: row {line} has {len(row)} cells, expected {n_cols}")
+    return names, rows, n_cols
+
+
+@dataclass
+class FeatureRows:
+    """Rows to predict: X (N, n_features) float64, and the column skipped as a label, if any."""
+
+    X: np.ndarray
+    label_column: Optional[int] = None  # 0-based
+    label_name: Optional[str] = None
+
+
+def read_feature_csv(path: Union[str, Path], n_features: int, *, label: Union[int, str] = -1,
+                     delimiter: str = ",", header: Optional[bool] = None) -> FeatureRows:
+    """CSV rows of `n_features` numbers; a file with one more column (labelled like the training
+    CSV) has its `label` column skipped (by name when the file has a header, else by index)."""
+    file = Path(path)
+    if file.is_dir():
+        raise DataError(f"{file} is a directory, not a CSV file")
+    if not file.is_file():
+        raise DataError(f"input file not found: {file}")
+    source = str(file)
+    names, rows, n_cols = _table(file, delimiter, header)
+    label_col = None
+    if n_cols == n_features + 1:
+        named = isinstance(label, str) and not label.lstrip("-").isdigit()
+        label_col = _label_index(-1 if named and label not in (names or []) else label, names, n_cols, source)
+    elif n_cols != n_features:
+        raise DataError(f"{source}: {n_cols} columns, but the model takes {n_features} features per row")
+    feature_cols = [c for c in range(n_cols) if c != label_col]
+    X = _features(rows, feature_cols, names, source)
+    return FeatureRows(X, label_col, names[label_col] if names and label_col is not None else None)
+
+
 @DATASETS.register("csv")
 def csv_dataset(
     *,
@@ -107,20 +167,9 @@ def csv_dataset(
         raise DataError(f"csv: delimiter must be one character, got {delimiter!r}")
     file = resolve_path(path, base_dir, "CSV file")
     source = str(file)
-    rows = _read_rows(file, delimiter)
-    if not rows:
-        raise DataError(f"{source}: the file is empty")
-    has_header = header if header is not None else not any(_is_number(c) for c in rows[0][1])
-    names = [c.strip() for c in rows[0][1]] if has_header else None
-    n_cols = len(rows[0][1])
-    rows = rows[1:] if has_header else rows
-    if not rows:
-        raise DataError(f"{source}: no data rows after the header")
+    names, rows, n_cols = _table(file, delimiter, header)
     if n_cols < 2:
         raise DataError(f"{source}: need at least 2 columns (features and a label), found {n_cols}")
-    for line, row in rows:
-        if len(row) != n_cols:
-            raise DataError(f"{source}: row {line} has {len(row)} cells, expected {n_cols}")
     label_col = _label_index(label, names, n_cols, source)
     feature_cols = [c for c in range(n_cols) if c != label_col]
     X = _features(rows, feature_cols, names, source)
@@ -128,8 +177,7 @@ def csv_dataset(
     class_names = None
     if task == "regression":
         for (line, _), cell in zip(rows, cells):
-            if not _is_number(cell) or not math.isfinite(float(cell)):
-                raise _bad_cell(source, line, label_col, names, cell, "not a finite number:")
+            _cell_value(cell, source, line, label_col, names)
         y = as_targets(np.array([float(c) for c in cells]), source)
     else:
         y, class_names = _class_labels(cells, rows, label_col, names, source)

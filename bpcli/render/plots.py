@@ -2,7 +2,7 @@
 (Rich colours on a terminal, plain characters otherwise) or as a PNG through matplotlib.
 
 Nothing here computes anything about the model: the decision surface arrives as a grid of
-predicted classes (bpcli.experiment.decision_surface).
+predicted classes (bpcli.runs.surface.decision_surface).
 """
 
 from __future__ import annotations
@@ -26,6 +26,31 @@ def matplotlib_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def check_plot_path(path) -> None:
+    """Before training: a UsageError unless matplotlib can write `path` (its suffix is a format
+    matplotlib supports and its directory exists and is writable)."""
+    import os
+    from pathlib import Path
+
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from bpcli.errors import UsageError
+
+    path = Path(path)
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in formats:
+        raise UsageError(f"--plot {path}: unknown image format '{path.suffix or '(none)'}'; "
+                         f"use one of: {', '.join('.' + f for f in formats)} (e.g. curves.png)")
+    if path.is_dir():
+        raise UsageError(f"--plot {path} is a directory; give a file name, e.g. {path / 'curves.png'}")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"--plot {path}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--plot {path}: cannot write in {parent} (permission denied)")
 
 
 def _finite(values: Sequence[Optional[float]]) -> List[float]:

@@ -28,6 +28,8 @@ def sanity_line(check: SanityCheck) -> str:
 
 def epoch_line(m: EpochMetrics, epochs: int, steps_per_second: Optional[float] = None) -> str:
     parts = [f"epoch {m.epoch}/{epochs}", f"step {m.step}", f"loss {_fmt(m.train_loss)}"]
+    if m.train_reg_loss:
+        parts.append(f"reg {_fmt(m.train_reg_loss)}")
     if m.train_accuracy is not None:
         parts.append(f"acc {_fmt(m.train_accuracy)}")
     if m.val_loss is not None:

@@ -13,15 +13,20 @@ def _fmt(value: Optional[float]) -> str:
 
 
 def metrics_table(title: str, metrics: Dict[str, Optional[float]]) -> Table:
-    """Rows loss / accuracy, one column per split present in `metrics` (train_loss, val_accuracy ...)."""
-    splits = [k[: -len("_loss")] for k, v in metrics.items() if k.endswith("_loss") and v is not None]
+    """Rows data loss / reg loss / total loss / accuracy, one column per split present in
+    `metrics` (train_loss, val_accuracy ..., reg_loss); reg and total fill the first column only."""
+    splits = [k[: -len("_loss")] for k, v in metrics.items() if k.endswith("_loss") and k != "reg_loss" and v is not None]
     table = Table(title=title or None, title_justify="left")
     table.add_column("metric")
     for s in splits:
         table.add_column(s, justify="right")
-    for metric in ("loss", "accuracy"):
-        if any(metrics.get(f"{s}_{metric}") is not None for s in splits):
-            table.add_row(metric, *[_fmt(metrics.get(f"{s}_{metric}")) for s in splits])
+    table.add_row("data loss", *[_fmt(metrics.get(f"{s}_loss")) for s in splits])
+    reg = metrics.get("reg_loss")
+    if reg and splits:  # one value: it depends on the weights only
+        table.add_row("reg loss", _fmt(reg), *["" for _ in splits[1:]])
+        table.add_row("total loss", _fmt(metrics[f"{splits[0]}_loss"] + reg), *["" for _ in splits[1:]])
+    if any(metrics.get(f"{s}_accuracy") is not None for s in splits):
+        table.add_row("accuracy", *[_fmt(metrics.get(f"{s}_accuracy")) for s in splits])
     return table
 
 

@@ -1,0 +1,214 @@
+"""A training run from a spec: data + model + run directory + Trainer, a resumed run, and the
+run's summary.json. The CLI calls these; nothing here prints."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional
+
+import numpy as np
+
+from bpcli.checkpoint import Checkpoint, load_checkpoint
+from bpcli.errors import TrainingDiverged, UsageError
+from bpcli.run_dir import RunDir
+from bpcli.train import TrainCallbacks, Trainer, TrainingInterrupted, TrainResult
+
+OVERFIT_MIN_EPOCHS = 200
+
+
+@dataclass
+class Run:
+    """A finished (or resumed and finished) training run."""
+
+    result: TrainResult
+    run_dir: RunDir
+    model: Any
+    data: Any
+    spec: Any
+    overfit: Optional[int] = None
+
+
+def model_dtype(spec) -> Any:
+    """The NumPy dtype a spec trains in (`train.dtype`)."""
+    return np.float64 if spec.train.dtype == "float64" else np.float32
+
+
+def load_dataset(spec, dtype=np.float32):
+    """The spec's data, split and standardized as in training (same seed -> same splits)."""
+    from bpcli.data import load_data
+
+    data = load_data(spec.data, base_dir=spec.base_dir, seed=spec.seed)
+    if dtype != np.float32:
+        for name in ("X_train", "X_val", "X_test"):
+            X = getattr(data, name)
+            if X is not None:
+                setattr(data, name, np.ascontiguousarray(X, dtype=dtype))
+    return data
+
+
+def overfit_subset(data, n: int, seed: int):
+    """The lecture's check: N random training examples and nothing else (no val, no test)."""
+    if n < 1:
+        raise UsageError(f"--overfit needs a positive number of examples, got {n}")
+    n = min(n, len(data.X_train))
+    pick = np.sort(np.random.default_rng(seed).choice(len(data.X_train), size=n, replace=False))
+    return dataclasses.replace(
+        data,
+        X_train=np.ascontiguousarray(data.X_train[pick]), y_train=data.y_train[pick],
+        X_val=None, y_val=None, X_test=None, y_test=None,
+    )
+
+
+def overfit_spec(spec):
+    """The overfit check's training: a constant learning rate and at least 200 epochs
+    (regularization is switched off on the model, early stopping in the trainer)."""
+    train = dataclasses.replace(spec.train, epochs=max(spec.train.epochs, OVERFIT_MIN_EPOCHS), early_stopping=None)
+    return dataclasses.replace(spec, train=train, schedule={"type": "constant"})
+
+
+def _meta(spec, data) -> tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+    meta = {
+        "spec": spec.to_dict(absolute_paths=True),
+        "data": {
+            "name": data.name,
+            "n_classes": data.n_classes,
+            "input_shape": list(data.input_shape),
+            "task": data.task,
+            "class_names": None if data.class_names is None else [str(c) for c in data.class_names],
+        },
+    }
+    extra = {}
+    if data.mean is not None:
+        extra = {"data_mean": np.asarray(data.mean), "data_std": np.asarray(data.std)}
+    return meta, extra
+
+
+def _trainer(spec, model, data, run: RunDir, callbacks, early_stopping=True) -> Trainer:
+    from bpcli.checkpoint import save_checkpoint
+
+    meta, extra = _meta(spec, data)
+    options = spec.train if early_stopping else dataclasses.replace(spec.train, early_stopping=None)
+    return Trainer(
+        model, data,
+        options=options, optimizer=spec.optimizer, schedule=spec.schedule, seed=spec.seed,
+        callbacks=callbacks,
+        save_last=lambda ck: save_checkpoint(run.last, ck),
+        save_best=lambda ck: save_checkpoint(run.best, ck),
+        record_epoch=lambda m: run.append_metrics(m.to_dict()),
+        meta=meta, extra_arrays=extra,
+    )
+
+
+def train_spec(
+    spec,
+    *,
+    name: str = "run",
+    out: Optional[Path] = None,
+    runs_root: Path | str = "runs",
+    callbacks: Optional[TrainCallbacks] = None,
+    overfit: Optional[int] = None,
+    on_trainer: Optional[Callable[[Trainer], None]] = None,
+) -> Run:
+    """Train a validated spec into a new run directory."""
+    from bpcli.spec import build_model
+
+    dtype = model_dtype(spec)
+    data = load_dataset(spec, dtype)
+    if overfit is not None:
+        data = overfit_subset(data, overfit, spec.seed)
+        spec = overfit_spec(spec)
+    model = build_model(spec, data.input_shape, data.n_classes, dtype)
+    if overfit is not None:
+        model.reg_strength = 0.0
+    run = RunDir.create(name + ("-overfit" if overfit else ""), out, runs_root)
+    run.write_spec(spec.to_dict(absolute_paths=True))
+    run.metrics_file.write_text("", encoding="utf-8")
+    trainer = _trainer(spec, model, data, run, callbacks, early_stopping=overfit is None)
+    if on_trainer:
+        on_trainer(trainer)
+    result = _run(trainer, run)
+    return _finish(Run(result, run, model, data, spec, overfit))
+
+
+def resume_run(
+    path: Path | str,
+    overrides: list[str] = (),
+    *,
+    callbacks: Optional[TrainCallbacks] = None,
+    on_trainer: Optional[Callable[[Trainer], None]] = None,
+) -> Run:
+    """Continue a run from its checkpoints/last.npz, in the same directory."""
+    from bpcli.spec import build_model, load_spec
+
+    run = RunDir.existing(path)
+    if not run.last.is_file():
+        raise UsageError(f"{run.path} has no checkpoint to resume from ({run.last} is missing)")
+    spec = load_spec(run.spec_file, list(overrides))
+    last = load_checkpoint(run.last)
+    _check_unfinished(run, last, spec.train.epochs)
+    dtype = model_dtype(spec)
+    data = load_dataset(spec, dtype)
+    model = build_model(spec, data.input_shape, data.n_classes, dtype)
+    best = load_checkpoint(run.best) if run.best.is_file() else None
+    run.write_spec(spec.to_dict(absolute_paths=True))
+    run.write_metrics(last.meta.get("history", []))
+    trainer = _trainer(spec, model, data, run, callbacks)
+    if on_trainer:
+        on_trainer(trainer)
+    result = _run(trainer, run, last, best)
+    return _finish(Run(result, run, model, data, spec))
+
+
+def _check_unfinished(run: RunDir, last: Checkpoint, epochs: int) -> None:
+    """A usage error for a run that already trained `epochs` epochs: say how to extend it."""
+    done = int(last.meta.get("epoch", 0))
+    if done >= epochs and not last.meta.get("position"):
+        raise UsageError(
+            f"{run.path} is complete ({done}/{epochs} epochs); to train it further give more epochs, "
+            f"e.g. bpcli train --resume {run.path} train.epochs={done + epochs}"
+        )
+
+
+def _run(trainer: Trainer, run: RunDir, resume: Optional[Checkpoint] = None, best: Optional[Checkpoint] = None) -> TrainResult:
+    try:
+        return trainer.run(resume, best)
+    except TrainingDiverged as err:
+        kept = f"\nlast good checkpoint: {run.last}" if run.last.is_file() else "\nno checkpoint was saved before it"
+        raise TrainingDiverged(err.message + kept) from None
+    except TrainingInterrupted as err:
+        err.run_dir = str(run.path)
+        raise
+
+
+def summary_of(run: Run) -> Dict[str, Any]:
+    """summary.json: the DESIGN.md keys (epochs, steps, train_seconds, run_dir, final) and more.
+    `final` describes the weights in checkpoints/last.npz (`checkpoint`)."""
+    r = run.result
+    final = {k: v for k, v in r.final.items() if not (k.startswith("test_") and v is None)}
+    summary = {
+        "epochs": r.epochs,
+        "steps": r.steps,
+        "train_seconds": round(r.train_seconds, 4),
+        "run_dir": str(run.run_dir.path),
+        "final": final,
+        "checkpoint": "last",
+        "best_epoch": r.best_epoch,
+        "best_metric": r.best_metric,
+        "stopped_early": r.stopped_early,
+        "seed": run.spec.seed,
+        "dataset": run.data.name,
+        "n_train": int(len(run.data.X_train)),
+    }
+    if run.overfit is not None:
+        summary["overfit_examples"] = int(len(run.data.X_train))
+    if r.sanity is not None:
+        summary["initial_loss"] = r.sanity.initial_loss
+        summary["expected_initial_loss"] = r.sanity.expected_loss
+    return summary
+
+
+def _finish(run: Run) -> Run:
+    run.run_dir.write_summary(summary_of(run))
+    return run
