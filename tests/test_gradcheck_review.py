@@ -107,3 +107,47 @@ def test_plain_output_fits_100_columns_and_wraps_notes_at_words(args):
 def test_the_kink_note_is_one_whole_line():
     result = runner.invoke(app, ["gradcheck", "spiral"], env={"COLUMNS": "100"})
     assert any("the centered difference straddles a kink" in line for line in result.stdout.splitlines())
+
+
+# ---- 4. built-in layers by name, with options and --shape -----------------------------------
+
+def test_a_built_in_layer_by_name_with_options_and_a_shape():
+    result, doc = gradcheck_json("--layer", "dense", "units=3", "--shape", "2,3")
+    assert result.exit_code == 0 and doc["passed"], result.output
+    shapes = {c["name"]: c["shape"] for c in doc["checks"]}
+    # dense flattens (2, 3) to D = 6 inputs: W is (6, units), b is (units,), x is (batch, 2, 3)
+    assert shapes["dense.W"] == [6, 3] and shapes["dense.b"] == [3]
+    assert shapes["dense.x"][1:] == [2, 3]
+    assert doc["target"]["kind"] == "built-in layer"
+
+
+def test_a_built_in_layer_defaults_to_its_first_example():
+    from bpcli.gradcheck.request import import_all_layers
+    from bpcli.nn.layer import LAYERS
+
+    import_all_layers()
+    options, shape = LAYERS.get("dense").examples[0]
+    result, doc = gradcheck_json("--layer", "dense")
+    assert result.exit_code == 0
+    w = next(c for c in doc["checks"] if c["name"] == "dense.W")
+    assert w["shape"] == [int(np.prod(shape)), options["units"]]
+
+
+def test_one_shape_serves_every_input_of_a_multi_input_layer():
+    result, doc = gradcheck_json("--layer", "add", "--shape", "4")
+    assert result.exit_code == 0
+    assert [c["name"] for c in doc["checks"]] == ["add.x0", "add.x1"]
+    assert all(c["shape"][1:] == [4] for c in doc["checks"])
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--layer", "dens"], "did you mean 'dense'"),
+    (["--layer", "dense", "unit=3"], "did you mean 'units'"),
+    (["--layer", "relu", "--shape", "0"], "--shape"),
+    (["--layer", "relu", "--shape", "4;4"], "one input"),
+    (["spiral", "--shape", "4"], "--shape"),
+])
+def test_bad_layer_names_options_and_shapes_exit_2(args, words):
+    result = runner.invoke(app, ["gradcheck", *args])
+    assert result.exit_code == 2, result.output
+    assert words in result.stderr and "Traceback" not in result.output + result.stderr

@@ -20,7 +20,8 @@ def gradcheck_command(
     ),
     layers: bool = typer.Option(False, "--layers", help="Check each layer alone (random inputs and upstream gradient); alone: every built-in layer."),
     split: bool = typer.Option(False, "--split", help="Check the data loss and the regularization separately."),
-    layer: Optional[str] = typer.Option(None, "--layer", help="A user layer to check alone: path/file.py:Class or package.module:Class."),
+    layer: Optional[str] = typer.Option(None, "--layer", help="A layer to check alone: a built-in name (dense ...), path/file.py:Class or package.module:Class; NAME=VALUE tokens are its options."),
+    shape: Optional[str] = typer.Option(None, "--shape", help="Per-example input shape for --layer: 4, 2,3,3, or 4;4 for several inputs (default: the layer's first example)."),
     mode: str = typer.Option("auto", "--mode", help="full (every entry), sparse (k random entries per tensor), directional (k random directions per tensor), auto (by size)."),
     k: Optional[int] = typer.Option(None, "--k", help="Entries (sparse) or directions (directional) per tensor (default: 20 sparse, 2 directional)."),
     h: Optional[float] = typer.Option(None, "--h", help="Step of the centered difference (default: 1e-5; 1e-4 in directional mode)."),
@@ -40,6 +41,7 @@ def gradcheck_command(
       bpcli gradcheck spiral --layers            # each layer alone
       bpcli gradcheck --layers                   # every built-in layer
       bpcli gradcheck --layer my_layers.py:MyDense
+      bpcli gradcheck --layer dense units=3 --shape 6
       bpcli gradcheck "x*sigmoid(x)" x=0.3 --h-sweep
       bpcli gradcheck big.yaml --mode directional --format json
     """
@@ -50,7 +52,7 @@ def gradcheck_command(
     check_format(fmt, ("rich", "json"))
     request = GradcheckRequest(
         target=target, assignments=split_assignments(assignments or []), layers=layers,
-        split=split, layer=layer, mode=mode, k=k, h=h, sweep=h_sweep, seed=seed, batch=batch,
+        split=split, layer=layer, shape=shape, mode=mode, k=k, h=h, sweep=h_sweep, seed=seed, batch=batch,
         base_dir=Path.cwd(),
     )
     result = run_request(request)

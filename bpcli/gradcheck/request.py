@@ -3,8 +3,10 @@
 TARGET is a spec (an existing file, or a built-in name like `spiral`) whose NAME=VALUE tokens
 are overrides; otherwise, if it parses as an expression, an expression whose NAME=VALUE tokens
 are variable values (the rest are drawn with the seed, as `trace` does). `--layer FILE.py:Class`
-checks a user's layer alone on each of its `examples`; `--layers` checks every layer of a spec
-alone, or with no TARGET every built-in layer on each of its `examples`.
+checks a user's layer alone on each of its `examples`; `--layer NAME` a built-in layer (a LAYERS
+name) on its first example; NAME=VALUE tokens are then the layer's options and `--shape` its
+per-example input shape. `--layers` checks every layer of a spec alone, or with no TARGET every
+built-in layer on each of its `examples`.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ class GradcheckRequest:
     assignments: list = field(default_factory=list)  # [(name, value text)]
     layers: bool = False
     split: bool = False
-    layer: Optional[str] = None  # "path/file.py:Class" or "package.module:Class"
+    layer: Optional[str] = None  # "path/file.py:Class", "package.module:Class" or a LAYERS name
+    shape: Optional[str] = None  # per-example input shape for --layer: "4", "2,3,3", "4;4"
     mode: str = "auto"
     k: Optional[int] = None
     h: Optional[float] = None
@@ -75,6 +78,8 @@ def _validate(req: GradcheckRequest) -> None:
         raise UsageError(f"--batch must be at least 1, got {req.batch}")
     if req.layer and req.target:
         raise UsageError("give either a TARGET or --layer FILE.py:Class, not both")
+    if req.shape is not None and req.layer is None:
+        raise UsageError("--shape is the input shape for --layer; give --layer NAME or FILE.py:Class")
     if req.split and (req.layer is not None or req.layers):
         raise UsageError("--split checks a spec's full loss; it does not go with --layer or --layers")
     if req.target is None and req.layer is None and req.assignments:
@@ -92,6 +97,8 @@ def run_request(req: GradcheckRequest) -> TargetReport:
     _validate(req)
     options = dict(mode=req.mode, k=req.k, h=req.h, sweep=req.sweep)
     if req.layer is not None:
+        if _is_builtin_reference(req.layer):
+            return _run_builtin_layer(req, options)
         return _run_user_layer(req, options)
     if req.target is None:
         return _run_builtin_layers(req, options)
@@ -109,9 +116,67 @@ def _seed(req: GradcheckRequest, default: int = 0) -> int:
 
 def _run_user_layer(req: GradcheckRequest, options: dict) -> TargetReport:
     cls = _user_layer(req.layer, req.base_dir)
-    objectives = _example_objectives(req.layer.rpartition(":")[2], cls, _seed(req),
-                                     _layer_options(req.assignments))
+    name = req.layer.rpartition(":")[2]
+    extra = _layer_options(name, cls, req.assignments)
+    examples = _examples(cls)
+    if req.shape is not None:
+        examples = [(examples[0][0], _parse_shape(req.shape, cls, examples[0][1]))]
+    objectives = _example_objectives(name, cls, _seed(req), extra, examples)
     return TargetReport("user layer", req.layer, run_gradcheck(objectives, seed=_seed(req), **options))
+
+
+def _is_builtin_reference(reference: str) -> bool:
+    """A bare name (dense, relu): not FILE.py:Class, package.module:Class or a path."""
+    return ":" not in reference and "/" not in reference and not reference.endswith(".py")
+
+
+def _run_builtin_layer(req: GradcheckRequest, options: dict) -> TargetReport:
+    """A built-in layer on its first example, with NAME=VALUE options and an optional --shape."""
+    from bpcli.errors import did_you_mean
+    from bpcli.nn.layer import LAYERS
+
+    import_all_layers()
+    name = req.layer.strip()
+    if name not in LAYERS:
+        raise UsageError(
+            f"--layer: unknown layer '{name}'{did_you_mean(name, LAYERS.names())}; give a built-in "
+            f"layer ({', '.join(LAYERS.names())}) or path/to/file.py:ClassName"
+        )
+    cls = LAYERS.get(name)
+    opts, shape = _examples(cls)[0]
+    if req.shape is not None:
+        shape = _parse_shape(req.shape, cls, shape)
+    extra = _layer_options(name, cls, req.assignments)
+    objectives = _example_objectives(name, cls, _seed(req), extra, [(opts, shape)])
+    return TargetReport("built-in layer", objectives[0].label.removeprefix("layer "),
+                        run_gradcheck(objectives, seed=_seed(req), **options))
+
+
+def _examples(cls) -> list:
+    return list(getattr(cls, "examples", None) or (({}, (5,)),))
+
+
+def _parse_shape(text: str, cls, example_shape) -> object:
+    """'4' -> (4,), '2,3,3' (or 2x3x3) -> (2, 3, 3); multi-input layers: '4;4', or one shape for all."""
+    def one(part: str) -> tuple:
+        items = [t for t in part.replace("x", ",").replace(" ", ",").split(",") if t]
+        try:
+            dims = tuple(int(t) for t in items)
+        except ValueError:
+            dims = ()
+        if not dims or min(dims) < 1:
+            raise UsageError(f"--shape '{text}': give positive whole numbers like 4 or 2,3,3 "
+                             "(per example, without the batch dimension)")
+        return dims
+
+    shapes = [one(part) for part in text.split(";")]
+    if getattr(cls, "n_inputs", 1) == 1:
+        if len(shapes) > 1:
+            raise UsageError(f"--shape '{text}': this layer takes one input; give one shape")
+        return shapes[0]
+    if len(shapes) == 1:  # the same shape for every input of the example
+        return shapes * max(2, len(example_shape) if isinstance(example_shape, list) else 2)
+    return shapes
 
 
 def _run_builtin_layers(req: GradcheckRequest, options: dict) -> TargetReport:
@@ -232,10 +297,10 @@ def _spec_layer_objectives(spec, input_shape: tuple, seed: int) -> list:
     return objectives
 
 
-def _example_objectives(name: str, cls, seed: int, extra: dict) -> list:
-    """One objective per entry of the class's `examples` (options merged with `extra`)."""
+def _example_objectives(name: str, cls, seed: int, extra: dict, examples=None) -> list:
+    """One objective per (options, shape) of `examples` (default: the class's), options merged with `extra`."""
     objectives = []
-    examples = getattr(cls, "examples", None) or (({}, (5,)),)
+    examples = _examples(cls) if examples is None else examples
     for i, (opts, shape) in enumerate(examples):
         merged = {**opts, **extra}
         try:
@@ -257,10 +322,21 @@ def _user_layer(reference: str, base_dir: Path):
         raise UsageError(f"--layer: {err}") from None
 
 
-def _layer_options(assignments: list) -> dict:
+def _layer_options(layer_name: str, cls, assignments: list) -> dict:
     """NAME=VALUE tokens for --layer: constructor options (numbers, true/false, or text)."""
+    import inspect
+
+    from bpcli.errors import did_you_mean
+    from bpcli.registry import options_of
+
+    known = list(options_of(cls))
+    open_ended = any(p.kind == p.VAR_KEYWORD
+                     for p in inspect.signature(cls.__init__).parameters.values())
     options = {}
     for name, text in assignments:
+        if not open_ended and name not in known:
+            choices = f"; its options: {', '.join(known)}" if known else "; it takes no options"
+            raise UsageError(f"--layer {layer_name}: no option '{name}'{did_you_mean(name, known)}{choices}")
         options[name] = _scalar(text)
     return options
 
