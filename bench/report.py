@@ -106,14 +106,15 @@ def print_report(results: dict) -> None:
 
     e2e = results.get("e2e")
     if e2e:
-        t = Table(title=f"Fashion-MNIST end to end ({e2e.get('config', '')})")
+        t = Table(title=f"Fashion-MNIST end to end ({e2e.get('config', '')}), median of {e2e.get('repeats', 1)} alternating runs")
         for col in ("side", "wall s", "train-loop s", "test accuracy", "note"):
             t.add_column(col)
         for name, row in e2e.get("sides", {}).items():
             acc = row.get("test_accuracy")
             t.add_row(name, "—" if row.get("wall_s") is None else f"{row['wall_s']:.1f}",
                       "—" if row.get("train_seconds") is None else f"{row['train_seconds']:.1f}",
-                      "—" if acc is None else f"{acc:.4f}", row.get("note", ""))
+                      "—" if acc is None else f"{acc:.4f}",
+                      row.get("note") or f"{row.get('epochs')} epochs; wall s of each run: {row.get('wall_s_all')}")
         if e2e.get("verdict"):
             t.add_row("target", "", "", "", e2e["verdict"])
         if e2e.get("note"):

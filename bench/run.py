@@ -39,6 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--only", action="append", default=[], metavar="NAME",
                    help="a step case (" + ", ".join(c.name for c in CASES) + ") or a section (" + ", ".join(SECTIONS) + "); repeatable")
     p.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "latest.json", help="where to write the JSON results")
+    p.add_argument("--e2e-repeats", type=int, default=3, help="Fashion-MNIST runs per side, alternating (default 3; the median is shown)")
     p.add_argument("--full-gradcheck", action="store_true", help="also run the full-mode gradient check (very slow)")
     p.add_argument("--threads", type=int, default=None, help="threads for NumPy's BLAS and torch alike (default: every core, NumPy's default)")
     args = p.parse_args(argv)
@@ -137,7 +138,7 @@ def main(argv=None) -> int:
         from bench.e2e import bench_fashion_mnist
 
         print("running Fashion-MNIST end to end ...", file=sys.stderr, flush=True)
-        results["e2e"] = bench_fashion_mnist(use_torch=use_torch, threads=threads if use_torch else None)
+        results["e2e"] = bench_fashion_mnist(use_torch=use_torch, threads=threads if use_torch else None, repeats=args.e2e_repeats)
 
     results["load_average_after"] = load_average()
     args.json.parent.mkdir(parents=True, exist_ok=True)
