@@ -140,3 +140,61 @@ def test_missing_value_is_an_error():
 def test_constants_have_no_gradient_and_pow_with_a_negative_base_is_fine():
     trace = parse("x**2").backward({"x": -3})
     assert trace.gradients == {"x": -6} and not trace.warnings
+
+
+def test_a_non_finite_constant_still_has_a_label_and_text():
+    from bpcli.expr.graph import GraphBuilder
+    from bpcli.expr.printer import constant_text
+
+    builder = GraphBuilder()
+    x = builder.variable("x")
+    for value in (math.inf, -math.inf, math.nan):
+        gate = builder.gate("mul", (x, builder.constant(value)))
+    graph = builder.build(gate, "x*nan")
+    labels = [graph.label(n.id) for n in graph.nodes if n.op == "const"]
+    assert labels == ["inf", "-inf", "nan"] and graph.gate_label(gate) == "*nan"
+    assert constant_text(math.inf) == "1e999" and constant_text(math.nan) == "nan"
+
+
+def test_mul_by_a_constant_is_labelled_with_it_and_scales_or_flips():
+    graph = parse("3*x + x*y")
+    gates = {graph.gate_label(n.id): graph.role(n.id) for n in graph.nodes if n.op == "mul"}
+    assert gates["*3"].startswith("scales:") and gates["*"].startswith("switches:")
+    expanded = parse("sigmoid(x)").expanded()  # the lecture's x*-1 gate: mul by the constant -1
+    flip = next(n.id for n in expanded.nodes if n.op == "mul")
+    negation = parse("-x")  # the neg gate, drawn the same way
+    assert expanded.gate_label(flip) == "*-1" == negation.gate_label(negation.output)
+    assert expanded.role(flip) == negation.role(negation.output) and expanded.role(flip).startswith(
+        "flips:"
+    )
+
+
+def test_a_new_op_needs_only_its_table_entry(monkeypatch):
+    """Label, role, routing and printing come from the Op's attributes, not from its name."""
+    from bpcli.expr.graph import GraphBuilder
+    from bpcli.expr.ops import OPS, Op
+    from bpcli.expr.printer import to_text
+    from bpcli.expr.report import trace_expression
+    from bpcli.render.trace_rich import backward_table, roles_legend
+
+    first = Op(
+        "first", 0, lambda *a: a[0], lambda i, a, out: 1.0 if i == 0 else 0.0, None, None,
+        ("[first]",), "picks: the whole gradient goes to the first input", "out = x₁",
+        gate_label="⊳", routes=True,
+    )
+    monkeypatch.setitem(OPS, "first", first)
+    builder = GraphBuilder()
+    x, y = builder.variable("x"), builder.variable("y")
+    graph = builder.build(builder.gate("first", (x, y)), "first(x, y)")
+    assert graph.gate_label(2) == "⊳" and graph.role(2) == first.role
+    assert to_text(graph) == "first(x, y)"
+    assert graph.gradients({"x": 2, "y": 5}) == (2, {"x": 1, "y": 0})
+
+    report = trace_expression("x*y", [("x", "2"), ("y", "5")])
+    report.graph, report.trace = graph, graph.backward({"x": 2, "y": 5})
+    from rich.console import Console
+
+    console = Console(width=100, record=True, file=__import__("io").StringIO())
+    console.print(backward_table(report), roles_legend(report))
+    out = console.export_text()
+    assert "n2 ⊳" in out and "picks → x" in out and "first picks:" in out

@@ -73,6 +73,11 @@ def test_a_variable_used_twice_is_one_node_and_variables_keep_first_appearance_o
         ("x $ y", 2, "unexpected character"),
         ("3 if x else 2", 2, "operator"),
         ("exp(x)(y)", 6, "operator"),
+        ("1e400*x", 0, "too large"),
+        ("x + 2e308", 4, "overflows to inf"),
+        ("Δ+1", 0, "ASCII letters, digits and _"),
+        ("xΔ+1", 1, "ASCII letters, digits and _"),
+        ("éx", 0, "ASCII letters, digits and _"),
     ],
 )
 def test_anything_outside_the_grammar_is_an_error_at_its_column(text, column, words):

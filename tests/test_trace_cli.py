@@ -62,7 +62,10 @@ def test_mul_local_gradient_names_the_other_input_not_the_op_tables_variable():
 
 def test_fork_shows_the_plus_equals_accumulation():
     out = trace("x*x*y", "x=3", "y=2").stdout
-    assert "x = 6" in out and "x += 6 → 12" in out and "(×2, summed)" in out
+    backward = out.split("Backward pass", 1)[1].split("Gate roles", 1)[0]
+    # x*x*y at x=3, y=2: the x*x gate gets upstream y = 2 and sends 2·3 = 6 to each x slot
+    assert backward.count("2×3 = 6") == 2 and "x += 6 → 12" in backward
+    assert "(×2, summed)" in out
 
 
 def test_json_has_the_public_keys_and_the_lecture_numbers():
@@ -229,9 +232,11 @@ def test_large_expression_is_summarized_in_rich_and_complete_in_json():
     expression = "x" + "+x*0.5" * 200
     result = trace(expression, "x=1")
     assert result.exit_code == 0
-    assert (
-        "more nodes (--format json lists all)" in result.stdout and "Large graph" in result.stdout
-    )
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    # 601 nodes, 30 shown at each end; 400 gates, 30 at each end: each note is one line
+    assert "⋮ 541 more nodes (--format json lists all)" in lines
+    assert "⋮ 340 more gates (--format json lists all)" in lines
+    assert "Large graph" in result.stdout
     assert len(result.stdout.splitlines()) < 300  # unsummarized: over 1,000 rows
     doc = trace_json(expression, "x=1")
     assert len(doc["nodes"]) == 601 and doc["gradients"]["x"] == pytest.approx(101.0)
@@ -319,3 +324,66 @@ def test_fast_json_writer_writes_exactly_the_reference_document(expression, assi
 
     report = trace_expression(expression, assignments, expand=True)
     assert json.loads(render_json(report)) == json.loads(json.dumps(trace_document(report)))
+
+
+NEURON_ARGS = ["1/(1+exp(-(w0*x0+w1*x1+w2)))", "w0=2", "x0=-1", "w1=-3", "x1=-2", "w2=-3"]
+
+
+@pytest.mark.parametrize("fmt", ["rich", "json"])
+def test_a_literal_that_overflows_is_refused_before_anything_is_printed(fmt):
+    result = trace("1e400*x", "x=1", "--format", fmt)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "1e400" in result.stderr and "too large" in result.stderr
+    assert result.stderr.splitlines()[-1] == "  ^"  # the caret under column 0
+    assert "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_the_sigmoid_neuron_fits_the_terminal_one_line_per_backward_row(width):
+    result = runner.invoke(app, ["trace", *NEURON_ARGS], env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= width
+    backward = result.stdout.split("Backward pass", 1)[1].split("Gate roles", 1)[0]
+    assert "…" not in backward  # nothing truncated (the role once read `distribut…`)
+    rows = {line.split()[0] + " " + line.split()[1]: line for line in backward.splitlines()
+            if re.match(r" ?n\d+ ", line)}
+    # the lecture's numbers: 1/x gets 1 and sends 1·(-1/1.37²) = -0.53; exp sends -0.53·0.37 = -0.20
+    assert "-1/x² = -0.53" in rows["n13 1/x"] and "1×-0.53 = -0.53" in rows["n13 1/x"]
+    assert "exp(x) = 0.37" in rows["n10 exp"] and "-0.53×0.37 = -0.20" in rows["n10 exp"]
+    assert "flips" in rows["n9 *-1"] and "-0.20×-1 = 0.20" in rows["n9 *-1"]
+    assert "distributes" in rows["n12 +1"] and "switches" in rows["n5 *"]
+    assert "0.20×-3 = -0.59" in backward  # x1's gradient: 0.20 · w1
+    fork = runner.invoke(app, ["trace", "x*x*y", "x=3", "y=2"], env={"COLUMNS": "80"})
+    assert "x += 6 → 12" in fork.stdout
+
+
+def test_expand_labels_the_times_minus_one_gate_as_a_flip_and_prints_full_expressions():
+    result = runner.invoke(
+        app, ["trace", "sigmoid(w*x+b)", "w=2", "x=-1", "b=-3", "--expand"], env={"COLUMNS": "100"}
+    )
+    out = result.stdout
+    backward = out.split("Backward pass", 1)[1]
+    flip = next(line for line in backward.splitlines() if "*-1" in line)
+    assert "flips" in flip and "switches" not in flip
+    legend = out.split("Gate roles:", 1)[1]
+    assert "*-1 flips" in " ".join(legend.split())
+    forward = out.split("Forward pass", 1)[1].split("Backward pass", 1)[0]
+    assert "1/(exp((w*x + b)*(-1)) + 1)" in forward  # not `1/n9`
+    assert not re.search(r"\bn\d+ \+ 1", forward)
+    fused = trace(*NEURON_ARGS).stdout.split("Backward pass", 1)[0]
+    assert "1/(1 + exp(-(w0*x0 + w1*x1 + w2)))" in fused
+
+
+def test_expression_from_stdin_or_file_is_stripped(tmp_path):
+    result = runner.invoke(app, ["trace", "-", "--format", "json"], input="  x+y\n")
+    assert result.exit_code == 0 and json.loads(result.stdout)["expression"] == "x+y"
+    source = tmp_path / "e.txt"
+    source.write_text("x*y\n\n")
+    assert trace_json(f"@{source}")["expression"] == "x*y"
+
+
+def test_non_ascii_names_say_what_names_may_contain():
+    result = trace("Δ+1")
+    assert result.exit_code == 2
+    assert "ASCII letters, digits and _" in result.stderr and "unexpected" not in result.stderr

@@ -83,17 +83,18 @@ def trace_command(
 
 
 def _read_expression(argument: str) -> str:
-    """The expression itself, or the text of @FILE, or stdin for '-' (at most MAX_CHARS + 1 read)."""
+    """The expression itself, or the text of @FILE or stdin ('-') without surrounding
+    whitespace (at most MAX_CHARS + 1 characters read)."""
     from bpcli.errors import UsageError
     from bpcli.expr.parse import MAX_CHARS
 
     if argument == "-":
-        return sys.stdin.read(MAX_CHARS + 1)
+        return sys.stdin.read(MAX_CHARS + 1).strip()
     if argument.startswith("@"):
         path = Path(argument[1:])
         try:
             with path.open(encoding="utf-8") as handle:
-                return handle.read(MAX_CHARS + 1)
+                return handle.read(MAX_CHARS + 1).strip()
         except (OSError, UnicodeDecodeError) as err:
             raise UsageError(
                 f"cannot read the expression from {path}: {getattr(err, 'strerror', None) or err}"

@@ -8,7 +8,6 @@ plain loop over that list: no recursion, whatever the depth of the expression.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional
 
 from bpcli.errors import ExprError
@@ -18,51 +17,77 @@ VARIABLE = "var"
 CONSTANT = "const"
 
 
-@dataclass(slots=True)
+# Plain slotted classes, not dataclasses: `bpcli trace` start-up pays for every class
+# a decorator builds at import time.
+
+
 class ExprNode:
     """One node: a variable (`name`), a constant (`constant`) or a gate (`op` over `inputs`)."""
 
-    id: int
-    op: str  # "var", "const" or a key of OPS
-    inputs: tuple[int, ...] = ()
-    name: str = ""
-    constant: float = 0.0
+    __slots__ = ("id", "op", "inputs", "name", "constant")
+
+    def __init__(
+        self, id: int, op: str, inputs: tuple[int, ...] = (), name: str = "", constant: float = 0.0
+    ):
+        self.id = id
+        self.op = op  # "var", "const" or a key of OPS
+        self.inputs = inputs
+        self.name = name
+        self.constant = constant
 
     @property
     def is_leaf(self) -> bool:
         return self.op == VARIABLE or self.op == CONSTANT
 
+    def __repr__(self) -> str:
+        return f"ExprNode({self.id}, {self.op!r}, {self.inputs}, {self.name!r}, {self.constant})"
 
-@dataclass(slots=True)
+
 class InputStep:
     """What one gate sent to one input: upstream × local = sent; `total` is the input's grad after."""
 
-    node: int
-    position: int  # which input of the gate (x*x has the same node at positions 0 and 1)
-    local: float
-    sent: float
-    accumulated: bool  # True when the input already had gradient from another path (`+=`)
-    total: float
+    __slots__ = ("node", "position", "local", "sent", "accumulated", "total")
+
+    def __init__(
+        self, node: int, position: int, local: float, sent: float, accumulated: bool, total: float
+    ):
+        self.node = node
+        self.position = position  # which input of the gate (x*x has one node at positions 0 and 1)
+        self.local = local
+        self.sent = sent
+        self.accumulated = accumulated  # the input already had gradient from another path (`+=`)
+        self.total = total
 
 
-@dataclass(slots=True)
 class BackwardStep:
     """One gate in the backward pass (reverse topological order)."""
 
-    node: int
-    upstream: float
-    inputs: list[InputStep]
+    __slots__ = ("node", "upstream", "inputs")
+
+    def __init__(self, node: int, upstream: float, inputs: list[InputStep]):
+        self.node = node
+        self.upstream = upstream
+        self.inputs = inputs
 
 
-@dataclass
 class Trace:
     """A forward and a recorded backward pass of an ExprGraph at given values."""
 
-    graph: "ExprGraph"
-    values: list[float]
-    grads: list[Optional[float]]  # None for constants (they need no gradient)
-    steps: list[BackwardStep]
-    warnings: list[str] = field(default_factory=list)
+    __slots__ = ("graph", "values", "grads", "steps", "warnings")
+
+    def __init__(
+        self,
+        graph: "ExprGraph",
+        values: list[float],
+        grads: list[Optional[float]],  # None for constants (they need no gradient)
+        steps: list[BackwardStep],
+        warnings: Optional[list[str]] = None,
+    ):
+        self.graph = graph
+        self.values = values
+        self.grads = grads
+        self.steps = steps
+        self.warnings: list[str] = warnings if warnings is not None else []
 
     @property
     def output(self) -> float:
@@ -103,8 +128,9 @@ class GraphBuilder:
         return ExprGraph(self.nodes, output, text, self.variable_ids)
 
 
-def _number_text(value: float) -> str:
-    if value == int(value) and abs(value) < 1e15:
+def number_text(value: float) -> str:
+    """A constant as tables name it: 3, 0.5, 1e+300; inf and nan as themselves."""
+    if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
 
@@ -215,7 +241,7 @@ class ExprGraph:
         if node.op == VARIABLE:
             return node.name
         if node.op == CONSTANT:
-            return _number_text(node.constant)
+            return number_text(node.constant)
         return f"n{node_id}"
 
     def gate_label(self, node_id: int) -> str:
@@ -224,18 +250,28 @@ class ExprGraph:
         if node.is_leaf:
             return node.op
         op = OPS[node.op]
-        if node.op == "recip":
-            return "1/x"
-        if op.symbol and len(node.inputs) == 2:
-            if node.op == "add" or node.op == "mul":
-                left, right = self.nodes[node.inputs[0]], self.nodes[node.inputs[1]]
-                if (left.op == CONSTANT) != (right.op == CONSTANT):
-                    const = left if left.op == CONSTANT else right
-                    return f"{op.symbol}{_number_text(const.constant)}"
-            return op.symbol
-        if node.op == "neg":
-            return "*-1"
-        return node.op
+        if op.gate_label:
+            return op.gate_label
+        constant = self.constant_input(node_id) if op.constant_label else None
+        if constant is not None:
+            return f"{op.symbol}{number_text(constant)}"
+        return op.symbol or node.op
+
+    def role(self, node_id: int) -> str:
+        """The gate's part in the backward flow, "short: explanation" (`*-1` flips, `*3` scales)."""
+        op = OPS[self.nodes[node_id].op]
+        constant = self.constant_input(node_id) if op.constant_role is not None else None
+        return op.role if constant is None else op.constant_role(constant)
+
+    def constant_input(self, node_id: int) -> Optional[float]:
+        """The constant of a two-input gate whose other input is not a constant, else None."""
+        inputs = self.nodes[node_id].inputs
+        if len(inputs) != 2:
+            return None
+        left, right = self.nodes[inputs[0]], self.nodes[inputs[1]]
+        if (left.op == CONSTANT) == (right.op == CONSTANT):
+            return None
+        return left.constant if left.op == CONSTANT else right.constant
 
     def expanded(self) -> "ExprGraph":
         """A copy with composite gates (sigmoid, tanh) replaced by their primitive gates."""
@@ -270,7 +306,7 @@ def numerical_warnings(
             count += 1
             if len(found) < limit:
                 args = ", ".join(
-                    _number_text(values[i]) if isfinite(values[i]) else str(values[i])
+                    number_text(values[i]) if isfinite(values[i]) else str(values[i])
                     for i in node.inputs
                 )
                 found.append(

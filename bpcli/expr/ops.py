@@ -14,7 +14,6 @@ exp(1000) is inf. Adding an op here enrolls it in the parser, the printer, `trac
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 INF = math.inf
@@ -128,31 +127,65 @@ def np_winner(args, larger: bool):
 # ---- the table ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Op:
     """One gate: forward, local partials (Python and NumPy), formula text, role, printing.
 
     `local(i, args, out)` is ∂out/∂args[i] (args: input values, out: this gate's value);
     `np_local` is the same elementwise. `formula[i]` is its text in the gate's own variable
     names x (first input), y (second) and out; variadic gates use `formula[0]` for all inputs.
+    A plain slotted class rather than a dataclass: `bpcli trace` start-up pays for every
+    class built at import time.
     """
 
-    name: str
-    arity: int  # 1 or 2; 0 = two or more (max, min)
-    forward: Callable[..., float]
-    local: Callable[[int, Sequence[float], float], float]
-    np_forward: Callable[..., Any]
-    np_local: Callable[[int, Sequence[Any], Any], Any]
-    formula: tuple[str, ...]
-    role: str  # "short: explanation" of the gate's part in the backward flow
-    doc: str  # the math, one line
-    function: bool = True  # callable by name in expressions: exp(x)
-    symbol: str = ""  # infix/prefix symbol for operators: "+", "**", "-" (neg)
-    precedence: int = 9  # printer/parser binding power: + 1, * 2, unary - 3, ** 4, call/atom 9
-    kink: Optional[Callable[[Sequence[float]], int]] = None  # which side of the kink
-    np_kink: Optional[Callable[[Sequence[Any]], Any]] = None
-    expansion: Optional[Callable[[Any, int], int]] = None  # (builder, input id) -> output id
-    domain: tuple[tuple[float, float], ...] = ((-3.0, 3.0),)  # test sampling box per input
+    __slots__ = (
+        "name", "arity", "forward", "local", "np_forward", "np_local", "formula", "role", "doc",
+        "function", "symbol", "precedence", "right_associative", "spaced", "gate_label",
+        "constant_label", "constant_role", "routes", "kink", "np_kink", "expansion", "domain",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        arity: int,  # 1 or 2; 0 = two or more (max, min)
+        forward: Callable[..., float],
+        local: Callable[[int, Sequence[float], float], float],
+        np_forward: Callable[..., Any],
+        np_local: Callable[[int, Sequence[Any], Any], Any],
+        formula: tuple[str, ...],
+        role: str,  # "short: explanation" of the gate's part in the backward flow
+        doc: str,  # the math, one line
+        *,
+        function: bool = True,  # callable by name in expressions: exp(x)
+        symbol: str = "",  # infix/prefix symbol for operators: "+", "**", "-" (neg), "1/"
+        precedence: int = 9,  # binding power: + 1, * 2, unary - 3, ** 4, call/atom 9
+        right_associative: bool = False,  # a**b**c = a**(b**c); --x needs no parentheses
+        spaced: bool = False,  # printed with spaces around the symbol: x + y
+        gate_label: str = "",  # how tables name the gate ("1/x", "*-1"); default symbol or name
+        constant_label: bool = False,  # with one constant input the label shows it: +1, *-1
+        constant_role: Optional[Callable[[float], str]] = None,  # role given that constant
+        routes: bool = False,  # the whole gradient goes to one input (the winner)
+        kink: Optional[Callable[[Sequence[float]], int]] = None,  # which side of the kink
+        np_kink: Optional[Callable[[Sequence[Any]], Any]] = None,
+        expansion: Optional[Callable[[Any, int], int]] = None,  # (builder, input id) -> output id
+        domain: tuple[tuple[float, float], ...] = ((-3.0, 3.0),),  # test sampling box per input
+    ):
+        self.name, self.arity, self.forward, self.local = name, arity, forward, local
+        self.np_forward, self.np_local, self.formula = np_forward, np_local, formula
+        self.role, self.doc, self.function, self.symbol = role, doc, function, symbol
+        self.precedence, self.right_associative, self.spaced = precedence, right_associative, spaced
+        self.gate_label, self.constant_label, self.constant_role = gate_label, constant_label, constant_role
+        self.routes, self.kink, self.np_kink = routes, kink, np_kink
+        self.expansion, self.domain = expansion, domain
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
+
+
+def _scaling_role(constant: float) -> str:
+    """A `*c` gate's role: `*-1` flips the sign (the lecture's gate), any other c scales."""
+    if constant == -1:
+        return "flips: the upstream gradient changes sign (a *-1 gate)"
+    return "scales: by the constant it multiplies with"
 
 
 def _expand_sigmoid(builder, x: int) -> int:
@@ -201,20 +234,23 @@ _register(Op(
     "add", 2, lambda a, b: a + b, lambda i, a, out: 1.0,
     lambda a, b: a + b, lambda i, a, out: 1.0,
     ("1", "1"), "distributes: each input gets the upstream gradient unchanged",
-    "out = x + y", function=False, symbol="+", precedence=1, domain=((-3.0, 3.0), (-3.0, 3.0)),
+    "out = x + y", function=False, symbol="+", precedence=1, spaced=True, constant_label=True,
+    domain=((-3.0, 3.0), (-3.0, 3.0)),
 ))
 _register(Op(
     "sub", 2, lambda a, b: a - b, lambda i, a, out: 1.0 if i == 0 else -1.0,
     lambda a, b: a - b,
     lambda i, a, out: 1.0 if i == 0 else -1.0,
     ("1", "-1"), "distributes: x gets the upstream gradient, y gets it negated",
-    "out = x - y", function=False, symbol="-", precedence=1, domain=((-3.0, 3.0), (-3.0, 3.0)),
+    "out = x - y", function=False, symbol="-", precedence=1, spaced=True,
+    domain=((-3.0, 3.0), (-3.0, 3.0)),
 ))
 _register(Op(
     "mul", 2, lambda a, b: a * b, lambda i, a, out: a[1 - i],
     lambda a, b: a * b, lambda i, a, out: a[1 - i],
     ("y", "x"), "switches: each input gets upstream × the other input's value",
-    "out = x · y", function=False, symbol="*", precedence=2, domain=((-3.0, 3.0), (-3.0, 3.0)),
+    "out = x · y", function=False, symbol="*", precedence=2, constant_label=True,
+    constant_role=_scaling_role, domain=((-3.0, 3.0), (-3.0, 3.0)),
 ))
 _register(Op(
     "div", 2, safe_div,
@@ -230,20 +266,21 @@ _register(Op(
     lambda a, b: a**b,
     lambda i, a, out: a[1] * a[0] ** (a[1] - 1.0) if i == 0 else _np_pow_local_exponent(a[0], out),
     ("y·x^(y-1)", "out·ln x"), "scales: the base by y·x^(y-1), the exponent by out·ln x",
-    "out = x ** y", function=False, symbol="**", precedence=4,
+    "out = x ** y", function=False, symbol="**", precedence=4, right_associative=True,
     domain=((0.3, 3.0), (-2.0, 2.0)),
 ))
 _register(Op(
     "neg", 1, lambda a: -a, lambda i, a, out: -1.0,
     lambda a: -a, lambda i, a, out: -1.0,
     ("-1",), "flips: the upstream gradient changes sign (a *-1 gate)",
-    "out = -x", function=False, symbol="-", precedence=3,
+    "out = -x", function=False, symbol="-", precedence=3, right_associative=True,
+    gate_label="*-1",
 ))
 _register(Op(
     "recip", 1, lambda a: safe_div(1.0, a), lambda i, a, out: -out * out,  # -1/x² as -(1/x)²
     lambda a: 1.0 / a, lambda i, a, out: -out * out,
     ("-1/x²",), "scales: by -1/x²",
-    "out = 1 / x", function=False, symbol="1/", precedence=2,
+    "out = 1 / x", function=False, symbol="1/", precedence=2, gate_label="1/x",
     domain=((0.3, 3.0),),
 ))
 _register(Op(
@@ -301,6 +338,7 @@ _register(Op(
     lambda *a: np.stack(np.broadcast_arrays(*a)).max(axis=0),
     lambda i, a, out: (np_winner(a, True) == i).astype(float),
     ("[x won]",), "routes: the whole gradient goes to the input that won", "out = max(x₁, x₂, …)",
+    routes=True,
     kink=lambda a: winner(a, True), np_kink=lambda a: np_winner(a, True).astype(np.int8),
     domain=((-3.0, 3.0), (-3.0, 3.0), (-3.0, 3.0)),
 ))
@@ -309,7 +347,7 @@ _register(Op(
     lambda *a: np.stack(np.broadcast_arrays(*a)).min(axis=0),
     lambda i, a, out: (np_winner(a, False) == i).astype(float),
     ("[x won]",), "routes: the whole gradient goes to the smallest input",
-    "out = min(x₁, x₂, …)",
+    "out = min(x₁, x₂, …)", routes=True,
     kink=lambda a: winner(a, False), np_kink=lambda a: np_winner(a, False).astype(np.int8),
     domain=((-3.0, 3.0), (-3.0, 3.0)),
 ))

@@ -9,6 +9,7 @@ syntax error pointing at its column. User text is never handed to eval/exec/comp
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Optional, Union
 
@@ -71,9 +72,22 @@ def tokenize(text: str) -> list[Token]:
                 raise ExprError(
                     f"malformed number '{text[column:end + 1]}' (write 2*x, not 2x)", text, end
                 )
+            if math.isinf(float(piece)):
+                raise ExprError(
+                    f"number '{piece}' is too large: it overflows to inf (the limit is about 1.8e308)",
+                    text,
+                    column,
+                )
             append(Token(kind, piece, column))
         elif kind == "name":
             append(Token(kind, piece, column))
+        elif piece.isidentifier() or piece.isalnum():
+            raise ExprError(
+                f"syntax error: {piece!r} cannot be part of a name: variable names use ASCII "
+                "letters, digits and _ only",
+                text,
+                column,
+            )
         else:
             reason = _EXPLAINED.get(piece, f"unexpected character {piece!r}")
             raise ExprError(f"syntax error: {reason}", text, column)

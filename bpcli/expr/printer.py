@@ -14,14 +14,14 @@ from bpcli.expr.graph import CONSTANT, VARIABLE, ExprGraph, ExprNode
 from bpcli.expr.ops import OPS
 
 ATOM = 9
-_RIGHT_ASSOCIATIVE = {"pow"}
-_SPACED = {"add": " + ", "sub": " - "}
 
 Piece = Union[str, int]  # literal text, or a child node id to print in its place
 
 
 def constant_text(value: float) -> str:
     """A number as the grammar writes it (negative numbers in parentheses)."""
+    if value != value:
+        return "nan"  # the parser never makes one (it refuses non-finite literals)
     if math.isinf(value):
         text = "1e999"
     elif value == int(value) and abs(value) < 1e15:
@@ -54,20 +54,17 @@ def pieces(graph: ExprGraph, node: ExprNode) -> list[Piece]:
             out.append(child)
         out.append(")")
         return out
-    if node.op == "neg":
+    if len(node.inputs) == 1:  # a prefix operator: -x, 1/x
         child = node.inputs[0]
-        wrap = precedence(graph.nodes[child]) < own
-        return ["-", *_wrapped(child, wrap)]
-    if node.op == "recip":
-        child = node.inputs[0]
-        wrap = precedence(graph.nodes[child]) <= own
-        return ["1/", *_wrapped(child, wrap)]
+        child_prec = precedence(graph.nodes[child])
+        wrap = child_prec < own or (child_prec == own and not op.right_associative)
+        return [op.symbol, *_wrapped(child, wrap)]
     left, right = node.inputs
     left_prec, right_prec = precedence(graph.nodes[left]), precedence(graph.nodes[right])
-    right_assoc = node.op in _RIGHT_ASSOCIATIVE
+    right_assoc = op.right_associative
     wrap_left = left_prec < own or (left_prec == own and right_assoc)
     wrap_right = right_prec < own or (right_prec == own and not right_assoc)
-    symbol = _SPACED.get(node.op, op.symbol)
+    symbol = f" {op.symbol} " if op.spaced else op.symbol
     return [*_wrapped(left, wrap_left), symbol, *_wrapped(right, wrap_right)]
 
 

@@ -47,6 +47,6 @@ def local_formula(graph: ExprGraph, gate_id: int, sent: InputStep) -> str:
     return _GATE_VARIABLE.sub(lambda m: names[m.group(1)], formula)
 
 
-def short_role(op_name: str) -> str:
-    """`distributes`, `switches`, `routes` ... (the word before ':' in the op table's role)."""
-    return OPS[op_name].role.split(":", 1)[0]
+def short_role(graph: ExprGraph, gate_id: int) -> str:
+    """`distributes`, `switches`, `routes` ... (the word before ':' in the gate's role)."""
+    return graph.role(gate_id).split(":", 1)[0]

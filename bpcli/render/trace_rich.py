@@ -17,7 +17,7 @@ from bpcli.render.trace_numbers import local_formula, num, precise, short_role
 
 ROW_LIMIT = 200  # more nodes than this: show the first and last HEAD_ROWS rows only
 HEAD_ROWS = 30
-TEXT_WIDTH = 28
+TEXT_WIDTH = 60  # longer sub-expressions are named by their node (n12)
 MAX_CHECK_ROWS = 100
 
 
@@ -27,8 +27,16 @@ def _shown(count: int) -> tuple[range, range]:
     return range(HEAD_ROWS), range(count - HEAD_ROWS, count)
 
 
-def _omitted_row(table: Table, hidden: int, what: str) -> None:
-    table.add_row(Text(f"… {hidden:,} more {what} (--format json lists all)", style="dim"))
+def _omitted_row(table: Table, columns: int) -> None:
+    """A row of ⋮ where rows were left out (the count goes in the caption: one short line)."""
+    table.add_row(*([Text("⋮", style="dim")] * columns))
+
+
+def _note_omitted(table: Table, hidden: int, what: str) -> None:
+    if hidden > 0:
+        table.caption = f"⋮ {hidden:,} more {what} (--format json lists all)"
+        table.caption_justify = "left"
+        table.min_width = max(table.min_width or 0, len(table.caption))  # one line, unwrapped
 
 
 def _header(report: TraceReport) -> Group:
@@ -67,11 +75,11 @@ def forward_table(report: TraceReport) -> Table:
     table.add_column("inputs")
     table.add_column("value", justify="right")
     if texts is not None:
-        table.add_column("expression", overflow="fold", max_width=TEXT_WIDTH + 12)
+        table.add_column("expression", overflow="fold", max_width=TEXT_WIDTH)
     head, tail = _shown(len(graph))
     for part, rows in enumerate((head, tail)):
         if part == 1 and len(rows):
-            _omitted_row(table, len(graph) - len(head) - len(tail), "nodes")
+            _omitted_row(table, len(table.columns))
         for i in rows:
             node = graph.nodes[i]
             gate = (
@@ -85,59 +93,53 @@ def forward_table(report: TraceReport) -> Table:
                 row.append(texts[i] if node.op not in ("var", "const") else "")
             style = "bold" if i == graph.output else None
             table.add_row(*row, style=style)
+    _note_omitted(table, len(graph) - len(head) - len(tail), "nodes")
     return table
 
 
 def backward_table(report: TraceReport) -> Table:
+    """One row per (gate, input): upstream × local = sent down; a fork's row adds `x += …`.
+
+    Six columns, so the sigmoid neuron fits 80 columns without wrapping a row; an input's
+    gradient equals what was sent down unless a fork accumulated, and only then is shown.
+    """
     graph, trace = report.graph, report.trace
+    title = "Backward pass (reverse order): sent down = upstream × local gradient"
     table = Table(
-        title="Backward pass (reverse order): sent down = upstream × local gradient",
-        box=box.SIMPLE_HEAD,
-        title_justify="left",
+        title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, min_width=len(title)
     )
-    table.add_column("gate")
-    table.add_column("role")
-    table.add_column("upstream", justify="right")
-    table.add_column("to")
-    table.add_column("local gradient")
-    table.add_column("sent down")
-    table.add_column("input's gradient")
+    table.add_column("gate", no_wrap=True)
+    table.add_column("role", no_wrap=True)
+    table.add_column("upstream", justify="right", no_wrap=True)
+    table.add_column("to", no_wrap=True)
+    table.add_column("local gradient", overflow="fold")
+    table.add_column("sent down", overflow="fold")
     steps = trace.steps
     head, tail = _shown(len(steps))
     for part, rows in enumerate((head, tail)):
         if part == 1 and len(rows):
-            _omitted_row(table, len(steps) - len(head) - len(tail), "gates")
+            _omitted_row(table, 6)
         for k in rows:
             step = steps[k]
             node = graph.nodes[step.node]
-            role = short_role(node.op)
-            if node.op in ("max", "min"):
+            role = short_role(graph, step.node)
+            if OPS[node.op].routes:
                 won = [graph.label(node.inputs[s.position]) for s in step.inputs if s.local == 1.0]
-                role = f"routes → {won[0]}" if won else "routes"
+                role = f"{role} → {won[0]}" if won else role
             gate = f"{graph.label(step.node)} {graph.gate_label(step.node)}"
             if not step.inputs:
                 table.add_row(
-                    gate,
-                    role,
-                    num(step.upstream),
-                    "",
-                    Text("(constants only)", style="dim"),
-                    "",
-                    "",
+                    gate, role, num(step.upstream), "", Text("(constants only)", style="dim"), ""
                 )
             for j, sent in enumerate(step.inputs):
                 to = graph.label(sent.node)
                 formula = local_formula(graph, step.node, sent)
-                local = Text(
+                local = Text(  # Text, not str: `[x won]` is a formula, not Rich markup
                     formula if formula == num(sent.local) else f"{formula} = {num(sent.local)}"
                 )
-                down = f"{num(step.upstream)}×{num(sent.local)} = {num(sent.sent)}"
+                down = Text(f"{num(step.upstream)}×{num(sent.local)} = {num(sent.sent)}")
                 if sent.accumulated:
-                    total = Text(
-                        f"{to} += {num(sent.sent)} → {num(sent.total)}", style="bold magenta"
-                    )
-                else:
-                    total = Text(f"{to} = {num(sent.total)}")
+                    down.append(f"\n{to} += {num(sent.sent)} → {num(sent.total)}", "bold magenta")
                 first = j == 0
                 table.add_row(
                     gate if first else "",
@@ -146,19 +148,25 @@ def backward_table(report: TraceReport) -> Table:
                     to,
                     local,
                     down,
-                    total,
                     end_section=j == len(step.inputs) - 1 and len(graph) <= 60,
                 )
+    _note_omitted(table, len(steps) - len(head) - len(tail), "gates")
     return table
 
 
 def roles_legend(report: TraceReport) -> Text:
-    used = []
-    for node in report.graph.nodes:
-        if not node.is_leaf and node.op not in used:
-            used.append(node.op)
+    """Each kind of gate used, once: `mul switches: …`, `*-1 flips: …`."""
+    graph = report.graph
+    seen: dict[str, str] = {}
+    for node in graph.nodes:
+        if node.is_leaf:
+            continue
+        role = graph.role(node.id)
+        if role not in seen:
+            custom = role != OPS[node.op].role
+            seen[role] = graph.gate_label(node.id) if custom else node.op
     text = Text("Gate roles: ", style="dim")
-    text.append("; ".join(f"{name} {OPS[name].role}" for name in used), style="dim")
+    text.append("; ".join(f"{name} {role}" for role, name in seen.items()), style="dim")
     return text
 
 
@@ -196,7 +204,8 @@ def gradients_table(report: TraceReport) -> Table:
             Text(check.status, style=style),
         )
     if len(names) > MAX_CHECK_ROWS:
-        _omitted_row(table, len(names) - MAX_CHECK_ROWS, "variables")
+        _omitted_row(table, len(table.columns))
+        _note_omitted(table, len(names) - MAX_CHECK_ROWS, "variables")
     return table
 
 
