@@ -87,6 +87,8 @@ def test_a_finite_expression_next_to_it_is_still_judged():
 
 PLAIN_CASES = [
     ["spiral", "--h-sweep"],
+    ["spiral", "--split", "--mode", "directional"],
+    ["--layer", "conv2d"],
     ["max(x, y) + abs(z)", "x=1", "y=1", "z=0"],
     ["exp(x)", "x=1000"],
     ["--layer", f"{BROKEN}:TransposedAffine"],

@@ -87,7 +87,7 @@ def _validate(req: GradcheckRequest) -> None:
     if req.layer is None and req.target is None and not req.layers:
         raise UsageError(
             "nothing to check: give a spec file, a built-in spec name, an expression, "
-            "--layer FILE.py:Class, or --layers alone for every built-in layer"
+            "--layer FILE.py:Class or NAME (a built-in layer), or --layers alone for every built-in layer"
         )
 
 
