@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from bpcli.cli import app
@@ -61,12 +62,37 @@ def test_show_prints_the_resolved_spec_with_defaults_and_the_layer_table(tmp_pat
                     "regularization: {type: l2, strength: 0.001}", "optimizer: {type: sgd, lr: 1.0}",
                     "schedule: {type: constant", "seed: 0"):
         assert default in result.stdout  # every default made visible
-    rows = {line.split()[1]: line for line in result.stdout.splitlines() if re.match(r"^\W*(dense|relu)\d", line)}
+    rows = {line.split()[0]: line for line in result.stdout.splitlines() if re.match(r"^\s*(dense|relu)\d", line)}
     # 2 inputs -> 50 hidden -> 3 scores: (2*50 + 50) + 0 + (50*3 + 3)
     assert "150" in rows["dense1"] and "(N, 50)" in rows["dense1"]
     assert "(N, 50)" in rows["relu1"]
     assert "153" in rows["dense2"] and "(N, 3)" in rows["dense2"]
     assert re.search(r"total\b.*\b303\b", result.stdout)
+
+
+@pytest.mark.parametrize("config", BUILDS, ids=[c.stem for c in CONFIGS])
+def test_show_fits_100_columns_with_simple_tables(config: Path):
+    result = runner.invoke(app, ["show", str(config)], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100, max(lines, key=len)
+    assert not set("┏┳━┡╇┃") & set(result.stdout)  # no heavy box: the simple style trace uses
+    assert any(set(line.strip()) == {"─"} for line in lines)  # the simple table's head rule
+
+
+def test_resolved_yaml_wraps_long_sections_and_reads_back_the_same():
+    from bpcli.render.spec import YAML_WIDTH, spec_yaml
+
+    spec = {
+        "seed": 3,
+        "data": {"type": "csv", "path": "/" + "very-long-directory-name/" * 2 + "points.csv", "label": "y"},
+        "model": [{"type": "dense", "units": 10 ** 5, "init": "he"}, {"type": "relu"}],
+        "train": {f"option_{i}": i * 1000 for i in range(20)},
+    }
+    text = spec_yaml(spec)
+    assert max(len(line) for line in text.splitlines()) <= YAML_WIDTH
+    assert yaml.safe_load(text) == spec
+    assert "seed: 3\n" in text and "- {type: relu}" in text
 
 
 def test_show_json_has_the_spec_and_every_layer():

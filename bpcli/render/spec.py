@@ -8,9 +8,22 @@ from typing import Any
 import yaml
 
 
+YAML_WIDTH = 96  # the resolved spec fits a 100-column terminal or pipe
+
+
 def spec_yaml(spec: dict[str, Any]) -> str:
-    """The resolved spec as YAML (block style, keys in spec order)."""
-    return yaml.safe_dump(spec, sort_keys=False, default_flow_style=None, width=100)
+    """The resolved spec as YAML, keys in spec order: leaf mappings in flow style
+    (`data: {type: spiral, ...}`, wrapped) when every line fits YAML_WIDTH columns, else that
+    section in block style."""
+    parts = []
+    for key, value in spec.items():
+        nested = isinstance(value, (dict, list))  # a lone scalar would come out as `{seed: 0}`
+        # PyYAML breaks a flow line only once it is past `width`, so aim below YAML_WIDTH
+        text = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=None if nested else False, width=80)
+        if max(len(line) for line in text.splitlines()) > YAML_WIDTH:
+            text = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=False, width=YAML_WIDTH)
+        parts.append(text)
+    return "".join(parts)
 
 
 def render_show_json(summary) -> str:
@@ -18,6 +31,7 @@ def render_show_json(summary) -> str:
 
 
 def render_show_rich(summary, console) -> None:
+    from rich import box
     from rich.syntax import Syntax
     from rich.table import Table
 
@@ -33,7 +47,7 @@ def render_show_rich(summary, console) -> None:
         return
     graph = summary.model_form == "graph"
     table = Table(title=f"model: input {_shape(summary.input_shape)}, {summary.n_classes or '-'} classes",
-                  title_justify="left")
+                  title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("layer")
     table.add_column("type")
     if graph:
