@@ -1,7 +1,7 @@
 """`bpcli trace EXPR [NAME=VALUE ...]`: an expression's graph, forward and every backward step."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Typer would evaluate every annotation string of
+# this signature on each start-up (typing.get_type_hints compiles each one).
 import sys
 from pathlib import Path
 from typing import List, Optional

@@ -6,7 +6,6 @@ Renderers read a TraceReport; they never compute gradients themselves.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 from bpcli.errors import UsageError, did_you_mean
@@ -18,15 +17,17 @@ CHECK_BUDGET = 2_000_000  # node evaluations the central-difference check may sp
 DRAW_RANGE = (-3.0, 3.0)
 
 
-@dataclass
 class GradientCheck:
     """One variable's backprop gradient beside its central difference."""
 
-    name: str
-    analytic: float
-    numeric: float
-    rel_error: float
-    at_kink: bool  # a relu/abs/max/min gate switched sides between x-h and x+h
+    __slots__ = ("name", "analytic", "numeric", "rel_error", "at_kink")
+
+    def __init__(self, name: str, analytic: float, numeric: float, rel_error: float, at_kink: bool):
+        self.name = name
+        self.analytic = analytic
+        self.numeric = numeric
+        self.rel_error = rel_error
+        self.at_kink = at_kink  # a relu/abs/max/min gate switched sides between x-h and x+h
 
     @property
     def status(self) -> str:
@@ -37,19 +38,33 @@ class GradientCheck:
         return "kink" if self.at_kink else "MISMATCH"
 
 
-@dataclass
 class TraceReport:
-    """The result of tracing an expression at given (and drawn) values."""
+    """The result of tracing an expression at given (and drawn) values.
 
-    expression: str
-    graph: ExprGraph
-    trace: Trace
-    inputs: dict[str, float]
-    drawn: list[str]  # variables given no value, drawn with `seed`
-    seed: int
-    expanded: bool
-    checks: Optional[list[GradientCheck]]  # None when the check would cost too much
-    notes: list[str] = field(default_factory=list)
+    A plain class, like the graph's: `bpcli trace` start-up pays for every dataclass built.
+    """
+
+    def __init__(
+        self,
+        expression: str,
+        graph: ExprGraph,
+        trace: Trace,
+        inputs: dict[str, float],
+        drawn: list[str],  # variables given no value, drawn with `seed`
+        seed: int,
+        expanded: bool,
+        checks: Optional[list[GradientCheck]],  # None when the check would cost too much
+        notes: Optional[list[str]] = None,
+    ):
+        self.expression = expression
+        self.graph = graph
+        self.trace = trace
+        self.inputs = inputs
+        self.drawn = drawn
+        self.seed = seed
+        self.expanded = expanded
+        self.checks = checks
+        self.notes: list[str] = notes if notes is not None else []
 
     @property
     def warnings(self) -> list[str]:
