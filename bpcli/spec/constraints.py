@@ -25,13 +25,24 @@ class Bounds:
         """A message when value is out of range, else None."""
         if isinstance(value, float) and math.isnan(value):
             return "must be a number, not nan"
+        if self._is_closed_range():  # a count: say which end was crossed
+            if value < self.lo:
+                return f"must be at least {self.lo}, got {value}"
+            if value > self.hi:
+                return f"must be at most {self.hi:,}, got {value}"
+            return None
         if self.lo is not None and (value < self.lo or (value == self.lo and not self.lo_inclusive)):
             return f"must be {self.describe()}, got {value}"
         if self.hi is not None and (value > self.hi or (value == self.hi and not self.hi_inclusive)):
             return f"must be {self.describe()}, got {value}"
         return None
 
+    def _is_closed_range(self) -> bool:
+        return self.lo is not None and self.hi is not None and self.lo_inclusive and self.hi_inclusive
+
     def describe(self) -> str:
+        if self._is_closed_range():
+            return f"from {self.lo} to {self.hi:,}"
         if self.lo == 1 and self.lo_inclusive and self.hi is None:
             return "at least 1"
         if self.lo == 0 and not self.lo_inclusive and self.hi is None:
@@ -48,21 +59,31 @@ POSITIVE = Bounds(lo=0, lo_inclusive=False)
 NON_NEGATIVE = Bounds(lo=0)
 FRACTION = Bounds(lo=0, hi=1, hi_inclusive=False)
 
+# upper bounds on counts: far above any run that fits in memory or time, far below a typo's 10**23
+MAX_EPOCHS = 10**7  # epochs, and counts measured in epochs or steps
+MAX_WIDTH = 10**6  # units, filters, classes
+MAX_EXAMPLES = 10**8  # batch sizes and dataset sizes
+MAX_SPATIAL = 10**4  # kernel, pool, stride, padding, image sides
+
+
+def count_up_to(hi: int, lo: int = 1) -> Bounds:
+    return Bounds(lo=lo, hi=hi)
+
+
 BOUNDS_BY_NAME: dict[str, Bounds] = {
+    **dict.fromkeys(["epochs", "checkpoint_every", "eval_every", "step_size", "every"], count_up_to(MAX_EPOCHS)),
+    **dict.fromkeys(["patience", "warmup_epochs"], count_up_to(MAX_EPOCHS, lo=0)),
+    **dict.fromkeys(["units", "filters", "out_channels", "n_classes", "classes", "num_classes"], count_up_to(MAX_WIDTH)),
     **dict.fromkeys(
-        [
-            "units", "filters", "out_channels", "kernel", "kernel_size", "pool", "pool_size",
-            "size", "stride", "epochs", "batch_size", "checkpoint_every", "eval_every",
-            "n", "n_samples", "n_points", "points_per_class", "n_classes", "classes",
-            "max_examples", "step_size", "every", "num_classes", "image_size", "height", "width",
-        ],
-        AT_LEAST_ONE,
+        ["batch_size", "n", "n_samples", "n_points", "points_per_class", "images_per_class", "max_examples"],
+        count_up_to(MAX_EXAMPLES),
     ),
     **dict.fromkeys(
-        ["padding", "patience", "min_delta", "warmup_epochs", "strength", "weight_decay",
-         "noise", "min_lr", "alpha"],
-        NON_NEGATIVE,
+        ["kernel", "kernel_size", "pool", "pool_size", "size", "stride", "image_size", "height", "width"],
+        count_up_to(MAX_SPATIAL),
     ),
+    "padding": count_up_to(MAX_SPATIAL, lo=0),
+    **dict.fromkeys(["min_delta", "strength", "weight_decay", "noise", "min_lr", "alpha"], NON_NEGATIVE),
     **dict.fromkeys(["lr", "eps", "clip_norm", "gamma", "temperature"], POSITIVE),
     **dict.fromkeys(
         ["val_fraction", "test_fraction", "p", "rate", "momentum", "beta1", "beta2", "decay"],

@@ -23,6 +23,7 @@ from bpcli.spec.yaml_loader import Where
 
 INPUT = "input"
 RESERVED = ("type", "in", "name")
+NODE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")  # ASCII: names become parameter keys and CLI paths
 
 
 @dataclass
@@ -175,8 +176,9 @@ def _graph_nodes(model: dict, problems: Problems, base_dir: Path) -> list[NodeSp
     previous = INPUT
     for name, item in model.items():
         path = ("model", name)
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", name) or name == INPUT:
-            problems.add(path, f"node name '{name}' must be an identifier other than 'input'", at_key=True)
+        why = _bad_node_name(name)
+        if why:
+            problems.add(path, why, at_key=True)
             continue
         if isinstance(item, dict) and "name" in item:
             problems.add(path + ("name",), "in the graph form the mapping key is the node's name", at_key=True)
@@ -194,6 +196,15 @@ def _graph_nodes(model: dict, problems: Problems, base_dir: Path) -> list[NodeSp
         previous = name
         nodes.append(node)
     return nodes
+
+
+def _bad_node_name(name: Any) -> str:
+    """Why `name` cannot name a node in the graph form, or ""."""
+    if name == INPUT:
+        return f"'{INPUT}' names the data; choose another node name"
+    if not isinstance(name, str) or not NODE_NAME.fullmatch(name):
+        return f"node name '{name}' must be ASCII letters, digits, '_' or '-', not starting with a digit"
+    return ""
 
 
 def _node(item: Any, path: tuple, problems: Problems, base_dir: Path) -> Optional[NodeSpec]:
