@@ -1,7 +1,5 @@
 """`bpcli gradcheck`: analytic gradients against centered differences, with verdicts."""
 
-from __future__ import annotations
-
 from typing import List, Optional
 
 import typer

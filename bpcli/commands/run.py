@@ -1,8 +1,5 @@
 """`bpcli train`, `bpcli evaluate`, `bpcli predict`: parse, one library call, render."""
 
-from __future__ import annotations
-
-import json
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -126,6 +123,8 @@ def _render(run, summary, history, surface, console, json_mode: bool, quiet: boo
     from bpcli.render.summary import render_overfit, render_summary
 
     if json_mode:
+        import json
+
         print(json.dumps(summary))
         return
     if run.overfit is not None:
@@ -182,6 +181,8 @@ def evaluate_command(
     trained = _load(target, checkpoint)
     metrics = evaluate_trained(trained, data)
     if fmt == "json":
+        import json
+
         print(json.dumps({"checkpoint": str(trained.checkpoint_path), "metrics": metrics}))
         return
     console = make_console()
