@@ -1,7 +1,5 @@
 """`bpcli show CONFIG [NAME=VALUE ...]` and `bpcli schema`: a spec resolved, and the spec format."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import List, Optional
