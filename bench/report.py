@@ -29,6 +29,12 @@ def ratio_cell(ratio, target=None) -> str:
     return f"{ratio:.2f} {mark(ratio <= target)} (≤ {target:g})"
 
 
+def _count(n) -> str:
+    if n is None:
+        return "—"
+    return f"{n / 1000:.0f}k" if n >= 10000 else str(n)
+
+
 def side_cell(side: dict) -> str:
     if side.get("median_s") is not None:
         return ms(side["median_s"])
@@ -57,15 +63,15 @@ def print_report(results: dict) -> None:
 
     if results.get("steps"):
         t = Table(title="Training step (forward + backward + SGD momentum), median ms per step")
-        for col in ("model", "bpcli", "torch", "numpy", "bpcli/torch", "numpy/torch", "GFLOP/s bpcli · torch · numpy", "steps"):
+        for col in ("model", "bpcli", "torch", "numpy", "bpcli/torch", "numpy/torch", "GFLOP/s bpcli·torch·numpy", "steps timed"):
             t.add_column(col, justify="left" if col == "model" else "right")
         notes = []
         for row in results["steps"]:
             sides = row["sides"]
             gf = " · ".join(f"{sides[s]['gflops']:.0f}" if sides[s].get("gflops") else "—" for s in ("bpcli", "torch", "numpy"))
-            n = "/".join(str(sides[s].get("n", "—")) for s in ("bpcli", "torch", "numpy"))
+            n = "/".join(_count(sides[s].get("n")) for s in ("bpcli", "torch", "numpy"))
             t.add_row(
-                f"{row['name']} ({row['description'].split(',')[0]})",
+                row["name"],
                 side_cell(sides["bpcli"]), side_cell(sides["torch"]), side_cell(sides["numpy"]),
                 ratio_cell(row["ratio_bpcli_torch"], row["target_ratio"]),
                 ratio_cell(row["ratio_numpy_torch"]), gf, n,
@@ -77,6 +83,7 @@ def print_report(results: dict) -> None:
             if len(losses) > 1 and max(losses.values()) - min(losses.values()) > 1e-3 * max(1.0, abs(max(losses.values()))):
                 notes.append(f"{row['name']}: initial losses differ, the models are not the same: {losses}")
         con.print(t)
+        con.print("  " + "; ".join(f"{row['name']}: {row['description']}" for row in results["steps"]))
         for note in dict.fromkeys(notes):
             con.print(f"  {note}")
 

@@ -41,6 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "latest.json", help="where to write the JSON results")
     p.add_argument("--e2e-repeats", type=int, default=3, help="Fashion-MNIST runs per side, alternating (default 3; the median is shown)")
     p.add_argument("--full-gradcheck", action="store_true", help="also run the full-mode gradient check (very slow)")
+    p.add_argument("--show", type=Path, metavar="JSON", help="print the tables of an earlier run's JSON and exit")
     p.add_argument("--threads", type=int, default=None, help="threads for NumPy's BLAS and torch alike (default: every core, NumPy's default)")
     args = p.parse_args(argv)
     known = set(SECTIONS) | {c.name for c in CASES}
@@ -73,6 +74,11 @@ def load_average() -> list | None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.show:
+        from bench import report
+
+        report.print_report(json.loads(args.show.read_text(encoding="utf-8")))
+        return 0
     if args.smoke and not args.threads:
         args.threads = 1  # tiny GEMMs; and a test suite running beside it must not make BLAS threads wait
     if args.threads:
