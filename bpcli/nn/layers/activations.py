@@ -40,15 +40,16 @@ class ReLU(_Elementwise):
     """out = max(0, x), any shape (N, ...); dx = dout · [x > 0]."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        # the mask as 0/1 in x's dtype: multiplying by it is several times faster than by a bool array
-        self._keep((x > 0).astype(x.dtype))
+        # a bool mask: multiplying by it costs the same as by a 0/1 float mask (NumPy >= 2), and
+        # casting it to float would cost ~6x the whole forward on (512, 1024) (fresh-page faults)
+        self._keep(np.greater(x, 0))
         return np.maximum(x, 0)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return np.multiply(dout, self._cached(), out=self._dx_like(dout))
 
     def kink_state(self) -> Optional[np.ndarray]:
-        return None if self._saved is None else self._saved > 0
+        return None if self._saved is None else self._saved.copy()
 
 
 @LAYERS.register("leaky_relu")

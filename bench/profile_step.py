@@ -1,0 +1,134 @@
+"""Where a bpcli training step spends its time: every layer's forward and backward, the loss,
+the optimizer update, against the whole step and the GEMM floor (the step's GEMMs alone).
+
+    python bench/profile_step.py                 # mnist and wide
+    python bench/profile_step.py wide --threads 1
+    python bench/profile_step.py mnist --steps 300
+
+Each piece is timed with perf_counter around the real call inside real steps (medians over
+steps); "floor" times the same GEMMs the step needs as bare np.matmul into preallocated
+buffers. Numbers only mean something on a quiet machine: the load average is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+def _timed(fn, bucket: list):
+    def wrapper(*a, **k):
+        t0 = time.perf_counter()
+        out = fn(*a, **k)
+        bucket.append(time.perf_counter() - t0)
+        return out
+
+    return wrapper
+
+
+def _median_ms(xs) -> float:
+    return 1e3 * statistics.median(xs) if xs else float("nan")
+
+
+def gemm_floor(case, steps: int):
+    """Median ms of the step's GEMMs as bare matmuls: forward, dW, and dx except for the first layer."""
+    import numpy as np
+
+    from bench.cases import walk_shapes
+
+    rng = np.random.default_rng(0)
+    n = case.batch
+    dims = [int(np.prod(case.input_shape))] + [op.size for op in case.ops if op.kind == "dense"]
+    pieces = {}
+    for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
+        x = rng.standard_normal((n, d_in), dtype=np.float32)
+        W = rng.standard_normal((d_in, d_out), dtype=np.float32)
+        dout = rng.standard_normal((n, d_out), dtype=np.float32)
+        out, dW, dx = np.empty((n, d_out), np.float32), np.empty_like(W), np.empty_like(x)
+        pieces[f"L{i} fwd  x@W    ({n}x{d_in} @ {d_in}x{d_out})"] = lambda x=x, W=W, out=out: np.matmul(x, W, out=out)
+        pieces[f"L{i} dW   x.T@g  ({d_in}x{n} @ {n}x{d_out})"] = lambda x=x, g=dout, dW=dW: np.matmul(x.T, g, out=dW)
+        if i:
+            pieces[f"L{i} dx   g@W.T  ({n}x{d_out} @ {d_out}x{d_in})"] = lambda g=dout, W=W, dx=dx: np.matmul(g, W.T, out=dx)
+    times = {}
+    for name, fn in pieces.items():
+        for _ in range(3):
+            fn()
+        ts = []
+        for _ in range(steps):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+        times[name] = _median_ms(ts)
+    del walk_shapes
+    return times
+
+
+def profile(case_name: str, steps: int) -> None:
+    import numpy as np
+
+    from bench.cases import case_named
+    from bench.bpcli_side import BpcliStep
+    from bench.step_bench import LR, MOMENTUM, make_batch, make_weights
+
+    case = case_named(case_name)
+    step = BpcliStep(case, make_weights(case), *make_batch(case), lr=LR, momentum=MOMENTUM)
+    buckets: dict[str, list] = {}
+    for node in step.graph.nodes:
+        layer = node.layer
+        for what in ("forward", "backward"):
+            key = f"{node.name:8s} {what}"
+            buckets[key] = []
+            setattr(layer, what, _timed(getattr(layer, what), buckets[key]))
+    loss = step.model.loss_fn
+    buckets["loss (softmax-CE)"] = []
+    loss.loss = _timed(loss.loss, buckets["loss (softmax-CE)"])
+    buckets["optimizer.step"] = []
+    step.optimizer.step = _timed(step.optimizer.step, buckets["optimizer.step"])
+    whole: list = []
+    for _ in range(5):
+        step()
+    for b in buckets.values():
+        b.clear()
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        whole.append(time.perf_counter() - t0)
+
+    print(f"\n== {case.name}: {case.note}  ({steps} steps, load {os.getloadavg()[0]:.2f})")
+    total = 0.0
+    for key, xs in buckets.items():
+        m = _median_ms(xs)
+        total += m
+        print(f"  {key:28s} {m:8.3f} ms")
+    print(f"  {'sum of pieces':28s} {total:8.3f} ms")
+    print(f"  {'whole step (median)':28s} {_median_ms(whole):8.3f} ms")
+    floor = gemm_floor(case, steps)
+    for name, m in floor.items():
+        print(f"    floor {name:42s} {m:8.3f} ms")
+    print(f"  {'GEMM floor (sum)':28s} {sum(floor.values()):8.3f} ms")
+    del np
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("cases", nargs="*", default=["mnist", "wide"])
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--threads", type=int, default=None, help="OPENBLAS_NUM_THREADS (set before NumPy loads)")
+    args = p.parse_args()
+    if args.threads:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
+    for name in args.cases:
+        profile(name, args.steps)
+
+
+if __name__ == "__main__":
+    main()
