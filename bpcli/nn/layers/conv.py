@@ -1,8 +1,10 @@
-"""Spatial layers on NCHW arrays: conv2d (im2col + one matrix product), maxpool2d, avgpool2d.
+"""Spatial layers on NCHW arrays: conv2d (im2col + one matrix product per example), maxpool2d, avgpool2d.
 
-Windows are handled one kernel offset (i, j) at a time: the strided view of every entry that
-offset sees is a plain slice, so im2col, col2im and pooling are k² bulk copies or adds
-(no np.add.at, no argmax over short axes, both of which are slow in NumPy).
+conv2d keeps NCHW throughout: cols (N, C·k·k, Ho·Wo) come from one sliding-window copy, and
+W (F, C·k·k) @ cols[n] writes out[n] (F, Ho·Wo) directly, so no layout transposes are needed.
+For stride 1, dx is computed on the padded grid: every kernel offset (i, j) is then a shift of
+i·Wp + j along the flattened (Hp·Wp) plane, so col2im is k² long contiguous adds (no np.add.at).
+Scratch buffers (padded input, cols, padded dout, dcols) are reused while the batch shape stays.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from bpcli.errors import ShapeError
 from bpcli.nn.init import INITIALIZERS
 from bpcli.nn.layer import LAYERS, Layer
-from bpcli.nn.layers._common import check_option, grad_buffer, need_rank, no_cache
+from bpcli.nn.layers._common import Scratch, check_option, grad_buffer, need_rank, no_cache
 
 
 def _out_size(layer: str, size: int, kernel: int, stride: int, padding: int, shape: tuple) -> int:
@@ -32,9 +35,18 @@ def _offset_view(x: np.ndarray, i: int, j: int, stride: int, ho: int, wo: int) -
     return x[:, :, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride]
 
 
+def _zeroed(scratch: Scratch, shape: tuple, dtype: Any) -> np.ndarray:
+    """scratch's buffer, zero-filled when it is (re)allocated: callers only ever rewrite its interior."""
+    fresh = scratch.array is None or scratch.array.shape != shape or scratch.array.dtype != dtype
+    a = scratch.get(shape, dtype)
+    if fresh:
+        a.fill(0)
+    return a
+
+
 @dataclass
 class _ConvCache:
-    cols: np.ndarray  # (C·k·k, N·Ho·Wo) im2col matrix of the padded input
+    cols: np.ndarray  # (N, C·k·k, Ho·Wo) im2col of the padded input; rows like W's (c, i, j)
     x_shape: tuple  # (N, C, H, W)
     out_hw: tuple  # (Ho, Wo)
 
@@ -49,6 +61,7 @@ class Conv2D(Layer):
         ({"filters": 2, "kernel": 3, "padding": 1}, (2, 5, 5)),
         ({"filters": 3, "kernel": 2, "stride": 2}, (1, 4, 4)),
         ({"filters": 2, "kernel": 3, "stride": 2, "padding": 1, "bias": False}, (2, 5, 6)),
+        ({"filters": 2, "kernel": 2, "padding": 2}, (2, 3, 4)),
     )
 
     def __init__(
@@ -61,6 +74,8 @@ class Conv2D(Layer):
         self.init = INITIALIZERS.get(init)
         self.bias = bias
         self._cache: Optional[_ConvCache] = None
+        self._xpad, self._cols, self._dout_grid, self._dcols, self._dxpad = (Scratch() for _ in range(5))
+        self._dw_parts, self._dx = Scratch(), Scratch()
 
     def build(self, input_shape: tuple, rng: np.random.Generator, dtype: Any) -> tuple:
         need_rank("conv2d", input_shape, 3, "(C, H, W)")
@@ -76,28 +91,30 @@ class Conv2D(Layer):
         return (self.filters, ho, wo)
 
     def _im2col(self, x: np.ndarray) -> tuple[np.ndarray, int, int]:
-        """cols (C·k·k, N·Ho·Wo): rows ordered like W's (c, i, j), columns like the output's (n, h, w)."""
+        """cols (N, C·k·k, Ho·Wo) in a reused buffer: rows ordered like W's (c, i, j), columns like out's (h, w)."""
         p, k, s = self.padding, self.kernel, self.stride
+        n, c, h, w = x.shape
         if p:
-            x = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
-        n, c = x.shape[:2]
-        ho, wo = (x.shape[2] - k) // s + 1, (x.shape[3] - k) // s + 1
-        cols = np.empty((c, k, k, n, ho, wo), dtype=x.dtype)
-        xt = x.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp): each copy below moves rows of Wo entries
-        for i in range(k):
-            for j in range(k):
-                cols[:, i, j] = _offset_view(xt, i, j, s, ho, wo)
-        return cols.reshape(c * k * k, n * ho * wo), ho, wo
+            xpad = _zeroed(self._xpad, (n, c, h + 2 * p, w + 2 * p), x.dtype)  # the border stays zero
+            xpad[:, :, p : p + h, p : p + w] = x
+        else:
+            xpad = x
+        windows = sliding_window_view(xpad, (k, k), axis=(2, 3))[:, :, ::s, ::s]  # (N, C, Ho, Wo, k, k)
+        ho, wo = windows.shape[2:4]
+        cols = self._cols.get((n, c, k, k, ho, wo), x.dtype)
+        np.copyto(cols, windows.transpose(0, 1, 4, 5, 2, 3))
+        return cols.reshape(n, c * k * k, ho * wo), ho, wo
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         cols, ho, wo = self._im2col(x)
         W = self.params["W"]
-        f = W.shape[0]
-        out = W.reshape(f, -1) @ cols  # (F, N·Ho·Wo)
+        f, n = W.shape[0], x.shape[0]
+        out = np.empty((n, f, ho * wo), dtype=cols.dtype)
+        np.matmul(W.reshape(f, -1), cols, out=out)  # one (F, C·k·k) @ (C·k·k, Ho·Wo) product per example
         if self.bias:
             out += self.params["b"][:, None]
         self._cache = _ConvCache(cols, x.shape, (ho, wo)) if self.caching else None
-        return np.ascontiguousarray(out.reshape(f, x.shape[0], ho, wo).transpose(1, 0, 2, 3))
+        return out.reshape(n, f, ho, wo)
 
     def backward(self, dout: np.ndarray) -> Optional[np.ndarray]:
         cache = self._cache
@@ -105,28 +122,71 @@ class Conv2D(Layer):
             raise no_cache(self)
         W = self.params["W"]
         f = W.shape[0]
-        dout_t = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(f, -1)  # (F, N·Ho·Wo)
-        np.matmul(dout_t, cache.cols.T, out=grad_buffer(self, "W").reshape(f, -1))
+        n, kk, pix = cache.cols.shape
+        d3 = dout.reshape(n, f, pix)
+        parts = self._dw_parts.get((n, f, kk), dout.dtype)
+        np.matmul(d3, cache.cols.transpose(0, 2, 1), out=parts)  # dW of each example
+        np.add.reduce(parts, axis=0, out=grad_buffer(self, "W").reshape(f, kk))
         if self.bias:
-            np.add.reduce(dout_t, axis=1, out=grad_buffer(self, "b"))
+            np.add.reduce(d3, axis=(0, 2), out=grad_buffer(self, "b"))
         if not self.needs_input_grad:
             return None
+        if self.stride == 1:
+            return self._dx_stride1(dout, cache)
+        return self._dx_strided(d3, cache)
+
+    def _dx_stride1(self, dout: np.ndarray, cache: _ConvCache) -> np.ndarray:
+        """dx via the padded grid: dcols = Wᵀ @ dout placed at the top-left of each (Hp, Wp) plane, then shifted adds."""
+        n, c, h, w = cache.x_shape
+        ho, wo = cache.out_hw
+        k, p = self.kernel, self.padding
+        hp, wp = h + 2 * p, w + 2 * p
+        f = dout.shape[1]
+        plane = c * hp * wp  # one example's padded input, flattened
+        grid = _zeroed(self._dout_grid, (n, f, hp, wp), dout.dtype)  # outside [:ho, :wo] stays zero
+        grid[:, :, :ho, :wo] = dout
+        # rows ordered (i, j, c), so each kernel offset's block is one (C·Hp·Wp)-long row per example
+        w_t = self.params["W"].transpose(2, 3, 1, 0).reshape(k * k * c, f)
+        dcols = self._dcols.get((n, k, k, plane), dout.dtype)
+        np.matmul(w_t, grid.reshape(n, f, hp * wp), out=dcols.reshape(n, k * k * c, hp * wp))
+        dxpad = self._dxpad.get((n, plane), dout.dtype)
+        np.copyto(dxpad, dcols[:, 0, 0])
+        # Offset (i, j) moves entry q of a plane to q + i·Wp + j. Only zero entries (outputs outside
+        # [:Ho, :Wo], where the grid is zero) move past their own plane's end, so one shift of the
+        # whole flattened example is exact.
+        for i in range(k):
+            for j in range(k):
+                if i or j:
+                    shift = i * wp + j
+                    dxpad[:, shift:] += dcols[:, i, j, : plane - shift]
+        dx = self._dx.get((n, c, h, w), dout.dtype)
+        np.copyto(dx, dxpad.reshape(n, c, hp, wp)[:, :, p : p + h, p : p + w])
+        return dx
+
+    def _dx_strided(self, d3: np.ndarray, cache: _ConvCache) -> np.ndarray:
+        """dx for stride > 1: dcols = Wᵀ @ dout, then one strided add per kernel offset."""
         n, c, h, w = cache.x_shape
         ho, wo = cache.out_hw
         k, s, p = self.kernel, self.stride, self.padding
-        dcols = (W.reshape(f, -1).T @ dout_t).reshape(c, k, k, n, ho, wo)
-        dxp = np.zeros((c, n, h + 2 * p, w + 2 * p), dtype=dout.dtype)
-        for i in range(k):  # col2im: one strided add per kernel offset instead of np.add.at
+        f = d3.shape[1]
+        dcols = (self.params["W"].reshape(f, -1).T @ d3).reshape(n, c, k, k, ho, wo)
+        dxpad = np.zeros((n, c, h + 2 * p, w + 2 * p), dtype=d3.dtype)
+        for i in range(k):
             for j in range(k):
-                _offset_view(dxp, i, j, s, ho, wo)[...] += dcols[:, i, j]
-        dx = dxp.transpose(1, 0, 2, 3)
-        return np.ascontiguousarray(dx[:, :, p : p + h, p : p + w] if p else dx)
+                _offset_view(dxpad, i, j, s, ho, wo)[...] += dcols[:, :, i, j]
+        return np.ascontiguousarray(dxpad[:, :, p : p + h, p : p + w])
 
 
 class _Pool(Layer):
     """Shared options and shape rule of the pooling layers: size×size windows every `stride` (default size)."""
 
-    examples = (({}, (2, 4, 4)), ({"size": 3, "stride": 1}, (1, 4, 5)), ({"size": 2, "stride": 1}, (2, 3, 3)))
+    examples = (
+        ({}, (2, 4, 4)),
+        ({"size": 3, "stride": 1}, (1, 4, 5)),
+        ({"size": 2, "stride": 1}, (2, 3, 3)),
+        ({}, (2, 5, 4)),
+        ({"size": 3}, (1, 6, 7)),
+    )
 
     def __init__(self, *, size: int = 2, stride: Optional[int] = None):
         super().__init__()
@@ -142,10 +202,15 @@ class _Pool(Layer):
         c, h, w = input_shape
         return (c, _out_size(name, h, self.size, self.stride, 0, input_shape), _out_size(name, w, self.size, self.stride, 0, input_shape))
 
+    def _tiles(self, shape: tuple) -> bool:
+        """Whether the windows tile the input exactly (stride = size, H and W multiples of it)."""
+        k = self.size
+        return self.stride == k and shape[2] % k == 0 and shape[3] % k == 0
+
 
 @dataclass
 class _MaxPoolCache:
-    argmax: np.ndarray  # (N, C, Ho, Wo) int8: offset i·k + j of each window's (first) maximum
+    argmax: np.ndarray  # (N, C, Ho, Wo) int8/int32: offset i·k + j of each window's (first) maximum
     x_shape: tuple
 
 
@@ -156,19 +221,25 @@ class MaxPool2D(_Pool):
     def __init__(self, *, size: int = 2, stride: Optional[int] = None):
         super().__init__(size=size, stride=stride)
         self._cache: Optional[_MaxPoolCache] = None
+        self._dx = Scratch()
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         # k² elementwise passes over strided views: much faster than argmax over a short last axis
         k, s = self.size, self.stride
         ho, wo = (x.shape[2] - k) // s + 1, (x.shape[3] - k) // s + 1
         out = _offset_view(x, 0, 0, s, ho, wo).copy()
+        if not self.caching:
+            for offset in range(1, k * k):
+                np.maximum(out, _offset_view(x, offset // k, offset % k, s, ho, wo), out=out)
+            self._cache = None
+            return out
         argmax = np.zeros(out.shape, dtype=np.int8 if k * k < 128 else np.int32)
         for offset in range(1, k * k):
             view = _offset_view(x, offset // k, offset % k, s, ho, wo)
             bigger = view > out  # strict: ties keep the first maximum, like argmax
             np.maximum(out, view, out=out)
             argmax += bigger * (argmax.dtype.type(offset) - argmax)
-        self._cache = _MaxPoolCache(argmax, x.shape) if self.caching else None
+        self._cache = _MaxPoolCache(argmax, x.shape)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -177,10 +248,18 @@ class MaxPool2D(_Pool):
             raise no_cache(self)
         k, s = self.size, self.stride
         ho, wo = dout.shape[2:]
-        dx = np.zeros(cache.x_shape, dtype=dout.dtype)
+        dx = self._dx.get(cache.x_shape, dout.dtype)
+        picked = np.empty(dout.shape, dtype=bool)
+        if self._tiles(cache.x_shape):  # every entry of dx is in exactly one window: write, no zero fill
+            for offset in range(k * k):
+                np.equal(cache.argmax, offset, out=picked)
+                np.multiply(dout, picked, out=_offset_view(dx, offset // k, offset % k, s, ho, wo))
+            return dx
+        dx.fill(0)
         routed = np.empty_like(dout)
         for offset in range(k * k):
-            np.multiply(dout, cache.argmax == offset, out=routed)
+            np.equal(cache.argmax, offset, out=picked)
+            np.multiply(dout, picked, out=routed)
             _offset_view(dx, offset // k, offset % k, s, ho, wo)[...] += routed
         return dx
 
@@ -212,6 +291,11 @@ class AvgPool2D(_Pool):
         k, s = self.size, self.stride
         ho, wo = dout.shape[2:]
         share = dout * dout.dtype.type(1.0 / (k * k))
+        if self._tiles(self._x_shape):
+            dx = np.empty(self._x_shape, dtype=dout.dtype)
+            for offset in range(k * k):
+                _offset_view(dx, offset // k, offset % k, s, ho, wo)[...] = share
+            return dx
         dx = np.zeros(self._x_shape, dtype=dout.dtype)
         for offset in range(k * k):
             _offset_view(dx, offset // k, offset % k, s, ho, wo)[...] += share
