@@ -1,0 +1,195 @@
+"""conv2d / maxpool2d / avgpool2d fast paths against loops and central differences.
+
+The fast paths (stride-1 dx on the padded grid, tiling pools, buffers reused across steps)
+are checked against straightforward loops over the definition, in float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bpcli.nn.layers  # noqa: F401  (registers the built-in layers)
+from bpcli.nn.layer import LAYERS
+from central_differences import numerical_gradient
+
+
+def _conv_loop(x, W, b, stride, pad):
+    """out[n, f, h, w] = Σ W[f] · window + b[f], by explicit loops."""
+    n, c, hh, ww = x.shape
+    f, _, k, _ = W.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    ho, wo = (hh + 2 * pad - k) // stride + 1, (ww + 2 * pad - k) // stride + 1
+    out = np.zeros((n, f, ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            win = xp[:, :, i * stride : i * stride + k, j * stride : j * stride + k]
+            out[:, :, i, j] = np.tensordot(win, W, axes=([1, 2, 3], [1, 2, 3])) + b
+    return out
+
+
+def _conv_grads_loop(x, W, dout, stride, pad):
+    """(dx, dW, db) of the conv by scattering each window's share, loop by loop."""
+    n, c, hh, ww = x.shape
+    f, _, k, _ = W.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxp = np.zeros_like(xp)
+    dW = np.zeros_like(W)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            sl = (slice(None), slice(None), slice(i * stride, i * stride + k), slice(j * stride, j * stride + k))
+            g = dout[:, :, i, j]  # (N, F)
+            dW += np.tensordot(g, xp[sl], axes=([0], [0]))
+            dxp[sl] += np.tensordot(g, W, axes=([1], [0]))
+    return dxp[:, :, pad : pad + hh, pad : pad + ww], dW, dout.sum(axis=(0, 2, 3))
+
+
+def _conv(options, shape, batch, seed=0):
+    layer = LAYERS.get("conv2d")(**options)
+    rng = np.random.default_rng(seed)
+    layer.build(shape, rng, np.float64)
+    layer.params["b"] = rng.standard_normal(layer.params["b"].shape)
+    return layer, rng
+
+
+CONV_CASES = [
+    ({"filters": 4, "kernel": 3, "padding": 1}, (3, 7, 6)),
+    ({"filters": 2, "kernel": 3, "padding": 0}, (2, 6, 6)),
+    ({"filters": 3, "kernel": 2, "padding": 3}, (1, 4, 5)),  # padding larger than kernel - 1
+    ({"filters": 2, "kernel": 3, "stride": 2, "padding": 1}, (2, 7, 8)),
+    ({"filters": 1, "kernel": 5, "padding": 2}, (1, 5, 5)),
+]
+
+
+@pytest.mark.parametrize("options, shape", CONV_CASES)
+def test_conv_forward_and_backward_match_loops(options, shape):
+    layer, rng = _conv(options, shape, 3)
+    x = rng.standard_normal((3, *shape))
+    out = layer.forward(x)
+    W, b = layer.params["W"], layer.params["b"]
+    s, p = options.get("stride", 1), options.get("padding", 0)
+    np.testing.assert_allclose(out, _conv_loop(x, W, b, s, p), rtol=1e-10, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    dout_before = dout.copy()
+    dx = layer.backward(dout)
+    want_dx, want_dW, want_db = _conv_grads_loop(x, W, dout, s, p)
+    np.testing.assert_allclose(dx, want_dx, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["W"], want_dW, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["b"], want_db, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(dout, dout_before)
+    # idempotent: a second backward assigns the same gradients
+    dW_first = layer.grads["W"].copy()
+    layer.backward(dout)
+    np.testing.assert_array_equal(layer.grads["W"], dW_first)
+
+
+def test_conv_dx_matches_central_differences_on_a_small_stride1_case():
+    layer, rng = _conv({"filters": 2, "kernel": 3, "padding": 1}, (2, 4, 5), 2)
+    x = rng.standard_normal((2, 2, 4, 5))
+    dout = rng.standard_normal((2, 2, 4, 5))
+    layer.forward(x)
+    dx = layer.backward(dout).copy()
+    numeric, _ = numerical_gradient(lambda: float(np.sum(layer.forward(x) * dout)), x)
+    np.testing.assert_allclose(dx, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_conv_reused_buffers_follow_a_change_of_batch_size():
+    layer, rng = _conv({"filters": 3, "kernel": 3, "padding": 1}, (2, 5, 5), 4)
+    W, b = layer.params["W"], layer.params["b"]
+    for batch in (4, 1, 4, 6):
+        x = rng.standard_normal((batch, 2, 5, 5))
+        out = layer.forward(x)
+        np.testing.assert_allclose(out, _conv_loop(x, W, b, 1, 1), rtol=1e-10, atol=1e-12)
+        dout = rng.standard_normal(out.shape)
+        want_dx, want_dW, _ = _conv_grads_loop(x, W, dout, 1, 1)
+        np.testing.assert_allclose(layer.backward(dout), want_dx, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(layer.grads["W"], want_dW, rtol=1e-10, atol=1e-12)
+
+
+def test_conv_output_of_one_forward_survives_the_next():
+    layer, rng = _conv({"filters": 2, "kernel": 3, "padding": 1}, (1, 4, 4), 2)
+    x1, x2 = rng.standard_normal((2, 2, 1, 4, 4))
+    out1 = layer.forward(x1)
+    kept = out1.copy()
+    layer.forward(x2)
+    np.testing.assert_array_equal(out1, kept)
+
+
+def test_conv_skips_dx_when_nobody_needs_it_but_still_fills_grads():
+    layer, rng = _conv({"filters": 2, "kernel": 3, "padding": 1}, (1, 5, 5), 2)
+    x = rng.standard_normal((2, 1, 5, 5))
+    dout = rng.standard_normal((2, 2, 5, 5))
+    layer.forward(x)
+    layer.needs_input_grad = False
+    assert layer.backward(dout) is None
+    _, want_dW, want_db = _conv_grads_loop(x, layer.params["W"], dout, 1, 1)
+    np.testing.assert_allclose(layer.grads["W"], want_dW, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["b"], want_db, rtol=1e-10, atol=1e-12)
+
+
+def _pool_loop(x, k, s, reduce):
+    n, c, hh, ww = x.shape
+    ho, wo = (hh - k) // s + 1, (ww - k) // s + 1
+    out = np.zeros((n, c, ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            out[:, :, i, j] = reduce(x[:, :, i * s : i * s + k, j * s : j * s + k], axis=(2, 3))
+    return out
+
+
+@pytest.mark.parametrize("size, stride, hw", [(2, 2, (6, 8)), (2, 2, (5, 7)), (3, 3, (6, 9)), (3, 1, (5, 5)), (2, 1, (4, 4))])
+def test_maxpool_routes_dout_to_the_first_maximum_of_each_window(size, stride, hw):
+    layer = LAYERS.get("maxpool2d")(size=size, stride=stride)
+    rng = np.random.default_rng(1)
+    # few distinct values: many windows hold their maximum more than once
+    x = rng.integers(0, 3, size=(2, 3, *hw)).astype(np.float64)
+    out = layer.forward(x)
+    np.testing.assert_array_equal(out, _pool_loop(x, size, stride, np.max))
+    dout = rng.standard_normal(out.shape)
+    want = np.zeros_like(x)
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            win = x[:, :, i * stride : i * stride + size, j * stride : j * stride + size]
+            first = win.reshape(*win.shape[:2], -1).argmax(axis=-1)  # argmax keeps the first maximum
+            a, b = np.divmod(first, size)
+            nn, cc = np.indices(first.shape)
+            np.add.at(want, (nn, cc, i * stride + a, j * stride + b), dout[:, :, i, j])
+    dout_before = dout.copy()
+    np.testing.assert_allclose(layer.backward(dout), want, rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(dout, dout_before)
+
+
+def test_maxpool_dx_matches_central_differences_without_ties():
+    layer = LAYERS.get("maxpool2d")()
+    rng = np.random.default_rng(2)
+    x = rng.permutation(2 * 2 * 4 * 6).reshape(2, 2, 4, 6).astype(np.float64)  # distinct: no kinks within ±h
+    dout = rng.standard_normal((2, 2, 2, 3))
+    layer.forward(x)
+    dx = layer.backward(dout).copy()
+    numeric, crossed = numerical_gradient(lambda: float(np.sum(layer.forward(x) * dout)), x, kinks=layer.kink_state)
+    assert not crossed.any()
+    np.testing.assert_allclose(dx, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_maxpool_eval_forward_caches_nothing():
+    layer = LAYERS.get("maxpool2d")()
+    layer.training = False
+    layer.forward(np.ones((1, 1, 4, 4)))
+    assert layer.kink_state() is None
+    with pytest.raises(RuntimeError, match="without a training-mode forward"):
+        layer.backward(np.ones((1, 1, 2, 2)))
+
+
+@pytest.mark.parametrize("size, stride, hw", [(2, 2, (6, 8)), (2, 2, (5, 5)), (3, 2, (7, 7))])
+def test_avgpool_spreads_dout_evenly(size, stride, hw):
+    layer = LAYERS.get("avgpool2d")(size=size, stride=stride)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 2, *hw))
+    out = layer.forward(x)
+    np.testing.assert_allclose(out, _pool_loop(x, size, stride, np.mean), rtol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    want = np.zeros_like(x)
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            want[:, :, i * stride : i * stride + size, j * stride : j * stride + size] += dout[:, :, i, j, None, None] / size**2
+    np.testing.assert_allclose(layer.backward(dout), want, rtol=1e-12)
