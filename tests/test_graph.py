@@ -285,3 +285,53 @@ def test_the_output_shape_is_checked_on_every_batch_size():
     assert graph.forward(np.zeros((PROBE_BATCH, 4))).shape == (PROBE_BATCH, 3)
     with pytest.raises(ShapeError, match=r"'l1'.*\(5, 1\).*\(4,\)"):
         graph.forward(np.zeros((5, 4)))
+
+
+def _relu_graph_by_hand(x, W1, b1, W2, b2):
+    """relu(x W1 + b1) W2 + b2, and relu's output, computed apart from the graph."""
+    h = np.maximum(x @ W1 + b1, 0)
+    return h @ W2 + b2, h
+
+
+def test_relu_after_dense_works_in_place_only_where_nobody_else_reads_the_dense_output():
+    g = chain(L("dense", units=4), L("relu"), L("dense", units=3), input_shape=(5,))
+    relu = g.nodes[1].layer
+    assert relu.may_overwrite_input is True
+    assert g.nodes[0].layer.may_overwrite_input is False  # the data is the caller's array
+    forked = LayerGraph(
+        [Node("h", L("dense", units=4)), Node("r", L("relu"), ["h"]), Node("t", L("tanh"), ["h"]),
+         Node("out", L("add"), ["r", "t"])],
+        (5,), dtype=np.float64,
+    )
+    assert forked.nodes[1].layer.may_overwrite_input is False  # tanh reads h too
+    after_tanh = chain(L("tanh"), L("relu"), input_shape=(5,))
+    assert after_tanh.nodes[1].layer.may_overwrite_input is False  # tanh caches the array it returns
+
+
+def test_in_place_relu_gives_the_same_values_and_gradients_and_leaves_the_data_alone():
+    rng = np.random.default_rng(3)
+    g = chain(L("dense", units=6), L("relu"), L("dense", units=3), input_shape=(4,))
+    x = rng.standard_normal((7, 4))
+    x_before = x.copy()
+    dout = rng.standard_normal((7, 3))
+    P = g.params()
+    scores, h = _relu_graph_by_hand(x, P["l0.W"], P["l0.b"], P["l2.W"], P["l2.b"])
+    np.testing.assert_allclose(g.forward(x), scores)
+    g.backward(dout)
+    np.testing.assert_array_equal(x, x_before)
+    dh = (dout @ P["l2.W"].T) * (h > 0)
+    np.testing.assert_allclose(g.grads()["l2.W"], h.T @ dout)
+    np.testing.assert_allclose(g.grads()["l0.W"], x.T @ dh)
+    np.testing.assert_allclose(g.grads()["l0.b"], dh.sum(axis=0))
+
+
+def test_forked_relu_branch_still_sees_the_dense_output_unchanged():
+    rng = np.random.default_rng(4)
+    g = LayerGraph(
+        [Node("h", L("dense", units=4)), Node("r", L("relu"), ["h"]), Node("t", L("tanh"), ["h"]),
+         Node("out", L("add"), ["r", "t"])],
+        (3,), dtype=np.float64,
+    )
+    x = rng.standard_normal((5, 3))
+    h = x @ g.params()["h.W"] + g.params()["h.b"]
+    np.testing.assert_allclose(g.forward(x), np.maximum(h, 0) + np.tanh(h))

