@@ -1,10 +1,11 @@
-"""Spatial layers on NCHW arrays: conv2d (im2col + one matrix product per example), maxpool2d, avgpool2d.
+"""Spatial layers on NCHW arrays: conv2d (im2col + one matrix product), maxpool2d, avgpool2d.
 
-conv2d keeps NCHW throughout: cols (N, C·k·k, Ho·Wo) come from one sliding-window copy, and
-W (F, C·k·k) @ cols[n] writes out[n] (F, Ho·Wo) directly, so no layout transposes are needed.
-For stride 1, dx is computed on the padded grid: every kernel offset (i, j) is then a shift of
-i·Wp + j along the flattened (Hp·Wp) plane, so col2im is k² long contiguous adds (no np.add.at).
-Scratch buffers (padded input, cols, padded dout, dcols) are reused while the batch shape stays.
+conv2d works channel-major inside: cols (C·k·k, N·Ho·Wo) come from one sliding-window copy of
+the padded input laid out (C, N, Hp, Wp), so each product is ONE large GEMM (many small
+per-example GEMMs cost a BLAS thread wake-up each, ruinous on a busy machine). For stride 1, dx
+is computed on the padded grid: kernel offset (i, j) is then a shift of i·Wp + j along the
+flattened (N·Hp·Wp) axis, so col2im is k² long contiguous adds (no np.add.at).
+Scratch buffers (padded input, cols, dout, padded dout, dcols, dx) are reused while shapes stay.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _zeroed(scratch: Scratch, shape: tuple, dtype: Any) -> np.ndarray:
 
 @dataclass
 class _ConvCache:
-    cols: np.ndarray  # (N, C·k·k, Ho·Wo) im2col of the padded input; rows like W's (c, i, j)
+    cols: np.ndarray  # (C·k·k, N·Ho·Wo) im2col of the padded input; rows like W's (c, i, j), columns (n, h, w)
     x_shape: tuple  # (N, C, H, W)
     out_hw: tuple  # (Ho, Wo)
 
@@ -74,8 +75,9 @@ class Conv2D(Layer):
         self.init = INITIALIZERS.get(init)
         self.bias = bias
         self._cache: Optional[_ConvCache] = None
-        self._xpad, self._cols, self._dout_grid, self._dcols, self._dxpad = (Scratch() for _ in range(5))
-        self._dw_parts, self._dx = Scratch(), Scratch()
+        self._xpad, self._cols, self._dout_t, self._dout_grid, self._dcols, self._dxpad, self._dx = (
+            Scratch() for _ in range(7)
+        )
 
     def build(self, input_shape: tuple, rng: np.random.Generator, dtype: Any) -> tuple:
         need_rank("conv2d", input_shape, 3, "(C, H, W)")
@@ -91,28 +93,28 @@ class Conv2D(Layer):
         return (self.filters, ho, wo)
 
     def _im2col(self, x: np.ndarray) -> tuple[np.ndarray, int, int]:
-        """cols (N, C·k·k, Ho·Wo) in a reused buffer: rows ordered like W's (c, i, j), columns like out's (h, w)."""
+        """cols (C·k·k, N·Ho·Wo) in a reused buffer: rows ordered like W's (c, i, j), columns (n, h, w)."""
         p, k, s = self.padding, self.kernel, self.stride
         n, c, h, w = x.shape
-        if p:
-            xpad = _zeroed(self._xpad, (n, c, h + 2 * p, w + 2 * p), x.dtype)  # the border stays zero
-            xpad[:, :, p : p + h, p : p + w] = x
-        else:
-            xpad = x
-        windows = sliding_window_view(xpad, (k, k), axis=(2, 3))[:, :, ::s, ::s]  # (N, C, Ho, Wo, k, k)
+        xpad = _zeroed(self._xpad, (c, n, h + 2 * p, w + 2 * p), x.dtype)  # the border stays zero
+        xpad[:, :, p : p + h, p : p + w] = x.transpose(1, 0, 2, 3)
+        windows = sliding_window_view(xpad, (k, k), axis=(2, 3))[:, :, ::s, ::s]  # (C, N, Ho, Wo, k, k)
         ho, wo = windows.shape[2:4]
-        cols = self._cols.get((n, c, k, k, ho, wo), x.dtype)
-        np.copyto(cols, windows.transpose(0, 1, 4, 5, 2, 3))
-        return cols.reshape(n, c * k * k, ho * wo), ho, wo
+        cols = self._cols.get((c, k, k, n, ho, wo), x.dtype)
+        np.copyto(cols, windows.transpose(0, 4, 5, 1, 2, 3))
+        return cols.reshape(c * k * k, n * ho * wo), ho, wo
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         cols, ho, wo = self._im2col(x)
         W = self.params["W"]
         f, n = W.shape[0], x.shape[0]
+        prod = W.reshape(f, -1) @ cols  # (F, N·Ho·Wo)
         out = np.empty((n, f, ho * wo), dtype=cols.dtype)
-        np.matmul(W.reshape(f, -1), cols, out=out)  # one (F, C·k·k) @ (C·k·k, Ho·Wo) product per example
+        by_example = prod.reshape(f, n, ho * wo).transpose(1, 0, 2)
         if self.bias:
-            out += self.params["b"][:, None]
+            np.add(by_example, self.params["b"][:, None], out=out)  # bias added during the NCHW copy
+        else:
+            np.copyto(out, by_example)
         self._cache = _ConvCache(cols, x.shape, (ho, wo)) if self.caching else None
         return out.reshape(n, f, ho, wo)
 
@@ -122,59 +124,59 @@ class Conv2D(Layer):
             raise no_cache(self)
         W = self.params["W"]
         f = W.shape[0]
-        n, kk, pix = cache.cols.shape
-        d3 = dout.reshape(n, f, pix)
-        parts = self._dw_parts.get((n, f, kk), dout.dtype)
-        np.matmul(d3, cache.cols.transpose(0, 2, 1), out=parts)  # dW of each example
-        np.add.reduce(parts, axis=0, out=grad_buffer(self, "W").reshape(f, kk))
+        n, _, ho, wo = dout.shape
+        dout_t = self._dout_t.get((f, n, ho * wo), dout.dtype)  # (F, N·Ho·Wo), columns like cols'
+        np.copyto(dout_t, dout.reshape(n, f, ho * wo).transpose(1, 0, 2))
+        dout_t = dout_t.reshape(f, -1)
+        np.matmul(dout_t, cache.cols.T, out=grad_buffer(self, "W").reshape(f, -1))
         if self.bias:
-            np.add.reduce(d3, axis=(0, 2), out=grad_buffer(self, "b"))
+            np.add.reduce(dout_t, axis=1, out=grad_buffer(self, "b"))
         if not self.needs_input_grad:
             return None
-        if self.stride == 1:
-            return self._dx_stride1(dout, cache)
-        return self._dx_strided(d3, cache)
+        dxpad = self._dx_stride1(dout_t, cache) if self.stride == 1 else self._dx_strided(dout_t, cache)
+        c, h, w = cache.x_shape[1:]
+        p = self.padding
+        dx = self._dx.get(cache.x_shape, dout.dtype)
+        np.copyto(dx, dxpad[:, :, p : p + h, p : p + w].transpose(1, 0, 2, 3))
+        return dx
 
-    def _dx_stride1(self, dout: np.ndarray, cache: _ConvCache) -> np.ndarray:
-        """dx via the padded grid: dcols = Wᵀ @ dout placed at the top-left of each (Hp, Wp) plane, then shifted adds."""
+    def _dx_stride1(self, dout_t: np.ndarray, cache: _ConvCache) -> np.ndarray:
+        """d(xpad) (C, N, Hp, Wp): dcols = Wᵀ @ dout placed at the top-left of each (Hp, Wp) plane, then shifted adds."""
         n, c, h, w = cache.x_shape
         ho, wo = cache.out_hw
         k, p = self.kernel, self.padding
         hp, wp = h + 2 * p, w + 2 * p
-        f = dout.shape[1]
-        plane = c * hp * wp  # one example's padded input, flattened
-        grid = _zeroed(self._dout_grid, (n, f, hp, wp), dout.dtype)  # outside [:ho, :wo] stays zero
-        grid[:, :, :ho, :wo] = dout
-        # rows ordered (i, j, c), so each kernel offset's block is one (C·Hp·Wp)-long row per example
+        f = dout_t.shape[0]
+        m = n * hp * wp
+        grid = _zeroed(self._dout_grid, (f, n, hp, wp), dout_t.dtype)  # outside [:ho, :wo] stays zero
+        grid[:, :, :ho, :wo] = dout_t.reshape(f, n, ho, wo)
+        # rows ordered (i, j, c): each kernel offset's block is a (C, N·Hp·Wp) slab
         w_t = self.params["W"].transpose(2, 3, 1, 0).reshape(k * k * c, f)
-        dcols = self._dcols.get((n, k, k, plane), dout.dtype)
-        np.matmul(w_t, grid.reshape(n, f, hp * wp), out=dcols.reshape(n, k * k * c, hp * wp))
-        dxpad = self._dxpad.get((n, plane), dout.dtype)
-        np.copyto(dxpad, dcols[:, 0, 0])
-        # Offset (i, j) moves entry q of a plane to q + i·Wp + j. Only zero entries (outputs outside
-        # [:Ho, :Wo], where the grid is zero) move past their own plane's end, so one shift of the
-        # whole flattened example is exact.
+        dcols = self._dcols.get((k, k, c, m), dout_t.dtype)
+        np.matmul(w_t, grid.reshape(f, m), out=dcols.reshape(k * k * c, m))
+        dxpad = self._dxpad.get((c, m), dout_t.dtype)
+        np.copyto(dxpad, dcols[0, 0])
+        # Offset (i, j) moves grid entry q to q + i·Wp + j. Entries that cross into the next plane
+        # come from outputs outside [:Ho, :Wo], where the grid (so dcols) is zero: one shift is exact.
         for i in range(k):
             for j in range(k):
                 if i or j:
                     shift = i * wp + j
-                    dxpad[:, shift:] += dcols[:, i, j, : plane - shift]
-        dx = self._dx.get((n, c, h, w), dout.dtype)
-        np.copyto(dx, dxpad.reshape(n, c, hp, wp)[:, :, p : p + h, p : p + w])
-        return dx
+                    dxpad[:, shift:] += dcols[i, j, :, : m - shift]
+        return dxpad.reshape(c, n, hp, wp)
 
-    def _dx_strided(self, d3: np.ndarray, cache: _ConvCache) -> np.ndarray:
-        """dx for stride > 1: dcols = Wᵀ @ dout, then one strided add per kernel offset."""
+    def _dx_strided(self, dout_t: np.ndarray, cache: _ConvCache) -> np.ndarray:
+        """d(xpad) (C, N, Hp, Wp) for stride > 1: dcols = Wᵀ @ dout, then one strided add per kernel offset."""
         n, c, h, w = cache.x_shape
         ho, wo = cache.out_hw
         k, s, p = self.kernel, self.stride, self.padding
-        f = d3.shape[1]
-        dcols = (self.params["W"].reshape(f, -1).T @ d3).reshape(n, c, k, k, ho, wo)
-        dxpad = np.zeros((n, c, h + 2 * p, w + 2 * p), dtype=d3.dtype)
+        f = dout_t.shape[0]
+        dcols = (self.params["W"].reshape(f, -1).T @ dout_t).reshape(c, k, k, n, ho, wo)
+        dxpad = np.zeros((c, n, h + 2 * p, w + 2 * p), dtype=dout_t.dtype)
         for i in range(k):
             for j in range(k):
-                _offset_view(dxpad, i, j, s, ho, wo)[...] += dcols[:, :, i, j]
-        return np.ascontiguousarray(dxpad[:, :, p : p + h, p : p + w])
+                _offset_view(dxpad, i, j, s, ho, wo)[...] += dcols[:, i, j]
+        return dxpad
 
 
 class _Pool(Layer):
