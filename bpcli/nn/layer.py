@@ -34,6 +34,10 @@ class Layer:
       variance): saved in checkpoints and cast by `LayerGraph.to`, never given gradients.
     - `needs_input_grad` is set False by the graph when nobody needs dx (the first layer of a
       model); a layer may then skip computing it and return None. Ignoring the flag is fine.
+    - `may_overwrite_input` is set True by the graph when the layer is the only reader of a
+      tensor whose producer's class declares `fresh_output = True` (its forward returns a new
+      array it keeps no reference to, like dense); the layer may then write its output into x
+      (relu does). Both default to False; ignoring the flag is fine.
     """
 
     registered_name: ClassVar[str] = ""

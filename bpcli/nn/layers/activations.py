@@ -42,10 +42,17 @@ class ReLU(_Elementwise):
     fresh_output = True  # forward's result is x itself only when the graph allowed that (see below)
     may_overwrite_input = False  # set by LayerGraph: x is a fresh array nobody else reads
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._mask = Scratch()
+
     def forward(self, x: np.ndarray) -> np.ndarray:
-        # a bool mask: multiplying by it costs the same as by a 0/1 float mask (NumPy >= 2), and
-        # casting it to float would cost ~6x the whole forward on (512, 1024) (fresh-page faults)
-        self._keep(np.greater(x, 0))
+        # a bool mask, reused across steps: multiplying by it costs the same as by a 0/1 float mask
+        # (NumPy >= 2), and casting it to float cost ~6x the whole forward on (512, 1024)
+        if self.caching:
+            self._saved = np.greater(x, 0, out=self._mask.get(x.shape, np.bool_))
+        else:
+            self._saved = None
         if self.may_overwrite_input:
             return np.maximum(x, 0, out=x)
         return np.maximum(x, 0)
