@@ -80,7 +80,7 @@ def build_sides(case: Case, *, use_torch: bool) -> Tuple[Dict[str, Callable], Di
         rows["torch"] = _side_row("ok", initial_loss=ts.initial_loss())
         steps["torch"] = ts
     else:
-        rows["torch"] = _side_row("skipped", reason="torch not installed")
+        rows["torch"] = _side_row("skipped", reason="torch not used (not installed, or --no-torch / --smoke)")
 
     why_not = numpy_reference_supported(case)
     if why_not is None:
