@@ -49,6 +49,8 @@ class Layer:
     # multi-input layers give a list of shapes.
     examples: ClassVar[tuple] = (({}, (5,)),)
     needs_input_grad: bool = True
+    fresh_output: ClassVar[bool] = False  # forward returns a new array it keeps no reference to
+    may_overwrite_input: bool = False  # set by the graph (see above)
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}

@@ -39,8 +39,7 @@ class _Elementwise(Layer):
 class ReLU(_Elementwise):
     """out = max(0, x), any shape (N, ...); dx = dout · [x > 0]."""
 
-    fresh_output = True  # forward's result is x itself only when the graph allowed that (see below)
-    may_overwrite_input = False  # set by LayerGraph: x is a fresh array nobody else reads
+    fresh_output = True  # the result is new, or x itself when the graph said x was fresh
 
     def __init__(self) -> None:
         super().__init__()
