@@ -75,8 +75,8 @@ class Conv2D(Layer):
         self.init = INITIALIZERS.get(init)
         self.bias = bias
         self._cache: Optional[_ConvCache] = None
-        self._xpad, self._cols, self._dout_t, self._dout_grid, self._dcols, self._dxpad, self._dx = (
-            Scratch() for _ in range(7)
+        self._xpad, self._cols, self._prod, self._dout_t, self._dout_grid, self._dcols, self._dxpad, self._dx = (
+            Scratch() for _ in range(8)
         )
 
     def build(self, input_shape: tuple, rng: np.random.Generator, dtype: Any) -> tuple:
@@ -108,7 +108,8 @@ class Conv2D(Layer):
         cols, ho, wo = self._im2col(x)
         W = self.params["W"]
         f, n = W.shape[0], x.shape[0]
-        prod = W.reshape(f, -1) @ cols  # (F, N·Ho·Wo)
+        prod = self._prod.get((f, cols.shape[1]), cols.dtype)  # (F, N·Ho·Wo), reused: no page faults per step
+        np.matmul(W.reshape(f, -1), cols, out=prod)
         out = np.empty((n, f, ho * wo), dtype=cols.dtype)
         by_example = prod.reshape(f, n, ho * wo).transpose(1, 0, 2)
         if self.bias:
