@@ -307,7 +307,24 @@ class Trainer:
         return float(loss), float(reg_loss), hits, grads
 
     def run(self, resume: Optional[Checkpoint] = None, resume_best: Optional[Checkpoint] = None) -> TrainResult:
-        """Train to `options.epochs` (or an early stop); return the result with final metrics."""
+        """Train to `options.epochs` (or an early stop); return the result with final metrics,
+        with NumPy's BLAS on `options.blas_threads` threads (restored afterwards)."""
+        from bpcli.blas_threads import limited_blas_threads
+
+        with limited_blas_threads(self.blas_thread_count()):
+            return self._run(resume, resume_best)
+
+    def blas_thread_count(self) -> Optional[int]:
+        """The BLAS threads to train with: the option's number; for "auto", 1 unless the
+        environment (OPENBLAS_NUM_THREADS and the like) chose (None: left as it is)."""
+        from bpcli.blas_threads import env_sets_threads
+
+        wanted = self.options.blas_threads
+        if wanted == "auto":
+            return None if env_sets_threads() else 1
+        return int(wanted)
+
+    def _run(self, resume: Optional[Checkpoint], resume_best: Optional[Checkpoint]) -> TrainResult:
         from bpcli.data import iterate_batches
 
         opts, d, cb = self.options, self.data, self.callbacks

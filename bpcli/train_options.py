@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional, Union
+
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """A lower bound for an Annotated option (read by the spec checker like annotated_types.Ge)."""
+
+    ge: int
 
 
 @dataclass
@@ -28,3 +36,6 @@ class TrainOptions:
     checkpoint_every: int = 1  # epochs between `last` checkpoints
     checkpoint_min_seconds: float = 2.0  # and at most one per this many seconds (the end, Ctrl-C always save)
     eval_every: int = 1  # epochs between validation passes
+    # BLAS (OpenBLAS) threads while training: "auto" = 1 unless OPENBLAS_NUM_THREADS/OMP_NUM_THREADS
+    # is set (see bpcli/blas_threads.py for why one thread is faster for these GEMM sizes)
+    blas_threads: Annotated[Union[Literal["auto"], int], AtLeast(1)] = "auto"
