@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 EVAL_CHUNK = 4096  # examples per forward pass when evaluating a whole split
+SANITY_EXAMPLES = 8192  # at most this many (evenly spaced) training examples for the initial-loss check
 
 
 class TrainingInterrupted(BpcliError):
@@ -275,17 +276,21 @@ class Trainer:
 
     # ----- the loop ----------------------------------------------------------------------
     def sanity_check(self) -> SanityCheck:
-        """Initial data loss on the training split vs the loss's expected value (ln C for softmax)."""
+        """Initial data loss vs the loss's expected value (ln C for softmax), on the training split
+        or, when it is larger than SANITY_EXAMPLES, on every k-th example (an estimate that costs
+        a fraction of a pass over the split)."""
         d = self.data
         n = len(d.X_train)
+        stride = -(-n // SANITY_EXAMPLES)
+        X, y = d.X_train[::stride], d.y_train[::stride]
         loss_sum = 0.0
-        for start in range(0, n, EVAL_CHUNK):
-            Xc, yc = d.X_train[start : start + EVAL_CHUNK], d.y_train[start : start + EVAL_CHUNK]
+        for start in range(0, len(X), EVAL_CHUNK):
+            Xc, yc = np.ascontiguousarray(X[start : start + EVAL_CHUNK]), y[start : start + EVAL_CHUNK]
             loss_sum += float(self.model.loss_fn.value(self.model.scores(Xc), yc)) * len(Xc)
         expected = None
         if d.n_classes:
             expected = self.model.loss_fn.expected_initial_loss(d.n_classes)
-        return SanityCheck(loss_sum / n, expected, d.n_classes)
+        return SanityCheck(loss_sum / len(X), expected, d.n_classes)
 
     def _train_step(self, Xb: np.ndarray, yb: np.ndarray) -> tuple[float, float, int, Dict[str, np.ndarray]]:
         """Forward, loss, backward, regularization, clipping: (data loss, reg loss, hits, grads)
@@ -381,11 +386,12 @@ class Trainer:
         if self.position == 0:
             self.epoch_rng = rng_state(self.shuffle_rng)
             self.sums = [0.0, 0, 0, 0.0]
-            batches = iterate_batches(d.X_train, d.y_train, batch_size, self.shuffle_rng, opts.shuffle)
+            batches = iterate_batches(d.X_train, d.y_train, batch_size, self.shuffle_rng, opts.shuffle, reuse_buffers=True)
         else:  # resuming mid-epoch: replay the epoch's permutation, skip the batches already done
             set_rng_state(self.shuffle_rng, self.epoch_rng)
             batches = islice(
-                iterate_batches(d.X_train, d.y_train, batch_size, self.shuffle_rng, opts.shuffle), self.position, None
+                iterate_batches(d.X_train, d.y_train, batch_size, self.shuffle_rng, opts.shuffle, reuse_buffers=True),
+                self.position, None,
             )
         sums = self.sums
         step_fn, optimizer, on_step = self._train_step, self.optimizer, cb.on_step

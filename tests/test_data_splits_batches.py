@@ -162,3 +162,19 @@ def test_batches_without_labels():
     batches = list(iterate_batches(X, None, 3, np.random.default_rng(0)))
     assert [len(Xb) for Xb, _ in batches] == [3, 3, 1] and all(yb is None for _, yb in batches)
     np.testing.assert_array_equal(np.sort(np.concatenate([Xb[:, 0] for Xb, _ in batches])), np.arange(7))
+
+
+def test_reused_buffers_give_the_same_batches_without_new_arrays():
+    X, y = numbered(103)
+    fresh = [(Xb.copy(), yb.copy()) for Xb, yb in iterate_batches(X, y, 10, np.random.default_rng(5))]
+    reused, bases = [], set()
+    for Xb, yb in iterate_batches(X, y, 10, np.random.default_rng(5), reuse_buffers=True):
+        assert Xb.flags.c_contiguous and Xb.dtype == np.float32
+        np.testing.assert_array_equal(Xb[:, 0], yb)  # rows stay paired with labels
+        bases.add(id(Xb.base))
+        reused.append((Xb.copy(), yb.copy()))
+    assert len(bases) == 1  # every batch is a view of one buffer
+    assert [len(b[1]) for b in reused] == [10] * 10 + [3]
+    for (Xa, ya), (Xb, yb) in zip(fresh, reused):
+        np.testing.assert_array_equal(Xa, Xb)
+        np.testing.assert_array_equal(ya, yb)

@@ -118,3 +118,29 @@ def test_clipping_leaves_small_gradients_unchanged():
     assert clip_by_global_norm(grads, 1.0) == pytest.approx(0.5)
     np.testing.assert_array_equal(grads["a"], [0.3, 0.4])
     assert math.isclose(global_norm({}), 0.0)
+
+
+def test_adam_with_zero_lr_keeps_weights_and_updates_moments():
+    w = np.array([1.0, -2.0], dtype=np.float32)
+    adam = OPTIMIZERS.get("adam")({"w": w}, lr=0.0)
+    adam.step({"w": np.array([0.5, 0.5], dtype=np.float32)})
+    assert w.tolist() == [1.0, -2.0]
+    np.testing.assert_allclose(adam.state["m"]["w"], [0.05, 0.05], rtol=1e-6)  # (1 - 0.9) * 0.5
+
+
+def test_adam_float32_matches_float64_reference_over_many_steps():
+    """The folded-scalar update against the textbook formula in float64 (1000 steps, noisy grads)."""
+    rng = np.random.default_rng(0)
+    w32 = rng.standard_normal(50).astype(np.float32)
+    w64 = w32.astype(np.float64)
+    m = np.zeros(50)
+    v = np.zeros(50)
+    adam = OPTIMIZERS.get("adam")({"w": w32}, lr=1e-2)
+    for t in range(1, 1001):
+        g = rng.standard_normal(50) * 0.1 + 0.05 * w64
+        adam.step({"w": g.astype(np.float32)})
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        w64 -= 1e-2 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+    assert w32.dtype == np.float32
+    np.testing.assert_allclose(w32, w64, atol=2e-4)

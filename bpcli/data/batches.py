@@ -15,12 +15,15 @@ def iterate_batches(
     batch_size: Optional[int],
     rng: Optional[np.random.Generator],
     shuffle: bool = True,
+    reuse_buffers: bool = False,
 ) -> Iterator[tuple[np.ndarray, Optional[np.ndarray]]]:
     """(Xb, yb) pairs covering every example once; the last batch may be smaller.
 
     batch_size None (or >= N) yields X and y themselves: one full batch, no copy, no draw from
     rng (the order of a full batch does not change its gradient). Without shuffle, batches
     are contiguous views of X; with it, a permutation from `rng` picks each batch (one copy).
+    reuse_buffers=True gathers every shuffled batch into the same two arrays (no allocation per
+    step): each batch is valid only until the next one is drawn.
     """
     n = len(X)
     if y is not None and len(y) != n:
@@ -38,6 +41,16 @@ def iterate_batches(
     if rng is None:
         raise DataError("shuffled batches need a random generator")
     order = rng.permutation(n)
+    if not reuse_buffers:
+        for start in range(0, n, batch_size):
+            index = order[start : start + batch_size]
+            yield X.take(index, axis=0), (None if y is None else y.take(index))
+        return
+    X_buf = np.empty((batch_size,) + X.shape[1:], dtype=X.dtype)
+    y_buf = None if y is None else np.empty((batch_size,) + y.shape[1:], dtype=y.dtype)
     for start in range(0, n, batch_size):
         index = order[start : start + batch_size]
-        yield X.take(index, axis=0), (None if y is None else y.take(index))
+        m = len(index)
+        Xb = np.take(X, index, axis=0, out=X_buf[:m])
+        yb = None if y is None else np.take(y, index, axis=0, out=y_buf[:m])
+        yield Xb, yb

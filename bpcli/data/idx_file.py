@@ -50,10 +50,11 @@ def idx_images(array: np.ndarray, source: str, flatten: bool) -> np.ndarray:
     """(N, rows, cols) IDX images -> float32 (N, 1, rows, cols) or (N, rows·cols); uint8 scaled to [0, 1]."""
     if array.ndim < 2:
         raise DataError(f"{source}: images must have at least 2 dimensions, found shape {array.shape}")
-    X = array.astype(np.float32)
-    if array.dtype == np.uint8:
-        X *= np.float32(1.0 / 255.0)
-    elif not np.isfinite(X).all():
+    if array.dtype == np.uint8:  # cast and scale in one pass
+        X = np.multiply(array, np.float32(1.0 / 255.0), dtype=np.float32)
+    else:
+        X = array.astype(np.float32)
+    if array.dtype != np.uint8 and not np.isfinite(X).all():
         raise DataError(f"{source}: images contain NaN or inf")
     n = len(X)
     if flatten:

@@ -187,12 +187,15 @@ class Adam(Optimizer):
         np.multiply(g, g, out=tmp)
         tmp *= 1.0 - b2
         v += tmp
-        # sqrt(v_hat) + eps  ->  tmp;  lr * m_hat / tmp  ->  tmp
+        # lr * m_hat / (sqrt(v_hat) + eps) = m / (sqrt(v) * c + eps / s) with s = lr / (1 - b1**t)
+        # and c = 1 / (s * sqrt(1 - b2**t)): the scalars fold into the denominator (one pass fewer)
+        step = self.lr / (1.0 - b1**self.t)
+        if step == 0.0:  # lr 0: the moments move, the weights do not
+            return
         np.sqrt(v, out=tmp)
-        tmp *= 1.0 / math.sqrt(1.0 - b2**self.t)
-        tmp += self.epsilon
+        tmp *= 1.0 / (step * math.sqrt(1.0 - b2**self.t))
+        tmp += self.epsilon / step
         np.divide(m, tmp, out=tmp)
-        tmp *= self.lr / (1.0 - b1**self.t)
         self.decay_weights(p)
         p -= tmp
 
