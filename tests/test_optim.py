@@ -125,7 +125,7 @@ def test_adam_with_zero_lr_keeps_weights_and_updates_moments():
     adam = OPTIMIZERS.get("adam")({"w": w}, lr=0.0)
     adam.step({"w": np.array([0.5, 0.5], dtype=np.float32)})
     assert w.tolist() == [1.0, -2.0]
-    np.testing.assert_allclose(adam.state["m"]["w"], [0.05, 0.05], rtol=1e-6)  # (1 - 0.9) * 0.5
+    np.testing.assert_allclose(adam.state["m_sum"]["w"], [0.5, 0.5], rtol=1e-6)  # m / (1 - 0.9) = 0.5
 
 
 def test_adam_float32_matches_float64_reference_over_many_steps():
@@ -144,3 +144,13 @@ def test_adam_float32_matches_float64_reference_over_many_steps():
         w64 -= 1e-2 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
     assert w32.dtype == np.float32
     np.testing.assert_allclose(w32, w64, atol=2e-4)
+
+
+def test_adam_loads_a_state_with_normalized_moments():
+    """A checkpoint from before the unnormalized sums: m = (1-b1) M and v = (1-b2) V."""
+    w = np.zeros(2, dtype=np.float32)
+    adam = OPTIMIZERS.get("adam")({"w": w})
+    adam.load_state_dict({"t": np.array(3), "m/w": np.array([0.1, -0.2], np.float32), "v/w": np.array([0.002, 0.004], np.float32)})
+    assert adam.t == 3
+    np.testing.assert_allclose(adam.state["m_sum"]["w"], [1.0, -2.0], rtol=1e-5)
+    np.testing.assert_allclose(adam.state["v_sum"]["w"], [2.0, 4.0], rtol=1e-4)

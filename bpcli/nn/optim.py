@@ -56,10 +56,12 @@ class Optimizer:
     def step(self, grads: Arrays) -> None:
         """One update of every parameter from its gradient (same keys as params)."""
         self.t += 1
+        state = [self.state[b] for b in self.buffers]
         for name, p in self.params.items():
-            self.update(name, p, grads[name], self._scratch[name])
+            self.update(p, grads[name], self._scratch[name], *(buffers[name] for buffers in state))
 
-    def update(self, name: str, p: np.ndarray, g: np.ndarray, tmp: np.ndarray) -> None:
+    def update(self, p: np.ndarray, g: np.ndarray, tmp: np.ndarray, *state: np.ndarray) -> None:
+        """Update p in place from g, with scratch tmp and this optimizer's buffers (in `buffers` order)."""
         raise NotImplementedError
 
     def state_dict(self) -> Arrays:
@@ -85,7 +87,7 @@ class SGD(Optimizer):
     def __init__(self, params: Arrays, *, lr: float = 1e-2):
         super().__init__(params, lr=lr)
 
-    def update(self, name, p, g, tmp):
+    def update(self, p, g, tmp):
         np.multiply(g, self.lr, out=tmp)
         p -= tmp
 
@@ -100,8 +102,7 @@ class Momentum(Optimizer):
         super().__init__(params, lr=lr)
         self.momentum = float(momentum)
 
-    def update(self, name, p, g, tmp):
-        v = self.state["velocity"][name]
+    def update(self, p, g, tmp, v):
         v *= self.momentum
         np.multiply(g, self.lr, out=tmp)
         v -= tmp
@@ -118,9 +119,8 @@ class Nesterov(Optimizer):
         super().__init__(params, lr=lr)
         self.momentum = float(momentum)
 
-    def update(self, name, p, g, tmp):
+    def update(self, p, g, tmp, v):
         mu = self.momentum
-        v = self.state["velocity"][name]
         # w += -mu*v_prev + (1+mu)*(mu*v_prev - lr*g) = mu^2*v_prev - (1+mu)*lr*g
         np.multiply(v, -mu, out=tmp)
         p += tmp
@@ -142,8 +142,7 @@ class RMSprop(Optimizer):
         self.decay_rate = float(decay_rate)
         self.epsilon = float(epsilon)
 
-    def update(self, name, p, g, tmp):
-        cache = self.state["cache"][name]
+    def update(self, p, g, tmp, cache):
         cache *= self.decay_rate
         np.multiply(g, g, out=tmp)
         tmp *= 1.0 - self.decay_rate
@@ -158,9 +157,13 @@ class RMSprop(Optimizer):
 @OPTIMIZERS.register("adam")
 class Adam(Optimizer):
     """m = b1*m + (1-b1)*dw;  v = b2*v + (1-b2)*dw**2;  w -= lr * m_hat / (sqrt(v_hat) + eps),
-    with m_hat = m / (1 - b1**t), v_hat = v / (1 - b2**t)."""
+    with m_hat = m / (1 - b1**t), v_hat = v / (1 - b2**t).
 
-    buffers = ("m", "v")
+    The state holds the unnormalized sums M = m / (1-b1) and V = v / (1-b2) (buffers `m_sum`,
+    `v_sum`): M = b1*M + dw and V = b2*V + dw**2 take 5 passes over memory instead of 7, and the
+    constant factors fold into the step's scalars. Checkpoints with `m`/`v` still load."""
+
+    buffers = ("m_sum", "v_sum")
 
     def __init__(
         self,
@@ -177,27 +180,34 @@ class Adam(Optimizer):
     def decay_weights(self, p: np.ndarray) -> None:
         """Hook for AdamW's decoupled weight decay; plain Adam does nothing."""
 
-    def update(self, name, p, g, tmp):
-        b1, b2 = self.beta1, self.beta2
-        m, v = self.state["m"][name], self.state["v"][name]
-        m *= b1
-        np.multiply(g, 1.0 - b1, out=tmp)
-        m += tmp
-        v *= b2
+    def update(self, p, g, tmp, M, V):
+        b1, b2, t = self.beta1, self.beta2, self.t
+        M *= b1
+        M += g
+        V *= b2
         np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - b2
-        v += tmp
-        # lr * m_hat / (sqrt(v_hat) + eps) = m / (sqrt(v) * c + eps / s) with s = lr / (1 - b1**t)
-        # and c = 1 / (s * sqrt(1 - b2**t)): the scalars fold into the denominator (one pass fewer)
-        step = self.lr / (1.0 - b1**self.t)
-        if step == 0.0:  # lr 0: the moments move, the weights do not
+        V += tmp
+        # lr * m_hat / (sqrt(v_hat) + eps) = M / (sqrt(V) * c + eps / s)
+        # with s = lr * (1-b1) / (1-b1**t) and c = sqrt((1-b2) / (1-b2**t)) / s
+        s = self.lr * (1.0 - b1) / (1.0 - b1**t)
+        if s == 0.0:  # lr 0: the moments move, the weights do not
             return
-        np.sqrt(v, out=tmp)
-        tmp *= 1.0 / (step * math.sqrt(1.0 - b2**self.t))
-        tmp += self.epsilon / step
-        np.divide(m, tmp, out=tmp)
+        np.sqrt(V, out=tmp)
+        tmp *= math.sqrt((1.0 - b2) / (1.0 - b2**t)) / s
+        tmp += self.epsilon / s
+        np.divide(M, tmp, out=tmp)
         self.decay_weights(p)
         p -= tmp
+
+    def load_state_dict(self, state: Arrays) -> None:
+        """As Optimizer's, also from a state with the normalized moments `m/...` and `v/...`."""
+        if any(k.startswith("m/") for k in state) and not any(k.startswith("m_sum/") for k in state):
+            state = dict(state)
+            for k in list(state):
+                for old, new, beta in (("m/", "m_sum/", self.beta1), ("v/", "v_sum/", self.beta2)):
+                    if k.startswith(old):
+                        state[new + k[len(old):]] = np.asarray(state.pop(k)) / (1.0 - beta)
+        super().load_state_dict(state)
 
 
 @OPTIMIZERS.register("adamw")
