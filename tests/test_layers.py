@@ -347,3 +347,28 @@ def test_maxpool_ties_send_the_gradient_to_one_entry():
     layer.forward(np.full((1, 1, 2, 2), 3.0))
     dx = layer.backward(np.array([[[[1.0]]]]))
     assert dx.sum() == 1.0 and dx[0, 0, 0, 0] == 1.0
+
+
+def test_dense_bias_gradient_follows_the_batch_size_from_step_to_step():
+    """db = Σ_i dout_i (a cached ones vector times dout): right for each batch size in turn."""
+    rng = np.random.default_rng(5)
+    dense = LAYERS.get("dense")(units=3)
+    dense.build((4,), rng, np.float32)
+    for batch in (6, 2, 6, 9):
+        x = rng.standard_normal((batch, 4)).astype(np.float32)
+        dout = rng.standard_normal((batch, 3)).astype(np.float32)
+        dense.forward(x)
+        dense.backward(dout)
+        exact = dout.astype(np.float64).sum(axis=0)
+        assert dense.grads["b"].dtype == np.float32
+        np.testing.assert_allclose(dense.grads["b"], exact, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(dense.grads["W"], x.astype(np.float64).T @ dout, rtol=1e-5, atol=1e-5)
+
+
+def test_relu_in_eval_mode_keeps_no_mask_and_alone_never_overwrites_its_input():
+    relu = LAYERS.get("relu")()
+    x = np.array([[-1.0, 2.0, -3.0]])
+    relu.training = False
+    np.testing.assert_array_equal(relu.forward(x), [[0.0, 2.0, 0.0]])
+    assert relu.kink_state() is None
+    np.testing.assert_array_equal(x, [[-1.0, 2.0, -3.0]])  # may_overwrite_input is off outside a graph
