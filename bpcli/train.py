@@ -313,10 +313,12 @@ class Trainer:
 
     def run(self, resume: Optional[Checkpoint] = None, resume_best: Optional[Checkpoint] = None) -> TrainResult:
         """Train to `options.epochs` (or an early stop); return the result with final metrics,
-        with NumPy's BLAS on `options.blas_threads` threads (restored afterwards)."""
+        with NumPy's BLAS on `options.blas_threads` threads and subnormal floats flushed to zero
+        (`options.flush_denormals`), both restored afterwards."""
         from bpcli.blas_threads import limited_blas_threads
+        from bpcli.denormals import flushed_denormals
 
-        with limited_blas_threads(self.blas_thread_count()):
+        with limited_blas_threads(self.blas_thread_count()), flushed_denormals(self.options.flush_denormals):
             return self._run(resume, resume_best)
 
     def blas_thread_count(self) -> Optional[int]:

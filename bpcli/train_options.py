@@ -39,3 +39,6 @@ class TrainOptions:
     # BLAS (OpenBLAS) threads while training: "auto" = 1 unless OPENBLAS_NUM_THREADS/OMP_NUM_THREADS
     # is set (see bpcli/blas_threads.py for why one thread is faster for these GEMM sizes)
     blas_threads: Annotated[Union[Literal["auto"], int], AtLeast(1)] = "auto"
+    # flush subnormal floats (|x| < 1.2e-38 in float32) to zero while training: weights decaying
+    # towards zero otherwise make every GEMM slow (see bpcli/denormals.py); x86-64 Linux only
+    flush_denormals: bool = True
