@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -16,7 +17,7 @@ def metrics_table(title: str, metrics: Dict[str, Optional[float]]) -> Table:
     """Rows data loss / reg loss / total loss / accuracy, one column per split present in
     `metrics` (train_loss, val_accuracy ..., reg_loss); reg and total fill the first column only."""
     splits = [k[: -len("_loss")] for k, v in metrics.items() if k.endswith("_loss") and k != "reg_loss" and v is not None]
-    table = Table(title=title or None, title_justify="left")
+    table = Table(title=title or None, title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("metric")
     for s in splits:
         table.add_column(s, justify="right")
