@@ -225,7 +225,7 @@ def test_schema_rejects_broken_specs(schema, bad):
 def test_builtin_configs_work_after_a_non_editable_install(tmp_path):
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
         check=True, capture_output=True,
     )
     site = tmp_path / "site"
