@@ -6,7 +6,6 @@ expression; 1 = a check failed or training diverged) and renders itself as plain
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 
@@ -51,15 +50,23 @@ class ExprError(BpcliError):
         return f"error: {self.message}\n  {self.expression}\n  {' ' * self.column}^"
 
 
-@dataclass
 class SpecProblem:
-    """One problem in a spec: where it is and what is wrong."""
+    """One problem in a spec: where it is and what is wrong (line and col are 1-based)."""
 
-    message: str
-    path: str = ""  # dotted key path, e.g. "model.2.units"
-    file: str = ""
-    line: int | None = None  # 1-based
-    col: int | None = None  # 1-based
+    __slots__ = ("message", "path", "file", "line", "col")
+
+    def __init__(
+        self, message: str, path: str = "", file: str = "", line: int | None = None, col: int | None = None
+    ):
+        self.message, self.path, self.file, self.line, self.col = message, path, file, line, col
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SpecProblem) and all(
+            getattr(self, k) == getattr(other, k) for k in self.__slots__
+        )
+
+    def __repr__(self) -> str:
+        return f"SpecProblem({self.render()!r})"
 
     def render(self) -> str:
         where = self.file or "<spec>"
