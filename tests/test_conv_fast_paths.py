@@ -58,6 +58,8 @@ CONV_CASES = [
     ({"filters": 3, "kernel": 2, "padding": 3}, (1, 4, 5)),  # padding larger than kernel - 1
     ({"filters": 2, "kernel": 3, "stride": 2, "padding": 1}, (2, 7, 8)),
     ({"filters": 1, "kernel": 5, "padding": 2}, (1, 5, 5)),
+    ({"filters": 3, "kernel": 3, "stride": 2, "padding": 1}, (1, 7, 6)),  # single channel: offset-major cols
+    ({"filters": 2, "kernel": 2, "stride": 3}, (1, 8, 7)),
 ]
 
 

@@ -1,11 +1,13 @@
 """Spatial layers on NCHW arrays: conv2d (im2col + one matrix product), maxpool2d, avgpool2d.
 
-conv2d works channel-major inside: cols (C·k·k, N·Ho·Wo) come from one sliding-window copy of
-the padded input laid out (C, N, Hp, Wp), so each product is ONE large GEMM (many small
-per-example GEMMs cost a BLAS thread wake-up each, ruinous on a busy machine). For stride 1, dx
-is computed on the padded grid: kernel offset (i, j) is then a shift of i·Wp + j along the
-flattened (N·Hp·Wp) axis, so col2im is k² long contiguous adds (no np.add.at).
-Scratch buffers (padded input, cols, dout, padded dout, dcols, dx) are reused while shapes stay.
+conv2d's forward works channel-last (NHWC) inside its NCHW interface: cols (N·Ho·Wo, k·k·C) are
+one window-view copy of the padded input laid out (N, Hp, Wp, C), and the product is ONE large
+GEMM against W as (k·k·C, F), the fastest of the layouts measured (many small per-example GEMMs
+each cost a BLAS thread wake-up). A single channel keeps cols offset-major (k·k, N·Ho·Wo) instead,
+where whole planes copy. backward takes dout channel-major (F, N·Ho·Wo), a copy of whole planes:
+dW = dout @ cols, and for stride 1 dx is computed on the padded (C, N·Hp·Wp) grid, where kernel
+offset (i, j) is a shift of i·Wp + j, so col2im is k² long contiguous adds (an NHWC col2im adds
+C-float runs and was 3x slower). Scratch buffers are reused while shapes stay.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ def _offset_view(x: np.ndarray, i: int, j: int, stride: int, ho: int, wo: int) -
     return x[:, :, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride]
 
 
+def _nhwc_offset_view(x: np.ndarray, i: int, j: int, stride: int, ho: int, wo: int) -> np.ndarray:
+    """x[:, i + s·a, j + s·b, :] for a < ho, b < wo: the entries of an (N, H, W, C) array that kernel offset (i, j) sees."""
+    return x[:, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride, :]
+
+
 def _zeroed(scratch: Scratch, shape: tuple, dtype: Any) -> np.ndarray:
     """scratch's buffer, zero-filled when it is (re)allocated: callers only ever rewrite its interior."""
     fresh = scratch.array is None or scratch.array.shape != shape or scratch.array.dtype != dtype
@@ -47,7 +54,7 @@ def _zeroed(scratch: Scratch, shape: tuple, dtype: Any) -> np.ndarray:
 
 @dataclass
 class _ConvCache:
-    cols: np.ndarray  # (C·k·k, N·Ho·Wo) im2col of the padded input; rows like W's (c, i, j), columns (n, h, w)
+    cols: np.ndarray  # (N·Ho·Wo, k·k·C) im2col of the padded input; rows (n, h, w), columns (i, j, c); a transposed view when C = 1
     x_shape: tuple  # (N, C, H, W)
     out_hw: tuple  # (Ho, Wo)
 
@@ -78,6 +85,7 @@ class Conv2D(Layer):
         self._xpad, self._cols, self._prod, self._dout_t, self._dout_grid, self._dcols, self._dxpad, self._dx = (
             Scratch() for _ in range(8)
         )
+        self._dW = Scratch()
 
     def build(self, input_shape: tuple, rng: np.random.Generator, dtype: Any) -> tuple:
         need_rank("conv2d", input_shape, 3, "(C, H, W)")
@@ -92,26 +100,43 @@ class Conv2D(Layer):
         self.grads = {key: np.zeros_like(v) for key, v in self.params.items()}
         return (self.filters, ho, wo)
 
+    def _w_kkc_f(self) -> np.ndarray:
+        """W as (k·k·C, F): rows (i, j, c) like cols' columns."""
+        W = self.params["W"]
+        return W.transpose(2, 3, 1, 0).reshape(-1, W.shape[0])
+
     def _im2col(self, x: np.ndarray) -> tuple[np.ndarray, int, int]:
-        """cols (C·k·k, N·Ho·Wo) in a reused buffer: rows ordered like W's (c, i, j), columns (n, h, w)."""
+        """cols (N·Ho·Wo, k·k·C) over a reused buffer: rows (n, h, w), columns (i, j, c)."""
         p, k, s = self.padding, self.kernel, self.stride
         n, c, h, w = x.shape
-        xpad = _zeroed(self._xpad, (c, n, h + 2 * p, w + 2 * p), x.dtype)  # the border stays zero
-        xpad[:, :, p : p + h, p : p + w] = x.transpose(1, 0, 2, 3)
-        windows = sliding_window_view(xpad, (k, k), axis=(2, 3))[:, :, ::s, ::s]  # (C, N, Ho, Wo, k, k)
-        ho, wo = windows.shape[2:4]
-        cols = self._cols.get((c, k, k, n, ho, wo), x.dtype)
-        np.copyto(cols, windows.transpose(0, 4, 5, 1, 2, 3))
-        return cols.reshape(c * k * k, n * ho * wo), ho, wo
+        xpad = _zeroed(self._xpad, (n, h + 2 * p, w + 2 * p, c), x.dtype)  # the border stays zero
+        xpad[:, p : p + h, p : p + w, :] = x.transpose(0, 2, 3, 1)
+        ho, wo = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        if c == 1:
+            # Stored offset-major (k·k, N·Ho·Wo) and returned as its transposed view: k² copies of whole
+            # planes, and the forward GEMM then yields (F, N·Ho·Wo), whose NCHW copy moves whole planes.
+            planes = self._cols.get((k, k, n, ho, wo), x.dtype)
+            for i in range(k):
+                for j in range(k):
+                    planes[i, j] = _nhwc_offset_view(xpad, i, j, s, ho, wo)[..., 0]
+            return planes.reshape(k * k, n * ho * wo).T, ho, wo
+        cols = self._cols.get((n, ho, wo, k, k, c), x.dtype)
+        windows = sliding_window_view(xpad, (k, k), axis=(1, 2))[:, ::s, ::s]  # (N, Ho, Wo, C, k, k)
+        np.copyto(cols, windows.transpose(0, 1, 2, 4, 5, 3))  # one copy: 4x faster than k² copies of C-float runs
+        return cols.reshape(n * ho * wo, k * k * c), ho, wo
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         cols, ho, wo = self._im2col(x)
-        W = self.params["W"]
-        f, n = W.shape[0], x.shape[0]
-        prod = self._prod.get((f, cols.shape[1]), cols.dtype)  # (F, N·Ho·Wo), reused: no page faults per step
-        np.matmul(W.reshape(f, -1), cols, out=prod)
+        f, n = self.filters, x.shape[0]
         out = np.empty((n, f, ho * wo), dtype=cols.dtype)
-        by_example = prod.reshape(f, n, ho * wo).transpose(1, 0, 2)
+        if x.shape[1] == 1:  # cols is a view of (k·k, N·Ho·Wo): product channel-major
+            prod = self._prod.get((f, cols.shape[0]), cols.dtype)  # reused: no page faults per step
+            np.matmul(self._w_kkc_f().T, cols.T, out=prod)
+            by_example = prod.reshape(f, n, ho * wo).transpose(1, 0, 2)
+        else:
+            prod = self._prod.get((cols.shape[0], f), cols.dtype)
+            np.matmul(cols, self._w_kkc_f(), out=prod)
+            by_example = prod.reshape(n, ho * wo, f).transpose(0, 2, 1)
         if self.bias:
             np.add(by_example, self.params["b"][:, None], out=out)  # bias added during the NCHW copy
         else:
@@ -124,18 +149,21 @@ class Conv2D(Layer):
         if cache is None:
             raise no_cache(self)
         W = self.params["W"]
-        f = W.shape[0]
+        f, c, k, _ = W.shape
         n, _, ho, wo = dout.shape
-        dout_t = self._dout_t.get((f, n, ho * wo), dout.dtype)  # (F, N·Ho·Wo), columns like cols'
+        # dout channel-major (F, N·Ho·Wo): a copy of whole (Ho·Wo) planes, columns ordered like cols' rows
+        dout_t = self._dout_t.get((f, n, ho * wo), dout.dtype)
         np.copyto(dout_t, dout.reshape(n, f, ho * wo).transpose(1, 0, 2))
         dout_t = dout_t.reshape(f, -1)
-        np.matmul(dout_t, cache.cols.T, out=grad_buffer(self, "W").reshape(f, -1))
+        dW = self._dW.get((f, k, k, c), dout.dtype)  # columns (i, j, c) like cols'
+        np.matmul(dout_t, cache.cols, out=dW.reshape(f, -1))
+        np.copyto(grad_buffer(self, "W"), dW.transpose(0, 3, 1, 2))
         if self.bias:
             np.add.reduce(dout_t, axis=1, out=grad_buffer(self, "b"))
         if not self.needs_input_grad:
             return None
         dxpad = self._dx_stride1(dout_t, cache) if self.stride == 1 else self._dx_strided(dout_t, cache)
-        c, h, w = cache.x_shape[1:]
+        h, w = cache.x_shape[2:]
         p = self.padding
         dx = self._dx.get(cache.x_shape, dout.dtype)
         np.copyto(dx, dxpad[:, :, p : p + h, p : p + w].transpose(1, 0, 2, 3))
@@ -152,9 +180,8 @@ class Conv2D(Layer):
         grid = _zeroed(self._dout_grid, (f, n, hp, wp), dout_t.dtype)  # outside [:ho, :wo] stays zero
         grid[:, :, :ho, :wo] = dout_t.reshape(f, n, ho, wo)
         # rows ordered (i, j, c): each kernel offset's block is a (C, N·Hp·Wp) slab
-        w_t = self.params["W"].transpose(2, 3, 1, 0).reshape(k * k * c, f)
         dcols = self._dcols.get((k, k, c, m), dout_t.dtype)
-        np.matmul(w_t, grid.reshape(f, m), out=dcols.reshape(k * k * c, m))
+        np.matmul(self._w_kkc_f(), grid.reshape(f, m), out=dcols.reshape(k * k * c, m))
         dxpad = self._dxpad.get((c, m), dout_t.dtype)
         np.copyto(dxpad, dcols[0, 0])
         # Offset (i, j) moves grid entry q to q + i·Wp + j. Entries that cross into the next plane
@@ -171,12 +198,11 @@ class Conv2D(Layer):
         n, c, h, w = cache.x_shape
         ho, wo = cache.out_hw
         k, s, p = self.kernel, self.stride, self.padding
-        f = dout_t.shape[0]
-        dcols = (self.params["W"].reshape(f, -1).T @ dout_t).reshape(c, k, k, n, ho, wo)
+        dcols = (self._w_kkc_f() @ dout_t).reshape(k, k, c, n, ho, wo)
         dxpad = np.zeros((c, n, h + 2 * p, w + 2 * p), dtype=dout_t.dtype)
         for i in range(k):
             for j in range(k):
-                _offset_view(dxpad, i, j, s, ho, wo)[...] += dcols[:, i, j]
+                _offset_view(dxpad, i, j, s, ho, wo)[...] += dcols[i, j]
         return dxpad
 
 
