@@ -110,14 +110,8 @@ class Momentum(Optimizer):
 
 
 @OPTIMIZERS.register("nesterov")
-class Nesterov(Optimizer):
+class Nesterov(Momentum):
     """v_prev = v;  v = mu * v - lr * dw;  w += -mu * v_prev + (1 + mu) * v"""
-
-    buffers = ("velocity",)
-
-    def __init__(self, params: Arrays, *, lr: float = 1e-2, momentum: float = 0.9):
-        super().__init__(params, lr=lr)
-        self.momentum = float(momentum)
 
     def update(self, p, g, tmp, v):
         mu = self.momentum
