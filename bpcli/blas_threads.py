@@ -16,40 +16,22 @@ import os
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
+from bpcli.openblas import symbol
+
 ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-_PREFIXES = ("scipy_openblas_", "openblas_")
-_SUFFIXES = ("64_", "_64_", "")
 
 _api: Optional[tuple] = None  # (get, set) once found; () when there is no OpenBLAS to drive
 
 
-def _loaded_openblas_paths() -> list[str]:
-    """Paths of the OpenBLAS libraries mapped into this process (Linux /proc/self/maps)."""
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line}
-    except OSError:
-        return []
-    return sorted(paths)
-
-
 def _find_api() -> tuple:
-    import numpy  # noqa: F401  (loads NumPy's BLAS)
-
-    for path in _loaded_openblas_paths():
-        try:
-            lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 0) | ctypes.RTLD_GLOBAL)
-        except OSError:
-            continue
-        for prefix in _PREFIXES:
-            for suffix in _SUFFIXES:
-                get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
-                set_ = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
-                if get is not None and set_ is not None:
-                    get.restype, get.argtypes = ctypes.c_int, []
-                    set_.restype, set_.argtypes = None, [ctypes.c_int]
-                    return get, set_
-    return ()
+    get = symbol("get_num_threads", prefixes=("scipy_openblas_", "openblas_"))
+    set_ = symbol("set_num_threads", prefixes=("scipy_openblas_", "openblas_"))
+    if get is None or set_ is None:
+        return ()
+    get_fn, set_fn = get[0], set_[0]
+    get_fn.restype, get_fn.argtypes = ctypes.c_int, []
+    set_fn.restype, set_fn.argtypes = None, [ctypes.c_int]
+    return get_fn, set_fn
 
 
 def _blas_api() -> tuple:

@@ -21,7 +21,8 @@ import numpy as np
 
 from bpcli.checkpoint import Checkpoint, rng_state, save_checkpoint, set_rng_state
 from bpcli.errors import BpcliError, SpecError, SpecProblem, TrainingDiverged
-from bpcli.nn.optim import OPTIMIZERS, clip_by_global_norm
+from bpcli.nn.optim import OPTIMIZERS
+from bpcli.nn.train_step import TrainStep
 from bpcli.nn.schedules import SCHEDULES
 from bpcli.train_options import EarlyStopping, TrainOptions
 
@@ -292,24 +293,15 @@ class Trainer:
             expected = self.model.loss_fn.expected_initial_loss(d.n_classes)
         return SanityCheck(loss_sum / len(X), expected, d.n_classes)
 
-    def _train_step(self, Xb: np.ndarray, yb: np.ndarray) -> tuple[float, float, int, Dict[str, np.ndarray]]:
-        """Forward, loss, backward, regularization, clipping: (data loss, reg loss, hits, grads)
-        with the grads of their sum."""
-        model = self.model
-        graph = model.graph
-        scores = graph.forward(Xb, training=True)
-        loss, dscores = model.loss_fn.loss(scores, yb)
-        graph.backward(dscores, input_grad=False)
-        grads = graph.grads()
-        reg_loss = 0.0
-        if self.reg_active:
-            reg_loss, reg_grads = model.regularizer(self.weights, model.reg_strength)
-            for k, g in reg_grads.items():
-                grads[k] += g
-        if self.options.clip_norm:
-            clip_by_global_norm(grads, self.options.clip_norm)
+    def _train_step(self, Xb: np.ndarray, yb: np.ndarray) -> tuple[float, float, int]:
+        """Forward, loss, divergence check, then backward and the update (fused where it can be):
+        (data loss, reg loss, hits)."""
+        loss, reg_loss, scores = self.step_fn.forward(Xb, yb)
+        if not math.isfinite(loss + reg_loss):
+            self._diverged(loss + reg_loss)  # before backward: the weights stay as they were
         hits = _accuracy_hits(scores, yb) if self.classification else 0
-        return float(loss), float(reg_loss), hits, grads
+        self.step_fn.backward_and_update()
+        return loss, reg_loss, hits
 
     def run(self, resume: Optional[Checkpoint] = None, resume_best: Optional[Checkpoint] = None) -> TrainResult:
         """Train to `options.epochs` (or an early stop); return the result with final metrics,
@@ -336,8 +328,7 @@ class Trainer:
 
         opts, d, cb = self.options, self.data, self.callbacks
         model = self.model
-        self.reg_active = bool(model.regularizer is not None and getattr(model, "reg_strength", 0.0))
-        self.weights = {k: self.params[k] for k in model.graph.weight_names()}  # live arrays
+        self.step_fn = TrainStep(model, self.optimizer, clip_norm=opts.clip_norm)
         sanity = None
         if resume is not None:
             self.restore(resume, resume_best)
@@ -396,12 +387,9 @@ class Trainer:
                 self.position, None,
             )
         sums = self.sums
-        step_fn, optimizer, on_step = self._train_step, self.optimizer, cb.on_step
+        step_fn, on_step = self._train_step, cb.on_step
         for Xb, yb in batches:
-            loss, reg_loss, hits, grads = step_fn(Xb, yb)
-            if not math.isfinite(loss + reg_loss):
-                self._diverged(loss + reg_loss)
-            optimizer.step(grads)
+            loss, reg_loss, hits = step_fn(Xb, yb)
             n = len(yb)
             sums[0] += loss * n
             sums[1] += hits

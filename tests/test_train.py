@@ -11,6 +11,7 @@ from bpcli.errors import SpecError, TrainingDiverged
 from bpcli.runs.trained import load_trained
 from bpcli.runs.training import resume_run, train_spec
 from bpcli.spec import build_model, load_spec, load_spec_text
+from bpcli.nn.train_step import TrainStep
 from bpcli.train import TrainCallbacks, Trainer, TrainingInterrupted
 
 # A spec that exercises every piece of state a resume must restore: dropout noise (layer rng),
@@ -144,23 +145,28 @@ def test_early_stopping_on_validation_without_a_split_is_a_spec_error(tmp_path):
         train_spec(spec, out=tmp_path / "run")
 
 
-def test_train_step_matches_model_loss_and_grads():
+def test_train_step_matches_model_loss_and_grads_then_the_optimizer():
+    """The trainer's (fused) step lands on the weights of Model.loss_and_grads + optimizer.step."""
     spec = load_spec("spiral")
+    from bpcli.nn.optim import OPTIMIZERS
     from bpcli.runs.training import load_dataset
 
     data = load_dataset(spec)
     model = build_model(spec, data.input_shape, data.n_classes)
+    twin = build_model(spec, data.input_shape, data.n_classes)
     trainer = Trainer(model, data, options=spec.train, optimizer=spec.optimizer, seed=0)
-    trainer.reg_active = True
-    trainer.weights = {k: model.graph.params()[k] for k in model.graph.weight_names()}
+    trainer.step_fn = TrainStep(model, trainer.optimizer)
+    assert trainer.step_fn.fusing  # momentum and dense: the case this test is about
+    reference = OPTIMIZERS.get("momentum")(twin.graph.params(), lr=spec.optimizer["lr"], momentum=spec.optimizer["momentum"])
     X, y = data.X_train[:30], data.y_train[:30]
-    loss, reg_loss, hits, grads = trainer._train_step(X, y)
-    mine = {k: g.copy() for k, g in grads.items()}
-    parts = model.loss_and_grads(X, y)
-    assert loss == pytest.approx(parts.data, rel=1e-6) and reg_loss == pytest.approx(parts.reg, rel=1e-6)
+    for _ in range(3):
+        loss, reg_loss, hits = trainer._train_step(X, y)
+        parts = twin.loss_and_grads(X, y)
+        reference.step(twin.graph.grads())
+        assert loss == pytest.approx(parts.data, rel=1e-6) and reg_loss == pytest.approx(parts.reg, rel=1e-6)
     assert parts.reg > 0  # the spiral spec is regularized: the two parts really are separate
-    for k, g in model.graph.grads().items():
-        np.testing.assert_allclose(mine[k], g, rtol=1e-6)
+    for k, p in model.graph.params().items():
+        np.testing.assert_allclose(p, twin.graph.params()[k], rtol=1e-5, atol=1e-7)
 
 
 def test_overfit_drives_the_loss_near_zero_on_a_few_examples(tmp_path):

@@ -34,6 +34,11 @@ class Layer:
       variance): saved in checkpoints and cast by `LayerGraph.to`, never given gradients.
     - `needs_input_grad` is set False by the graph when nobody needs dx (the first layer of a
       model); a layer may then skip computing it and return None. Ignoring the flag is fine.
+    - `fusable_grads` names the params whose gradient the layer writes through
+      `layers._common.emit_grad_product`; while a training step has fused the optimizer's update
+      into backward, `grad_sinks` maps such a name to its GradSink and the gradient array is not
+      written. A layer must be done reading its params before it emits (the sink may be the
+      parameter itself). Layers that do not declare any are simply updated the usual way.
     - `may_overwrite_input` is set True by the graph when the layer is the only reader of a
       tensor whose producer's class declares `fresh_output = True` (its forward returns a new
       array it keeps no reference to, like dense); the layer may then write its output into x
@@ -51,6 +56,8 @@ class Layer:
     needs_input_grad: bool = True
     fresh_output: ClassVar[bool] = False  # forward returns a new array it keeps no reference to
     may_overwrite_input: bool = False  # set by the graph (see above)
+    fusable_grads: ClassVar[tuple] = ()  # params written through emit_grad_product (see above)
+    grad_sinks: Optional[dict] = None  # set by TrainStep for the length of one backward
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}

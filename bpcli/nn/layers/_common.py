@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from bpcli.errors import ShapeError, SpecError, SpecProblem
+from bpcli.nn.gemm import gemm
 
 
 def check_option(ok: bool, layer: str, option: str, message: str) -> None:
@@ -51,3 +52,16 @@ def grad_buffer(layer: Any, key: str) -> np.ndarray:
     if g is None or g.shape != p.shape or g.dtype != p.dtype:
         g = layer.grads[key] = np.empty_like(p)
     return g
+
+
+def emit_grad_product(layer: Any, key: str, a: np.ndarray, b: np.ndarray) -> None:
+    """d(loss)/d(params[key]) = a @ b (reshaped to the param's shape as (M, N)): written to
+    grads[key], or, while the optimizer's update is fused in, as sink.target = alpha · a @ b + beta · sink.target."""
+    sinks = layer.grad_sinks
+    sink = sinks.get(key) if sinks else None
+    rows_cols = (a.shape[0], b.shape[1])
+    if sink is None:
+        gemm(a, b, grad_buffer(layer, key).reshape(rows_cols))
+        return
+    gemm(a, b, sink.target.reshape(rows_cols), sink.alpha, sink.beta)
+    sink.taken = True

@@ -1,0 +1,105 @@
+"""TrainStep: one optimization step of a Model, with the optimizer's update fused into backward where it can be.
+
+    step = TrainStep(model, optimizer, clip_norm=None)
+    loss, reg_loss, scores = step.forward(X, y)   # look at the loss before anything changes
+    step.backward_and_update()
+
+Fusion: sgd and momentum begin their update with target = alpha · dW + beta · target
+(w = -lr·dW + w; v = -lr·dW + mu·v). A dense layer's dW is one GEMM, x.T @ dout, and BLAS
+computes alpha · x.T @ dout + beta · target in the same call, so the gradient array is never
+written nor read back (measured on the 1024-wide MLP: the momentum update went from 1.3 ms to
+~0.1 ms a step). Clipping needs every gradient before any update, so it turns fusion off;
+regularization does not (its gradient depends on the weights only: it is taken before backward
+and added to the target afterwards). Parameters whose layer does not emit through a sink
+(`Layer.fusable_grads`) get the ordinary update from their gradient array.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from bpcli.nn.optim import clip_by_global_norm
+
+
+@dataclass
+class GradSink:
+    """Where a layer's backward writes one parameter's gradient g: target = alpha · g + beta · target."""
+
+    target: np.ndarray
+    alpha: float
+    beta: float
+    taken: bool = False
+
+
+class TrainStep:
+    """forward(X, y) -> (data loss, regularization loss, scores); then backward_and_update()."""
+
+    def __init__(self, model: Any, optimizer: Any, clip_norm: Optional[float] = None, fuse: bool = True):
+        self.model, self.optimizer, self.clip_norm = model, optimizer, clip_norm
+        graph = model.graph
+        self._weights = {k: graph.params()[k] for k in graph.weight_names()}
+        self._reg_on = bool(model.regularizer is not None and model.reg_strength)
+        self._fusable: list[tuple[str, Any, str]] = []  # (full name, layer, key)
+        if fuse and not clip_norm:
+            for node in graph.nodes:
+                layer = node.layer
+                for key in type(layer).fusable_grads:
+                    if key in layer.params:
+                        self._fusable.append((f"{node.name}.{key}", layer, key))
+        self._dscores: Optional[np.ndarray] = None
+        self._reg_grads: dict = {}
+
+    @property
+    def fusing(self) -> bool:
+        """Whether this optimizer and these layers fuse at least one update into backward."""
+        return any(self.optimizer.fused_target(name) is not None for name, _, _ in self._fusable)
+
+    def forward(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray]:
+        """Training-mode forward, loss and its gradient, and the regularization (weights unchanged)."""
+        model = self.model
+        scores = model.graph.forward(X, training=True)
+        loss, self._dscores = model.loss_fn.loss(scores, y)
+        reg_loss = 0.0
+        self._reg_grads = {}
+        if self._reg_on:
+            reg_loss, self._reg_grads = model.regularizer(self._weights, model.reg_strength)
+        return float(loss), float(reg_loss), scores
+
+    def backward_and_update(self) -> None:
+        """Backward through the graph, then the optimizer's step: fused where possible."""
+        if self._dscores is None:
+            raise RuntimeError("TrainStep.backward_and_update called without forward")
+        sinks = self._install_sinks()
+        try:
+            self.model.graph.backward(self._dscores, input_grad=False)
+        finally:
+            for _, layer, _ in self._fusable:
+                layer.grad_sinks = None
+        self._dscores = None
+        grads = self.model.graph.grads()
+        fused = {name for name, sink in sinks.items() if sink.taken}
+        for name, g in self._reg_grads.items():
+            if name in fused:
+                sink = sinks[name]
+                g *= g.dtype.type(sink.alpha)  # the regularizer's arrays are fresh: scaled in place
+                sink.target += g
+            else:
+                grads[name] += g
+        if self.clip_norm:
+            clip_by_global_norm(grads, self.clip_norm)
+        self.optimizer.step(grads, fused=fused)
+
+    def _install_sinks(self) -> dict[str, GradSink]:
+        sinks: dict[str, GradSink] = {}
+        for name, layer, key in self._fusable:
+            target = self.optimizer.fused_target(name)
+            if target is None:
+                continue
+            sink = sinks[name] = GradSink(*target)
+            if layer.grad_sinks is None:
+                layer.grad_sinks = {}
+            layer.grad_sinks[key] = sink
+        return sinks

@@ -1,0 +1,77 @@
+"""gemm(a, b, out, alpha, beta) = alpha · a @ b + beta · out, checked against float64 NumPy on every operand layout."""
+
+import numpy as np
+import pytest
+
+from bpcli.nn import gemm as gemm_module
+from bpcli.nn.gemm import blas_available, gemm
+
+
+def _layout(array: np.ndarray, kind: str) -> np.ndarray:
+    """The same values stored row-major, column-major (a transposed view), or as a slice of a bigger array."""
+    if kind == "c":
+        return np.ascontiguousarray(array)
+    if kind == "t":
+        return np.ascontiguousarray(array.T).T
+    padded = np.zeros((array.shape[0] + 3, array.shape[1] + 5), dtype=array.dtype)
+    padded[1 : 1 + array.shape[0], 2 : 2 + array.shape[1]] = array
+    return padded[1 : 1 + array.shape[0], 2 : 2 + array.shape[1]]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind_a", ["c", "t", "slice"])
+@pytest.mark.parametrize("kind_b", ["c", "t", "slice"])
+@pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (-0.3, 0.9), (2.0, 1.0)])
+@pytest.mark.parametrize("m,k,n", [(7, 5, 4), (1, 6, 3), (4, 1, 5)])
+def test_gemm_matches_float64_numpy(dtype, kind_a, kind_b, alpha, beta, m, k, n):
+    rng = np.random.default_rng(m * 100 + k * 10 + n)
+    a = _layout(rng.standard_normal((m, k)).astype(dtype), kind_a)
+    b = _layout(rng.standard_normal((k, n)).astype(dtype), kind_b)
+    out = rng.standard_normal((m, n)).astype(dtype)
+    expected = alpha * (a.astype(np.float64) @ b.astype(np.float64)) + beta * out.astype(np.float64)
+    result = gemm(a, b, out, alpha, beta)
+    assert result is out
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+
+
+def test_beta_zero_never_reads_the_old_contents():
+    a, b = np.ones((3, 2), np.float32), np.ones((2, 4), np.float32)
+    out = np.full((3, 4), np.nan, np.float32)
+    gemm(a, b, out, 0.5, 0.0)
+    np.testing.assert_array_equal(out, np.full((3, 4), 1.0, np.float32))
+
+
+def test_an_output_that_overlaps_an_operand_is_computed_as_if_it_did_not():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((4, 4))
+    expected = 2.0 * (a @ a) + 0.5 * a
+    gemm(a, a.copy(), a, 2.0, 0.5)  # out is a itself: BLAS would read what it already overwrote
+    np.testing.assert_allclose(a, expected, rtol=1e-12)
+
+
+def test_operands_blas_cannot_take_go_through_numpy():
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((6, 8))[:, ::2].astype(np.float32)  # stride 2 in both directions
+    b = rng.standard_normal((4, 3)).astype(np.float16)  # another dtype than out
+    out = np.ones((6, 3), np.float32)
+    expected = 3.0 * (a.astype(np.float64) @ b.astype(np.float64)) - 1.0
+    gemm(a, b, out, 3.0, -1.0)
+    np.testing.assert_allclose(out, expected, rtol=1e-3)
+
+
+def test_the_numpy_route_alone_gives_the_same_numbers(monkeypatch):
+    rng = np.random.default_rng(3)
+    a, b, out = (rng.standard_normal(s).astype(np.float32) for s in ((5, 7), (7, 6), (5, 6)))
+    with_blas = gemm(a, b, out.copy(), -0.01, 0.9)
+    monkeypatch.setattr(gemm_module, "_routines", {})  # as on a machine without OpenBLAS
+    assert not blas_available(np.float32)
+    without = gemm(a, b, out.copy(), -0.01, 0.9)
+    np.testing.assert_allclose(with_blas, without, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (5, 2), (3, 2)), ((3, 4), (4, 2), (2, 3)), ((3, 4, 1), (4, 2), (3, 2))])
+def test_shapes_that_do_not_chain_are_refused(shapes):
+    a, b, out = (np.zeros(s, np.float32) for s in shapes)
+    with pytest.raises(ValueError):
+        gemm(a, b, out)
