@@ -79,7 +79,7 @@ def _weight_and_bias(layer) -> Tuple[np.ndarray, np.ndarray]:
 
 
 class BpcliStep:
-    """One training step with bpcli: Model.loss_and_grads, then the momentum optimizer's step."""
+    """One training step with bpcli: the TrainStep `bpcli train` runs (momentum, fused into backward)."""
 
     def __init__(self, case, weights: List[Tuple[np.ndarray, np.ndarray]], X, y, *, lr: float, momentum: float):
         try:
@@ -118,6 +118,9 @@ class BpcliStep:
         self.model = Model(**{k: v for k, v in kwargs.items() if k in accepted})
         opt_cls = OPTIMIZERS.get("momentum")
         self.optimizer = opt_cls(self.graph.params(), lr=lr, momentum=momentum)
+        from bpcli.nn.train_step import TrainStep
+
+        self.train_step = TrainStep(self.model, self.optimizer)  # the step `bpcli train` takes
         self.X = np.ascontiguousarray(X, dtype=np.float32)
         self.y = y
 
@@ -142,9 +145,9 @@ class BpcliStep:
         return float(getattr(parts, "total", parts))
 
     def __call__(self) -> float:
-        parts = self.model.loss_and_grads(self.X, self.y)
-        self.optimizer.step(self.graph.grads())
-        return parts
+        loss, reg_loss, _ = self.train_step.forward(self.X, self.y)
+        self.train_step.backward_and_update()
+        return loss + reg_loss
 
 
 def bpcli_version() -> str:

@@ -12,6 +12,7 @@ from typing import Collection, Dict, Optional
 
 import numpy as np
 
+from bpcli.nn.blas import axpy
 from bpcli.registry import Registry
 
 OPTIMIZERS = Registry("optimizer")
@@ -132,7 +133,7 @@ class Momentum(Optimizer):
         return self.state["velocity"][name], -self.lr, self.momentum  # v = -lr·dw + mu·v
 
     def finish_fused(self, name):
-        self.params[name] += self.state["velocity"][name]
+        axpy(1.0, self.state["velocity"][name], self.params[name])  # w += v on BLAS's threads
 
 
 @OPTIMIZERS.register("nesterov")

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from bpcli.errors import ShapeError, SpecError, SpecProblem
-from bpcli.nn.gemm import gemm
+from bpcli.nn.blas import gemm
 
 
 def check_option(ok: bool, layer: str, option: str, message: str) -> None:

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from bpcli.nn import gemm as gemm_module
-from bpcli.nn.gemm import blas_available, gemm
+from bpcli.nn import blas as gemm_module
+from bpcli.nn.blas import blas_available, gemm
 
 
 def _layout(array: np.ndarray, kind: str) -> np.ndarray:
@@ -75,3 +75,24 @@ def test_shapes_that_do_not_chain_are_refused(shapes):
     a, b, out = (np.zeros(s, np.float32) for s in shapes)
     with pytest.raises(ValueError):
         gemm(a, b, out)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("alpha", [1.0, -0.25])
+@pytest.mark.parametrize("shape", [(5,), (3, 4), (2, 3, 4), (0, 3)])
+def test_axpy_matches_numpy(dtype, alpha, shape):
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    expected = y.astype(np.float64) + alpha * x.astype(np.float64)
+    assert gemm_module.axpy(alpha, x, y) is y
+    np.testing.assert_allclose(y, expected, rtol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+def test_axpy_on_views_and_itself():
+    y = np.arange(12.0).reshape(3, 4)
+    gemm_module.axpy(2.0, y[:, ::-1].copy()[:, ::-1], y)  # a non-contiguous x
+    np.testing.assert_array_equal(y, 3 * np.arange(12.0).reshape(3, 4))
+    gemm_module.axpy(1.0, y, y)  # x is y: NumPy's route
+    np.testing.assert_array_equal(y, 6 * np.arange(12.0).reshape(3, 4))
+    with pytest.raises(ValueError):
+        gemm_module.axpy(1.0, np.zeros(3), np.zeros(4))

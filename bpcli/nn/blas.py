@@ -1,0 +1,147 @@
+"""Two BLAS routines NumPy does not expose, called through the OpenBLAS NumPy already loaded:
+
+    gemm(a, b, out, alpha, beta):  out = alpha · a @ b + beta · out   (cblas_sgemm / dgemm)
+    axpy(alpha, x, y):             y += alpha · x                       (cblas_saxpy / daxpy)
+
+NumPy's matmul has no alpha or beta, so "scale the product and add it to what is there" costs
+extra passes over memory and a temporary; BLAS does it while the product is still in cache. The
+fused optimizer update (`bpcli/nn/train_step.py`) writes v = mu·v − lr·(x.T @ dout) straight from
+the dense layer's backward with it, then w += v with axpy (OpenBLAS runs it on its threads; NumPy's
+in-place add runs on one). Operands BLAS cannot take (other dtypes, strides, overlap, no
+OpenBLAS) take the NumPy route, which gives the same numbers up to rounding.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any, Optional
+
+import numpy as np
+
+from bpcli import openblas
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_REALS = {np.dtype(np.float32): ("s", ctypes.c_float), np.dtype(np.float64): ("d", ctypes.c_double)}
+_routines: Optional[dict] = None  # (routine, dtype) -> cblas function, once looked up
+
+
+def _integer_type(suffix: str) -> Optional[Any]:
+    if suffix:
+        return ctypes.c_int64
+    if openblas.uses_64bit_ints() is False:
+        return ctypes.c_int32
+    return None  # an unsuffixed symbol in an ILP64 build: the integer width is not certain
+
+
+def _lookup() -> dict:
+    routines = {}
+    ptr = ctypes.c_void_p
+    for dtype, (letter, real) in _REALS.items():
+        found = openblas.symbol(f"cblas_{letter}gemm")
+        integer = _integer_type(found[1]) if found else None
+        if integer is not None:
+            fn = found[0]
+            fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, integer, integer, integer, real, ptr, integer, ptr, integer, real, ptr, integer]
+            fn.restype = None
+            routines["gemm", dtype] = fn
+        found = openblas.symbol(f"cblas_{letter}axpy")
+        integer = _integer_type(found[1]) if found else None
+        if integer is not None:
+            fn = found[0]
+            fn.argtypes = [integer, real, ptr, integer, ptr, integer]
+            fn.restype = None
+            routines["axpy", dtype] = fn
+    return routines
+
+
+def _routine(name: str, dtype: Any) -> Optional[Any]:
+    global _routines
+    if _routines is None:
+        _routines = _lookup()
+    return _routines.get((name, np.dtype(dtype)))
+
+
+def blas_available(dtype: Any = np.float32) -> bool:
+    """Whether gemm and axpy reach cblas for this dtype (else they compute with NumPy)."""
+    return _routine("gemm", dtype) is not None and _routine("axpy", dtype) is not None
+
+
+def _layout(a: np.ndarray) -> Optional[tuple[int, int]]:
+    """(transpose flag, leading dimension) of a 2-D operand in row-major terms, or None when BLAS cannot read it."""
+    rows, cols = a.shape
+    step0, step1 = (s // a.itemsize for s in a.strides)
+    if step1 == 1 and step0 >= cols and a.strides[0] % a.itemsize == 0:
+        return _NO_TRANS, step0
+    if step0 == 1 and step1 >= rows and a.strides[1] % a.itemsize == 0:
+        return _TRANS, step1
+    return None
+
+
+def _numpy_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+    if beta == 0.0:
+        np.matmul(a, b, out=out)
+        if alpha != 1.0:
+            out *= out.dtype.type(alpha)
+        return out
+    product = a @ b
+    if alpha != 1.0:
+        product *= product.dtype.type(alpha)
+    if beta != 1.0:
+        out *= out.dtype.type(beta)
+    out += product
+    return out
+
+
+def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, alpha: float = 1.0, beta: float = 0.0) -> np.ndarray:
+    """out = alpha · a @ b + beta · out, in place: a (M, K), b (K, N), out (M, N), one dtype; returns out.
+
+    With beta = 0 the old contents of out are never read (NaN there does not leak), as in BLAS.
+    """
+    if a.ndim != 2 or b.ndim != 2 or out.ndim != 2:
+        raise ValueError(f"gemm needs 2-D operands, got {a.shape}, {b.shape} -> {out.shape}")
+    (m, k), (k2, n) = a.shape, b.shape
+    if k != k2 or out.shape != (m, n):
+        raise ValueError(f"gemm shapes do not chain: {a.shape} @ {b.shape} -> {out.shape}")
+    dtype = out.dtype
+    routine = _routine("gemm", dtype)
+    fast = (
+        routine is not None
+        and a.dtype == dtype
+        and b.dtype == dtype
+        and min(m, n, k) >= 1
+        and out.flags.c_contiguous
+        and out.flags.writeable
+    )
+    if fast:
+        layout_a, layout_b = _layout(a), _layout(b)
+        if layout_a is not None and layout_b is not None and not (np.may_share_memory(out, a) or np.may_share_memory(out, b)):
+            routine(
+                _ROW_MAJOR, layout_a[0], layout_b[0], m, n, k,
+                alpha, a.ctypes.data, layout_a[1], b.ctypes.data, layout_b[1],
+                beta, out.ctypes.data, n,
+            )
+            return out
+    return _numpy_gemm(a, b, out, alpha, beta)
+
+
+def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """y += alpha · x, in place: x and y of one shape and dtype; returns y."""
+    if x.shape != y.shape:
+        raise ValueError(f"axpy needs one shape, got {x.shape} and {y.shape}")
+    routine = _routine("axpy", y.dtype)
+    if (
+        routine is not None
+        and x.dtype == y.dtype
+        and x.flags.c_contiguous
+        and y.flags.c_contiguous
+        and y.flags.writeable
+        and y.size
+        and not np.may_share_memory(x, y)
+    ):
+        routine(y.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
+        return y
+    if alpha == 1.0:
+        y += x
+    else:
+        y += x * y.dtype.type(alpha)
+    return y
