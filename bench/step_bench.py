@@ -8,6 +8,7 @@ import numpy as np
 
 from bench.cases import Case, numpy_reference_supported, train_step_flops, walk_shapes
 from bench.timing import interleaved
+from bpcli.heap_reuse import reuse_freed_memory
 
 # A small learning rate keeps every side computing on healthy numbers for thousands of steps on
 # one fixed batch: with lr=0.01 the nets memorize the batch within ~100 steps, softmax
@@ -99,6 +100,7 @@ def bench_case(case: Case, *, use_torch: bool, budget_s: float, min_steps: int) 
     steps, rows = build_sides(case, use_torch=use_torch)
     flops = train_step_flops(case)
     if steps:
+        reuse_freed_memory()  # as `bpcli train` does; process-wide, so every side gets it
         stats = interleaved(steps, budget_s=budget_s, min_steps=min_steps)
         for name, st in stats.items():
             rows[name].update(st.to_dict())

@@ -305,11 +305,14 @@ class Trainer:
 
     def run(self, resume: Optional[Checkpoint] = None, resume_best: Optional[Checkpoint] = None) -> TrainResult:
         """Train to `options.epochs` (or an early stop); return the result with final metrics,
-        with NumPy's BLAS on `options.blas_threads` threads and subnormal floats flushed to zero
-        (`options.flush_denormals`), both restored afterwards."""
+        with NumPy's BLAS on `options.blas_threads` threads, subnormal floats flushed to zero
+        (`options.flush_denormals`), both restored afterwards; and freed memory kept for reuse
+        from then on (bpcli/heap_reuse.py)."""
         from bpcli.blas_threads import limited_blas_threads
         from bpcli.denormals import flushed_denormals
+        from bpcli.heap_reuse import reuse_freed_memory
 
+        reuse_freed_memory()
         with limited_blas_threads(self.blas_thread_count()), flushed_denormals(self.options.flush_denormals):
             return self._run(resume, resume_best)
 

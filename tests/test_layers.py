@@ -372,3 +372,30 @@ def test_relu_in_eval_mode_keeps_no_mask_and_alone_never_overwrites_its_input():
     np.testing.assert_array_equal(relu.forward(x), [[0.0, 2.0, 0.0]])
     assert relu.kink_state() is None
     np.testing.assert_array_equal(x, [[-1.0, 2.0, -3.0]])  # may_overwrite_input is off outside a graph
+
+
+def _fresh_cases():
+    for name, cls in LAYERS.items():
+        if getattr(cls, "fresh_output", False):
+            for i, (options, shape) in enumerate(cls.examples):
+                yield pytest.param(name, options, shape, id=f"{name}-{i}")
+
+
+@pytest.mark.parametrize("name,options,shape", list(_fresh_cases()))
+def test_fresh_output_layers_return_arrays_nobody_else_holds(name, options, shape):
+    """`fresh_output` lets the next layer write into the output: so it must share no memory with
+    the input or the previous output, and scribbling over it must not change backward."""
+    layer, xs, rng = _build(name, options, shape, np.float64)
+    first = _run(layer, xs)
+    out = _run(layer, xs)
+    assert not any(np.shares_memory(out, x) for x in xs)
+    assert not np.shares_memory(out, first)
+    dout = rng.standard_normal(out.shape)
+    clean = [np.copy(d) for d in _as_tuple(layer.backward(dout), layer.n_inputs)]
+    clean_grads = {k: g.copy() for k, g in layer.grads.items()}
+    out[...] = np.nan
+    scribbled = _as_tuple(layer.backward(dout), layer.n_inputs)
+    for a, b in zip(clean, scribbled):
+        np.testing.assert_array_equal(a, b)
+    for k, g in layer.grads.items():
+        np.testing.assert_array_equal(g, clean_grads[k])

@@ -65,6 +65,7 @@ class Conv2D(Layer):
 
     shorthand = "filters"
     weight_params = ("W",)
+    fresh_output = True  # a new array each forward; the cache keeps cols, not the output
     examples = (
         ({"filters": 2, "kernel": 3, "padding": 1}, (2, 5, 5)),
         ({"filters": 3, "kernel": 2, "stride": 2}, (1, 4, 4)),
@@ -247,6 +248,8 @@ class _MaxPoolCache:
 class MaxPool2D(_Pool):
     """out[n, c, h, w] = max over the k×k window at (s·h, s·w): x (N, C, H, W), out (N, C, Ho, Wo); dx routes dout to each argmax."""
 
+    fresh_output = True  # a new array each forward; the cache keeps the argmax, not the output
+
     def __init__(self, *, size: int = 2, stride: Optional[int] = None):
         super().__init__(size=size, stride=stride)
         self._cache: Optional[_MaxPoolCache] = None
@@ -299,6 +302,8 @@ class MaxPool2D(_Pool):
 @LAYERS.register("avgpool2d")
 class AvgPool2D(_Pool):
     """out[n, c, h, w] = mean over the k×k window at (s·h, s·w): x (N, C, H, W), out (N, C, Ho, Wo); dx spreads dout / k²."""
+
+    fresh_output = True  # a new array each forward; nothing but the input shape is cached
 
     def __init__(self, *, size: int = 2, stride: Optional[int] = None):
         super().__init__(size=size, stride=stride)

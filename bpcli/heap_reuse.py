@@ -1,0 +1,53 @@
+"""Keep freed memory in the process's heap for reuse while training (glibc's mallopt).
+
+Why: a convolutional step allocates several new arrays of 1-4 MB (layer outputs, pooling
+temporaries) and frees them again. glibc gives such blocks back to the kernel (munmap, or a
+trim of the heap's top) and the next step's allocation page-faults on every 4 KB page again:
+about 1,500 faults a step in the benchmark's small CNN, 19.1 -> 17.2 ms a step once they were
+gone. Raising the mmap threshold to glibc's maximum (32 MB) and the trim threshold to 512 MB
+lets those blocks be reused; the memory stays mapped until the process ends. Only glibc is
+driven; elsewhere nothing changes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import platform
+from typing import Optional
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h>
+MMAP_THRESHOLD = 32 << 20  # glibc's upper limit on 64-bit systems
+TRIM_THRESHOLD = 512 << 20
+
+_libc: Optional[object] = None
+_checked = False
+
+
+def _glibc():
+    global _libc, _checked
+    if not _checked:
+        _checked = True
+        if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+            try:
+                lib = ctypes.CDLL("libc.so.6")
+                lib.mallopt.argtypes, lib.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+                _libc = lib
+            except (OSError, AttributeError):
+                _libc = None
+    return _libc
+
+
+def supported() -> bool:
+    """Whether this process's allocator is glibc's, which the context can tune."""
+    return _glibc() is not None
+
+
+def reuse_freed_memory() -> bool:
+    """From now on in this process, freed blocks up to 32 MB stay in the heap for the next
+    allocation. Returns whether glibc took the settings (False elsewhere). Not undone on purpose:
+    setting a threshold turns off glibc's own adaptive one for good, and evaluation after
+    training allocates the same way."""
+    libc = _glibc()
+    if libc is None:
+        return False
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
