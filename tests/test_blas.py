@@ -22,17 +22,18 @@ def _layout(array: np.ndarray, kind: str) -> np.ndarray:
 @pytest.mark.parametrize("kind_a", ["c", "t", "slice"])
 @pytest.mark.parametrize("kind_b", ["c", "t", "slice"])
 @pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (-0.3, 0.9), (2.0, 1.0)])
-@pytest.mark.parametrize("m,k,n", [(7, 5, 4), (1, 6, 3), (4, 1, 5)])
+@pytest.mark.parametrize("m,k,n", [(7, 5, 4), (1, 6, 3), (4, 1, 5), (70, 90, 60), (1, 600, 500)])
 def test_gemm_matches_float64_numpy(dtype, kind_a, kind_b, alpha, beta, m, k, n):
     rng = np.random.default_rng(m * 100 + k * 10 + n)
     a = _layout(rng.standard_normal((m, k)).astype(dtype), kind_a)
     b = _layout(rng.standard_normal((k, n)).astype(dtype), kind_b)
     out = rng.standard_normal((m, n)).astype(dtype)
     expected = alpha * (a.astype(np.float64) @ b.astype(np.float64)) + beta * out.astype(np.float64)
+    # the classic bound for a length-k dot product in floating point: k · eps · (|a| @ |b|)
+    bound = (k + 2) * np.finfo(dtype).eps * (abs(alpha) * (np.abs(a).astype(np.float64) @ np.abs(b)) + abs(beta) * np.abs(out))
     result = gemm(a, b, out, alpha, beta)
     assert result is out
-    tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+    assert np.all(np.abs(out - expected) <= bound + np.finfo(dtype).tiny)
 
 
 def test_beta_zero_never_reads_the_old_contents():
@@ -96,3 +97,15 @@ def test_axpy_on_views_and_itself():
     np.testing.assert_array_equal(y, 6 * np.arange(12.0).reshape(3, 4))
     with pytest.raises(ValueError):
         gemm_module.axpy(1.0, np.zeros(3), np.zeros(4))
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 5), (128, 784, 64)])  # below and above MIN_GEMM_MACS
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_affine_is_x_at_W_plus_b(shape, dtype):
+    m, k, n = shape
+    rng = np.random.default_rng(5)
+    x, W, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype), rng.standard_normal(n).astype(dtype)
+    expected = x.astype(np.float64) @ W.astype(np.float64) + b
+    out = gemm_module.affine(x, W, b)
+    assert out.dtype == dtype and out.shape == (m, n)
+    np.testing.assert_allclose(out, expected, rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-4 if dtype == np.float32 else 1e-12)

@@ -2,6 +2,7 @@
 
     gemm(a, b, out, alpha, beta):  out = alpha · a @ b + beta · out   (cblas_sgemm / dgemm)
     axpy(alpha, x, y):             y += alpha · x                       (cblas_saxpy / daxpy)
+    affine(x, W, b):               x @ W + b with the bias in the GEMM's beta
 
 NumPy's matmul has no alpha or beta, so "scale the product and add it to what is there" costs
 extra passes over memory and a temporary; BLAS does it while the product is still in cache. The
@@ -21,6 +22,10 @@ import numpy as np
 from bpcli import openblas
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+# Below these sizes NumPy's own calls win: a ctypes call costs ~6 µs more than np.matmul (measured
+# 12.3 vs 6.0 µs for (300, 2) @ (2, 100)), and axpy 5.7 µs against 0.4 for `y += x` on 300 floats.
+MIN_GEMM_MACS = 1 << 20  # m·n·k
+MIN_AXPY_SIZE = 1 << 15
 _REALS = {np.dtype(np.float32): ("s", ctypes.c_float), np.dtype(np.float64): ("d", ctypes.c_double)}
 _routines: Optional[dict] = None  # (routine, dtype) -> cblas function, once looked up
 
@@ -106,6 +111,7 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, alpha: float = 1.0, beta
     routine = _routine("gemm", dtype)
     fast = (
         routine is not None
+        and m * n * k >= MIN_GEMM_MACS
         and a.dtype == dtype
         and b.dtype == dtype
         and min(m, n, k) >= 1
@@ -131,6 +137,7 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     routine = _routine("axpy", y.dtype)
     if (
         routine is not None
+        and y.size >= MIN_AXPY_SIZE
         and x.dtype == y.dtype
         and x.flags.c_contiguous
         and y.flags.c_contiguous
@@ -145,3 +152,18 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     else:
         y += x * y.dtype.type(alpha)
     return y
+
+
+def affine(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x @ W + b, a new array: x (N, D), W (D, H), b (H,). Big products start from b in every row
+    and let the GEMM add x @ W (beta = 1): no separate pass for the bias."""
+    m, k = x.shape
+    n = W.shape[1]
+    out_dtype = np.result_type(x, W, b)
+    if m * n * k < MIN_GEMM_MACS or _routine("gemm", out_dtype) is None:
+        out = np.matmul(x, W)
+        out += b
+        return out
+    out = np.empty((m, n), dtype=out_dtype)
+    out[...] = b
+    return gemm(x, W, out, 1.0, 1.0)

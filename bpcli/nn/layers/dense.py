@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from bpcli.nn.blas import affine
 from bpcli.nn.init import INITIALIZERS
 from bpcli.nn.layer import LAYERS, Layer
 from bpcli.nn.layers._common import Scratch, check_option, emit_grad_product, no_cache
@@ -48,9 +49,8 @@ class Dense(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x2 = x.reshape(x.shape[0], -1)
-        out = x2 @ self.params["W"]
-        if self.bias:
-            out += self.params["b"]
+        W = self.params["W"]
+        out = affine(x2, W, self.params["b"]) if self.bias else x2 @ W
         if self.caching:
             self._x, self._x_shape = x2, x.shape
         else:
