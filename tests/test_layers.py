@@ -399,3 +399,47 @@ def test_fresh_output_layers_return_arrays_nobody_else_holds(name, options, shap
         np.testing.assert_array_equal(a, b)
     for k, g in layer.grads.items():
         np.testing.assert_array_equal(g, clean_grads[k])
+
+
+def _scratch_cases():
+    for name, cls in LAYERS.items():
+        if getattr(cls, "scratch_dx", False):
+            for i, (options, shape) in enumerate(cls.examples):
+                yield pytest.param(name, options, shape, id=f"{name}-{i}")
+
+
+@pytest.mark.parametrize("name,options,shape", list(_scratch_cases()))
+def test_scratch_dx_layers_never_read_the_dx_they_returned(name, options, shape):
+    """`scratch_dx` lets the layer below write into the returned dx: so it must share no memory
+    with dout, the input or the params, and scribbling over it must not change the next backward."""
+    layer, xs, rng = _build(name, options, shape, np.float64)
+    out = _run(layer, xs)
+    dout = rng.standard_normal(out.shape)
+    dx = layer.backward(dout)
+    for other in [dout, *xs, *layer.params.values(), *layer.grads.values()]:
+        assert not np.shares_memory(dx, other)
+    clean, clean_grads = dx.copy(), {k: g.copy() for k, g in layer.grads.items()}
+    dx[...] = np.nan
+    np.testing.assert_array_equal(layer.backward(dout), clean)
+    for k, g in layer.grads.items():
+        np.testing.assert_array_equal(g, clean_grads[k])
+
+
+def test_relu_masks_its_dout_in_place_only_when_the_graph_allows():
+    from bpcli.nn.graph import LayerGraph, Node
+
+    nodes = [Node("d0", LAYERS.get("dense")(units=4)), Node("r", LAYERS.get("relu")(), ["d0"]), Node("d1", LAYERS.get("dense")(units=3), ["r"])]
+    graph = LayerGraph(nodes, (5,), dtype=np.float64, seed=0)
+    relu = nodes[1].layer
+    assert relu.may_overwrite_dout and not nodes[2].layer.may_overwrite_dout  # d1's dout is the caller's
+    x = np.random.default_rng(0).standard_normal((6, 5))
+    graph.forward(x)
+    dout = np.ones((6, 3))
+    graph.backward(dout)
+    fast = {k: g.copy() for k, g in graph.grads().items()}
+    relu.may_overwrite_dout = False
+    graph.forward(x)
+    graph.backward(dout)
+    for k, g in graph.grads().items():
+        np.testing.assert_array_equal(g, fast[k])
+    np.testing.assert_array_equal(dout, np.ones((6, 3)))

@@ -25,7 +25,8 @@ class Layer:
       dimension; for multi-input layers a list of shapes) and returns the output shape.
     - `forward(x)` (or `forward(*xs)` when `n_inputs != 1`) with a leading batch dimension;
       caches what backward needs only when `self.training` is True or `self.keep_cache` is set.
-    - `backward(dout)` returns dx (a tuple of dx for multi-input layers), never modifies `dout`,
+    - `backward(dout)` returns dx (a tuple of dx for multi-input layers), never modifies `dout`
+      (unless the graph set `may_overwrite_dout`, below),
       and *assigns* (never accumulates) `grads[k]` for every `k` in `params`, so running it twice
       gives the same gradients.
     - `kink_state()` returns a discrete array describing which side of its kinks each input was
@@ -34,6 +35,9 @@ class Layer:
       variance): saved in checkpoints and cast by `LayerGraph.to`, never given gradients.
     - `needs_input_grad` is set False by the graph when nobody needs dx (the first layer of a
       model); a layer may then skip computing it and return None. Ignoring the flag is fine.
+    - `scratch_dx` (class): backward returns dx in a buffer the layer never reads again (valid
+      until its next backward). The graph then sets `may_overwrite_dout` on the layer below, the
+      only other reader, which may write into its dout (relu does). Both default to False.
     - `fusable_grads` names the params whose gradient the layer writes through
       `layers._common.emit_grad_product`; while a training step has fused the optimizer's update
       into backward, `grad_sinks` maps such a name to its GradSink and the gradient array is not
@@ -56,6 +60,8 @@ class Layer:
     needs_input_grad: bool = True
     fresh_output: ClassVar[bool] = False  # forward returns a new array it keeps no reference to
     may_overwrite_input: bool = False  # set by the graph (see above)
+    scratch_dx: ClassVar[bool] = False  # backward's dx is a buffer the layer never reads again
+    may_overwrite_dout: bool = False  # set by the graph (see above)
     fusable_grads: ClassVar[tuple] = ()  # params written through emit_grad_product (see above)
     grad_sinks: Optional[dict] = None  # set by TrainStep for the length of one backward
 

@@ -40,6 +40,7 @@ class ReLU(_Elementwise):
     """out = max(0, x), any shape (N, ...); dx = dout · [x > 0]."""
 
     fresh_output = True  # the result is new, or x itself when the graph said x was fresh
+    scratch_dx = True  # dx is its own scratch, or dout itself when the graph said dout was one
 
     def __init__(self) -> None:
         super().__init__()
@@ -57,7 +58,8 @@ class ReLU(_Elementwise):
         return np.maximum(x, 0)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return np.multiply(dout, self._cached(), out=self._dx_like(dout))
+        out = dout if self.may_overwrite_dout else self._dx_like(dout)
+        return np.multiply(dout, self._cached(), out=out)
 
     def kink_state(self) -> Optional[np.ndarray]:
         return None if self._saved is None else self._saved.copy()

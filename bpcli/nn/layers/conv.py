@@ -66,6 +66,7 @@ class Conv2D(Layer):
     shorthand = "filters"
     weight_params = ("W",)
     fresh_output = True  # a new array each forward; the cache keeps cols, not the output
+    scratch_dx = True  # dx is a reused buffer that backward only writes
     examples = (
         ({"filters": 2, "kernel": 3, "padding": 1}, (2, 5, 5)),
         ({"filters": 3, "kernel": 2, "stride": 2}, (1, 4, 4)),
@@ -257,6 +258,7 @@ class MaxPool2D(_Pool):
     """out[n, c, h, w] = max over the k×k window at (s·h, s·w): x (N, C, H, W), out (N, C, Ho, Wo); dx routes dout to each argmax."""
 
     fresh_output = True  # a new array each forward; the cache keeps the argmax, not the output
+    scratch_dx = True  # dx is a reused buffer that backward only writes
 
     def __init__(self, *, size: int = 2, stride: Optional[int] = None):
         super().__init__(size=size, stride=stride)

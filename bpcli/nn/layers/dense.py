@@ -19,6 +19,7 @@ class Dense(Layer):
 
     shorthand = "units"
     fresh_output = True  # forward returns a new array and keeps no reference to it
+    scratch_dx = True  # dx is a reused buffer that backward only writes
     weight_params = ("W",)
     fusable_grads = ("W", "b")
     examples = (
