@@ -21,13 +21,14 @@ def _layout(array: np.ndarray, kind: str) -> np.ndarray:
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kind_a", ["c", "t", "slice"])
 @pytest.mark.parametrize("kind_b", ["c", "t", "slice"])
+@pytest.mark.parametrize("kind_out", ["c", "slice"])
 @pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (-0.3, 0.9), (2.0, 1.0)])
 @pytest.mark.parametrize("m,k,n", [(7, 5, 4), (1, 6, 3), (4, 1, 5), (70, 90, 60), (1, 600, 500)])
-def test_gemm_matches_float64_numpy(dtype, kind_a, kind_b, alpha, beta, m, k, n):
+def test_gemm_matches_float64_numpy(dtype, kind_a, kind_b, kind_out, alpha, beta, m, k, n):
     rng = np.random.default_rng(m * 100 + k * 10 + n)
     a = _layout(rng.standard_normal((m, k)).astype(dtype), kind_a)
     b = _layout(rng.standard_normal((k, n)).astype(dtype), kind_b)
-    out = rng.standard_normal((m, n)).astype(dtype)
+    out = _layout(rng.standard_normal((m, n)).astype(dtype), kind_out)
     expected = alpha * (a.astype(np.float64) @ b.astype(np.float64)) + beta * out.astype(np.float64)
     # the classic bound for a length-k dot product in floating point: k · eps · (|a| @ |b|)
     bound = (k + 2) * np.finfo(dtype).eps * (abs(alpha) * (np.abs(a).astype(np.float64) @ np.abs(b)) + abs(beta) * np.abs(out))

