@@ -1,5 +1,6 @@
 """Where a bpcli training step spends its time: every layer's forward and backward, the loss,
-the optimizer update, against the whole step and the GEMM floor (the step's GEMMs alone).
+the optimizer update, against the whole step and the GEMM floor (the step's GEMMs alone; the
+same GEMMs in torch too when it is installed).
 
     python bench/profile_step.py                 # mnist and wide
     python bench/profile_step.py wide --threads 1
@@ -13,6 +14,7 @@ buffers. Numbers only mean something on a quiet machine: the load average is pri
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -71,6 +73,39 @@ def gemm_floor(case, steps: int):
     return times
 
 
+def torch_gemm_floor(case, steps: int) -> dict:
+    """The same GEMMs with torch.mm on torch's threads (as many as NumPy's BLAS), or {} without torch."""
+    try:
+        import torch
+    except ImportError:
+        return {}
+    from bpcli.blas_threads import blas_threads
+
+    torch.set_num_threads(blas_threads() or os.cpu_count() or 1)
+    n = case.batch
+    dims = [int(math.prod(case.input_shape))] + [op.size for op in case.ops if op.kind == "dense"]
+    pieces = {}
+    for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
+        x, W, g = torch.randn(n, d_in), torch.randn(d_in, d_out), torch.randn(n, d_out)
+        out, dW, dx = torch.empty(n, d_out), torch.empty(d_in, d_out), torch.empty(n, d_in)
+        pieces[f"L{i} fwd  x@W    ({n}x{d_in} @ {d_in}x{d_out})"] = lambda x=x, W=W, out=out: torch.mm(x, W, out=out)
+        pieces[f"L{i} dW   x.T@g  ({d_in}x{n} @ {n}x{d_out})"] = lambda x=x, g=g, dW=dW: torch.mm(x.t(), g, out=dW)
+        if i:
+            pieces[f"L{i} dx   g@W.T  ({n}x{d_out} @ {d_out}x{d_in})"] = lambda g=g, W=W, dx=dx: torch.mm(g, W.t(), out=dx)
+    return {name: _median_of(fn, steps) for name, fn in pieces.items()}
+
+
+def _median_of(fn, steps: int) -> float:
+    for _ in range(3):
+        fn()
+    ts = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return _median_ms(ts)
+
+
 def profile(case_name: str, steps: int) -> None:
     import numpy as np
 
@@ -111,9 +146,12 @@ def profile(case_name: str, steps: int) -> None:
     print(f"  {'sum of pieces':28s} {total:8.3f} ms")
     print(f"  {'whole step (median)':28s} {_median_ms(whole):8.3f} ms")
     floor = gemm_floor(case, steps)
+    torch_floor = torch_gemm_floor(case, steps)
     for name, m in floor.items():
-        print(f"    floor {name:42s} {m:8.3f} ms")
-    print(f"  {'GEMM floor (sum)':28s} {sum(floor.values()):8.3f} ms")
+        theirs = f"   torch {torch_floor[name]:8.3f} ms" if torch_floor else ""
+        print(f"    floor {name:42s} {m:8.3f} ms{theirs}")
+    theirs = f"   torch {sum(torch_floor.values()):8.3f} ms" if torch_floor else ""
+    print(f"  {'GEMM floor (sum)':28s} {sum(floor.values()):8.3f} ms{' ' * 20}{theirs}")
     del np
 
 
