@@ -16,7 +16,7 @@ import os
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
-from bpcli.openblas import symbol
+from bpcli.openblas import symbols_of_one_library
 
 ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -24,11 +24,10 @@ _api: Optional[tuple] = None  # (get, set) once found; () when there is no OpenB
 
 
 def _find_api() -> tuple:
-    get = symbol("get_num_threads", prefixes=("scipy_openblas_", "openblas_"))
-    set_ = symbol("set_num_threads", prefixes=("scipy_openblas_", "openblas_"))
-    if get is None or set_ is None:
+    found = symbols_of_one_library("get_num_threads", "set_num_threads", prefixes=("scipy_openblas_", "openblas_"))
+    if found is None:
         return ()
-    get_fn, set_fn = get[0], set_[0]
+    get_fn, set_fn = found
     get_fn.restype, get_fn.argtypes = ctypes.c_int, []
     set_fn.restype, set_fn.argtypes = None, [ctypes.c_int]
     return get_fn, set_fn

@@ -60,3 +60,20 @@ def uses_64bit_ints() -> Optional[bool]:
     fn, _ = found
     fn.restype, fn.argtypes = ctypes.c_char_p, []
     return b"USE64BITINT" in (fn() or b"")
+
+
+def symbols_of_one_library(*names: str, prefixes: tuple = _PREFIXES, suffixes: tuple = _SUFFIXES) -> Optional[tuple]:
+    """The functions for every name, all from the same loaded OpenBLAS (first spelling found), or None."""
+    for lib in libraries():
+        found = []
+        for name in names:
+            fn = next(
+                (f for f in (getattr(lib, f"{p}{name}{s}", None) for p in prefixes for s in suffixes) if f is not None),
+                None,
+            )
+            if fn is None:
+                break
+            found.append(fn)
+        else:
+            return tuple(found)
+    return None

@@ -64,7 +64,7 @@ CONV_CASES = [
 
 
 @pytest.mark.parametrize("options, shape", CONV_CASES)
-def test_conv_forward_and_backward_match_loops(options, shape):
+def test_conv_forward_and_backward_match_loops(blas_route, options, shape):
     layer, rng = _conv(options, shape, 3)
     x = rng.standard_normal((3, *shape))
     out = layer.forward(x)
@@ -79,6 +79,8 @@ def test_conv_forward_and_backward_match_loops(options, shape):
     np.testing.assert_allclose(layer.grads["W"], want_dW, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(layer.grads["b"], want_db, rtol=1e-10, atol=1e-12)
     np.testing.assert_array_equal(dout, dout_before)
+    if blas_route.name == "blas" and s == 1:  # stride-1 dx: k² GEMMs adding into d(xpad) through cblas
+        assert blas_route.calls["gemm"] == options["kernel"] ** 2
     # idempotent: a second backward assigns the same gradients
     dW_first = layer.grads["W"].copy()
     layer.backward(dout)

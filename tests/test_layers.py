@@ -435,11 +435,18 @@ def test_relu_masks_its_dout_in_place_only_when_the_graph_allows():
     x = np.random.default_rng(0).standard_normal((6, 5))
     graph.forward(x)
     dout = np.ones((6, 3))
+    returned = {}
+    relu_backward = relu.backward
+    relu.backward = lambda d: returned.setdefault("dx", (d, relu_backward(d)))[1]
     graph.backward(dout)
+    relu_dout, relu_dx = returned.pop("dx")
+    assert relu_dx is relu_dout  # masked in place: the scratch dx of d1, no new buffer
     fast = {k: g.copy() for k, g in graph.grads().items()}
     relu.may_overwrite_dout = False
     graph.forward(x)
     graph.backward(dout)
+    relu_dout, relu_dx = returned.pop("dx")
+    assert not np.shares_memory(relu_dx, relu_dout)
     for k, g in graph.grads().items():
         np.testing.assert_array_equal(g, fast[k])
     np.testing.assert_array_equal(dout, np.ones((6, 3)))

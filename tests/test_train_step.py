@@ -38,7 +38,7 @@ def _batch(dtype):
 @pytest.mark.parametrize("clip", [None, 0.05])
 @pytest.mark.parametrize("reg", ["none", "l2", "l1"])
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS.names()))
-def test_a_train_step_lands_where_loss_and_grads_then_step_lands(name, reg, clip, dtype):
+def test_a_train_step_lands_where_loss_and_grads_then_step_lands(blas_route, name, reg, clip, dtype):
     model, twin = _twins(reg, dtype)
     optimizer = OPTIMIZERS.get(name)(model.graph.params(), lr=0.1)
     reference = OPTIMIZERS.get(name)(twin.graph.params(), lr=0.1)
@@ -55,6 +55,8 @@ def test_a_train_step_lands_where_loss_and_grads_then_step_lands(name, reg, clip
             clip_by_global_norm(twin.graph.grads(), clip)
         reference.step(twin.graph.grads())
         assert loss == pytest.approx(parts.data, rel=1e-6) and reg_loss == pytest.approx(parts.reg, rel=1e-6, abs=1e-12)
+    if blas_route.name == "blas" and step.fusing:  # the fused route really ran through cblas
+        assert blas_route.calls["gemm"] > 0 and (name == "sgd" or blas_route.calls["axpy"] > 0)
     tol = 1e-12 if dtype == np.float64 else 2e-6
     for key, p in model.graph.params().items():
         np.testing.assert_allclose(p, twin.graph.params()[key], rtol=tol, atol=tol, err_msg=key)
@@ -62,7 +64,7 @@ def test_a_train_step_lands_where_loss_and_grads_then_step_lands(name, reg, clip
         np.testing.assert_allclose(s, reference.state_dict()[key], rtol=tol, atol=tol, err_msg=key)
 
 
-def test_fused_parameters_never_touch_their_gradient_arrays():
+def test_fused_parameters_never_touch_their_gradient_arrays(blas_route):
     model, _ = _twins("l2", np.float64)
     step = TrainStep(model, OPTIMIZERS.get("momentum")(model.graph.params(), lr=0.1))
     grads = model.graph.grads()
@@ -88,3 +90,31 @@ def test_backward_without_forward_is_an_error():
     step = TrainStep(model, OPTIMIZERS.get("sgd")(model.graph.params(), lr=0.1))
     with pytest.raises(RuntimeError, match="without forward"):
         step.backward_and_update()
+
+
+def test_an_optimizer_over_some_parameters_fuses_only_those_and_leaves_no_sinks():
+    model, twin = _twins("none", np.float64)
+    mine = {k: p for k, p in model.graph.params().items() if k.startswith("dense0.")}
+    theirs = {k: p for k, p in twin.graph.params().items() if k.startswith("dense0.")}
+    step = TrainStep(model, OPTIMIZERS.get("sgd")(mine, lr=0.1))
+    reference = OPTIMIZERS.get("sgd")(theirs, lr=0.1)
+    X, y = _batch(np.float64)
+    step.forward(X, y)
+    step.backward_and_update()
+    twin.loss_and_grads(X, y)
+    reference.step(twin.graph.grads())
+    for key, p in model.graph.params().items():
+        np.testing.assert_allclose(p, twin.graph.params()[key], rtol=1e-12, err_msg=key)
+    assert all(n.layer.grad_sinks is None for n in model.graph.nodes)
+
+
+def test_a_subclass_of_dense_is_not_fused_unless_it_says_so():
+    from bpcli.nn.layer import LAYERS
+
+    class Mine(LAYERS.get("dense")):
+        pass
+
+    model, _ = _twins("none", np.float64)
+    model.graph.nodes[0].layer.__class__ = Mine
+    step = TrainStep(model, OPTIMIZERS.get("sgd")(model.graph.params(), lr=0.1))
+    assert all(not name.startswith("dense0.") for name, _, _ in step._fusable)

@@ -73,11 +73,17 @@ def blas_available(dtype: Any = np.float32) -> bool:
 
 def _layout(a: np.ndarray) -> Optional[tuple[int, int]]:
     """(transpose flag, leading dimension) of a 2-D operand in row-major terms, or None when BLAS cannot read it."""
+    if not (a.flags.aligned and a.dtype.isnative) or any(s % a.itemsize for s in a.strides):
+        return None  # e.g. a field of a structured array: strides BLAS cannot express
     rows, cols = a.shape
     step0, step1 = (s // a.itemsize for s in a.strides)
-    if step1 == 1 and step0 >= cols and a.strides[0] % a.itemsize == 0:
+    if cols == 1:
+        step1 = 1  # the stride along an axis of length 1 is never used (NumPy may report anything)
+    if rows == 1:
+        step0 = cols
+    if step1 == 1 and step0 >= cols:
         return _NO_TRANS, step0
-    if step0 == 1 and step1 >= rows and a.strides[1] % a.itemsize == 0:
+    if step0 == 1 and step1 >= rows:
         return _TRANS, step1
     return None
 
@@ -147,6 +153,9 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         and x.dtype == y.dtype
         and x.flags.c_contiguous
         and y.flags.c_contiguous
+        and x.flags.aligned
+        and y.flags.aligned
+        and y.dtype.isnative
         and y.flags.writeable
         and y.size
         and not np.may_share_memory(x, y)

@@ -11,7 +11,9 @@ written nor read back (measured on the 1024-wide MLP: the momentum update went f
 ~0.1 ms a step). Clipping needs every gradient before any update, so it turns fusion off;
 regularization does not (its gradient depends on the weights only: it is taken before backward
 and added to the target afterwards). Parameters whose layer does not emit through a sink
-(`Layer.fusable_grads`) get the ordinary update from their gradient array.
+(`Layer.fusable_grads`, declared by the layer's own class) get the ordinary update from their
+gradient array, and so do parameters the optimizer was not given. An exception inside backward
+can leave a fused update half done (the trainer only stops between steps).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from bpcli.nn.blas import axpy
 from bpcli.nn.optim import clip_by_global_norm
 
 
@@ -46,9 +49,11 @@ class TrainStep:
         if fuse and not clip_norm:
             for node in graph.nodes:
                 layer = node.layer
-                for key in type(layer).fusable_grads:
-                    if key in layer.params:
-                        self._fusable.append((f"{node.name}.{key}", layer, key))
+                # only classes that declare it themselves: a subclass may read params after emitting
+                for key in type(layer).__dict__.get("fusable_grads", ()):
+                    name = f"{node.name}.{key}"
+                    if key in layer.params and name in optimizer.params:
+                        self._fusable.append((name, layer, key))
         self._dscores: Optional[np.ndarray] = None
         self._reg_grads: dict = {}
 
@@ -72,8 +77,9 @@ class TrainStep:
         """Backward through the graph, then the optimizer's step: fused where possible."""
         if self._dscores is None:
             raise RuntimeError("TrainStep.backward_and_update called without forward")
-        sinks = self._install_sinks()
+        sinks: dict[str, GradSink] = {}
         try:
+            self._install_sinks(sinks)
             self.model.graph.backward(self._dscores, input_grad=False)
         finally:
             for _, layer, _ in self._fusable:
@@ -83,17 +89,14 @@ class TrainStep:
         fused = {name for name, sink in sinks.items() if sink.taken}
         for name, g in self._reg_grads.items():
             if name in fused:
-                sink = sinks[name]
-                g *= g.dtype.type(sink.alpha)  # the regularizer's arrays are fresh: scaled in place
-                sink.target += g
+                axpy(sinks[name].alpha, g, sinks[name].target)
             else:
                 grads[name] += g
         if self.clip_norm:
             clip_by_global_norm(grads, self.clip_norm)
         self.optimizer.step(grads, fused=fused)
 
-    def _install_sinks(self) -> dict[str, GradSink]:
-        sinks: dict[str, GradSink] = {}
+    def _install_sinks(self, sinks: dict) -> None:
         for name, layer, key in self._fusable:
             target = self.optimizer.fused_target(name)
             if target is None:
@@ -102,4 +105,3 @@ class TrainStep:
             if layer.grad_sinks is None:
                 layer.grad_sinks = {}
             layer.grad_sinks[key] = sink
-        return sinks
