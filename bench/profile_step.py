@@ -40,37 +40,34 @@ def _median_ms(xs) -> float:
     return 1e3 * statistics.median(xs) if xs else float("nan")
 
 
-def gemm_floor(case, steps: int):
-    """Median ms of the step's GEMMs as bare matmuls: forward, dW, and dx except for the first layer."""
-    import numpy as np
-
-    from bench.cases import walk_shapes
-
-    rng = np.random.default_rng(0)
+def _gemm_pieces(case, mm, randn, empty) -> dict:
+    """The step's GEMMs as closures over preallocated operands, by name: forward, dW, and dx
+    except for the first layer. mm(a, b, out), randn(shape), empty(shape) come from NumPy or torch."""
     n = case.batch
-    dims = [int(np.prod(case.input_shape))] + [op.size for op in case.ops if op.kind == "dense"]
+    dims = [int(math.prod(case.input_shape))] + [op.size for op in case.ops if op.kind == "dense"]
     pieces = {}
     for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
-        x = rng.standard_normal((n, d_in), dtype=np.float32)
-        W = rng.standard_normal((d_in, d_out), dtype=np.float32)
-        dout = rng.standard_normal((n, d_out), dtype=np.float32)
-        out, dW, dx = np.empty((n, d_out), np.float32), np.empty_like(W), np.empty_like(x)
-        pieces[f"L{i} fwd  x@W    ({n}x{d_in} @ {d_in}x{d_out})"] = lambda x=x, W=W, out=out: np.matmul(x, W, out=out)
-        pieces[f"L{i} dW   x.T@g  ({d_in}x{n} @ {n}x{d_out})"] = lambda x=x, g=dout, dW=dW: np.matmul(x.T, g, out=dW)
+        x, W, g = randn((n, d_in)), randn((d_in, d_out)), randn((n, d_out))
+        out, dW, dx = empty((n, d_out)), empty((d_in, d_out)), empty((n, d_in))
+        pieces[f"L{i} fwd  x@W    ({n}x{d_in} @ {d_in}x{d_out})"] = lambda x=x, W=W, out=out: mm(x, W, out)
+        pieces[f"L{i} dW   x.T@g  ({d_in}x{n} @ {n}x{d_out})"] = lambda x=x, g=g, dW=dW: mm(x.T, g, dW)
         if i:
-            pieces[f"L{i} dx   g@W.T  ({n}x{d_out} @ {d_out}x{d_in})"] = lambda g=dout, W=W, dx=dx: np.matmul(g, W.T, out=dx)
-    times = {}
-    for name, fn in pieces.items():
-        for _ in range(3):
-            fn()
-        ts = []
-        for _ in range(steps):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        times[name] = _median_ms(ts)
-    del walk_shapes
-    return times
+            pieces[f"L{i} dx   g@W.T  ({n}x{d_out} @ {d_out}x{d_in})"] = lambda g=g, W=W, dx=dx: mm(g, W.T, dx)
+    return pieces
+
+
+def gemm_floor(case, steps: int) -> dict:
+    """Median ms of each of the step's GEMMs as a bare np.matmul into a preallocated buffer."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    pieces = _gemm_pieces(
+        case,
+        lambda a, b, out: np.matmul(a, b, out=out),
+        lambda shape: rng.standard_normal(shape, dtype=np.float32),
+        lambda shape: np.empty(shape, np.float32),
+    )
+    return {name: _median_of(fn, steps) for name, fn in pieces.items()}
 
 
 def torch_gemm_floor(case, steps: int) -> dict:
@@ -82,20 +79,17 @@ def torch_gemm_floor(case, steps: int) -> dict:
     from bpcli.blas_threads import blas_threads
 
     torch.set_num_threads(blas_threads() or os.cpu_count() or 1)
-    n = case.batch
-    dims = [int(math.prod(case.input_shape))] + [op.size for op in case.ops if op.kind == "dense"]
-    pieces = {}
-    for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
-        x, W, g = torch.randn(n, d_in), torch.randn(d_in, d_out), torch.randn(n, d_out)
-        out, dW, dx = torch.empty(n, d_out), torch.empty(d_in, d_out), torch.empty(n, d_in)
-        pieces[f"L{i} fwd  x@W    ({n}x{d_in} @ {d_in}x{d_out})"] = lambda x=x, W=W, out=out: torch.mm(x, W, out=out)
-        pieces[f"L{i} dW   x.T@g  ({d_in}x{n} @ {n}x{d_out})"] = lambda x=x, g=g, dW=dW: torch.mm(x.t(), g, out=dW)
-        if i:
-            pieces[f"L{i} dx   g@W.T  ({n}x{d_out} @ {d_out}x{d_in})"] = lambda g=g, W=W, dx=dx: torch.mm(g, W.t(), out=dx)
+    pieces = _gemm_pieces(
+        case,
+        lambda a, b, out: torch.mm(a, b, out=out),
+        lambda shape: torch.randn(*shape),
+        lambda shape: torch.empty(*shape),
+    )
     return {name: _median_of(fn, steps) for name, fn in pieces.items()}
 
 
 def _median_of(fn, steps: int) -> float:
+    """Median ms of fn over `steps` calls, after 3 warm-up calls."""
     for _ in range(3):
         fn()
     ts = []

@@ -13,32 +13,28 @@ from __future__ import annotations
 
 import ctypes
 import platform
+from functools import lru_cache
 from typing import Optional
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h>
 MMAP_THRESHOLD = 32 << 20  # glibc's upper limit on 64-bit systems
 TRIM_THRESHOLD = 512 << 20
 
-_libc: Optional[object] = None
-_checked = False
-
-
-def _glibc():
-    global _libc, _checked
-    if not _checked:
-        _checked = True
-        if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-            try:
-                lib = ctypes.CDLL("libc.so.6")
-                lib.mallopt.argtypes, lib.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-                _libc = lib
-            except (OSError, AttributeError):
-                _libc = None
-    return _libc
+@lru_cache(maxsize=None)
+def _glibc() -> Optional[object]:
+    """glibc with mallopt typed, or None on any other libc or system."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        lib = ctypes.CDLL("libc.so.6")
+        lib.mallopt.argtypes, lib.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    except (OSError, AttributeError):
+        return None
+    return lib
 
 
 def supported() -> bool:
-    """Whether this process's allocator is glibc's, which the context can tune."""
+    """Whether this process's allocator is glibc's, which reuse_freed_memory can tune."""
     return _glibc() is not None
 
 
