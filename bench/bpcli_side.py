@@ -7,7 +7,7 @@ landed yet turns into `NotAvailable` (one clear row in the table) instead of a c
 from __future__ import annotations
 
 import inspect
-from typing import Dict, List, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 

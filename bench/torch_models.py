@@ -24,7 +24,6 @@ def build_torch_model(case, weights: List[Tuple[np.ndarray, np.ndarray]]):
     from torch import nn
 
     modules = []
-    shape = tuple(case.input_shape)
     it = iter(weights)
     for op in case.ops:
         if op.kind == "dense":

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-from bpcli.checkpoint import Checkpoint, rng_state, save_checkpoint, set_rng_state
+from bpcli.checkpoint import Checkpoint, rng_state, set_rng_state
 from bpcli.errors import BpcliError, SpecError, SpecProblem, TrainingDiverged
 from bpcli.nn.optim import OPTIMIZERS
 from bpcli.nn.train_step import TrainStep

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bpcli.nn import blas as gemm_module
-from bpcli.nn.blas import blas_available, gemm
+from bpcli.nn.blas import gemm
 
 
 def _layout(array: np.ndarray, kind: str) -> np.ndarray:

@@ -2,7 +2,6 @@
 directories, Ctrl-C on a real process and its resume."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

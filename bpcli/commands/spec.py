@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from bpcli.commands.common import check_format, handles_errors, make_console, stdout_is_terminal
+from bpcli.commands.common import check_format, handles_errors, make_console
 
 SHOW_FORMATS = ("rich", "json")
 
