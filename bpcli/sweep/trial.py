@@ -24,22 +24,31 @@ def trial_dir(sweep_dir: Path, number: int) -> Path:
     return sweep_dir / TRIALS_DIR / f"{number:04d}"
 
 
+REPORTS_PER_TRIAL = 20  # each report is one synced write to the storage
+
+
 class ReportEpochs(TrainCallbacks):
-    """Reports the objective after every epoch that measured it (Optuna's intermediate values:
-    the dashboard's curves, the median pruner's input) and prunes when the pruner says so."""
+    """Reports the objective every k-th epoch (k = epochs / 20, rounded up; and the last epoch)
+    as Optuna's intermediate values (the dashboard's curves, the median pruner's input; every
+    trial of a sweep reports at the same epochs) and prunes when the pruner says so."""
 
     def __init__(self, trial, metric: str, prune: bool):
         self.trial, self.metric, self.prune = trial, metric, prune
+        self.every, self.epochs = 1, 0
+
+    def on_start(self, *, start_epoch, epochs, steps_per_epoch, n_train) -> None:
+        self.epochs = epochs
+        self.every = max(1, -(-epochs // REPORTS_PER_TRIAL))
 
     def on_epoch(self, metrics) -> None:
         import optuna
 
         value = getattr(metrics, self.metric, None)
-        if value is None:
+        if value is None or (metrics.epoch % self.every and metrics.epoch != self.epochs):
             return
         self.trial.report(float(value), metrics.epoch)
         if self.prune and self.trial.should_prune():
-            raise optuna.TrialPruned(f"pruned after epoch {metrics.epoch}: {self.metric} {value:.4g} below the median")
+            raise optuna.TrialPruned(f"pruned after epoch {metrics.epoch}: {self.metric} {value:.4g} is worse than the median")
 
 
 def claim_trial(study, cfg: SweepConfig, lock: AskLock):
@@ -71,7 +80,17 @@ def suggest(trial, param: SearchParam):
 
 def run_trial(study, trial, cfg: SweepConfig, sweep_dir: Path, stop_requested: Callable[[], bool]) -> str:
     """Train one trial and tell the study; returns its final state name ('interrupted' when
-    Ctrl-C stopped it: its checkpoint is kept, the trial is failed and does not count)."""
+    Ctrl-C stopped it: its checkpoint is kept, the trial is failed and does not count;
+    'lost' when another process failed it meanwhile, its heartbeat having been late)."""
+    from optuna.exceptions import UpdateFinishedTrialError
+
+    try:
+        return _run_trial(study, trial, cfg, sweep_dir, stop_requested)
+    except UpdateFinishedTrialError:
+        return "lost"
+
+
+def _run_trial(study, trial, cfg: SweepConfig, sweep_dir: Path, stop_requested: Callable[[], bool]) -> str:
     import optuna
     from optuna.storages._heartbeat import get_heartbeat_thread
     from optuna.trial import TrialState
@@ -124,6 +143,8 @@ def run_trial(study, trial, cfg: SweepConfig, sweep_dir: Path, stop_requested: C
             return fail("error", err.render().splitlines()[0])
         except MemoryError:
             return fail("error", "out of memory")
+        except optuna.exceptions.UpdateFinishedTrialError:
+            raise
         except Exception as err:  # a bug, in bpcli or a user's layer: recorded, the sweep goes on
             return fail("error", f"internal error: {type(err).__name__}: {err}")
         value = run.result.final.get(cfg.metric)

@@ -42,6 +42,9 @@ def main(argv: list[str]) -> int:
         return err.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as err:  # a bug: one line, and the sweep goes on with its other workers
+        print(f"bpcli sweep worker {index}: internal error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
     return 0 if full else 130
 
 
