@@ -167,7 +167,8 @@ def test_a_worker_killed_with_kill_9_is_failed_by_heartbeat_and_the_sweep_finish
     by = {t["number"]: t for t in report["trials"]}
     assert by[victim.number]["state"] == "fail" and "heartbeat" in by[victim.number]["reason"]
     assert sum(t["state"] == "complete" for t in report["trials"]) == 3  # another trial took its place
-    assert "killed by SIGKILL" in stderr or any("SIGKILL" in n for n in [stderr])
+    assert f"pid {victim.user_attrs['pid']}) was killed by SIGKILL" in stderr
+    assert any("SIGKILL" in note for note in report["notes"])
 
 
 def test_resume_after_the_whole_sweep_was_killed(tmp_path):

@@ -100,6 +100,8 @@ def _finish(report, study, console, json_mode: bool, plot: bool, color: bool) ->
         data = report.to_dict()
         data["pictures"] = [str(p) for p in pictures]
         print(json.dumps(data))
+        for note in report.notes:
+            print(f"note: {note}", file=sys.stderr)
         return
     render_report(console, report, color=color)
     for path in pictures:

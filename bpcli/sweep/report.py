@@ -77,7 +77,7 @@ class SweepReport:
             "counts": self.counts(), "interrupted": self.interrupted,
             "best": self.best[0].to_dict(self.metric) if self.best else None,
             "best_yaml": None if self.best_yaml is None else str(self.best_yaml),
-            "warnings": self.warnings, "suggested_space": self.suggestions,
+            "warnings": self.warnings, "suggested_space": self.suggestions, "notes": self.notes,
             "trials": [r.to_dict(self.metric) for r in self.rows],
         }
 

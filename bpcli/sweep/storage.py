@@ -77,17 +77,28 @@ def open_storage(storage: Optional[str], sweep_dir: Path):
             raise UsageError(f"cannot open the journal {path}: its directory does not exist")
         backend = optuna.storages.journal.JournalFileBackend(str(path))
         return _heartbeat_journal_class()(backend, interval, grace)
-    try:
-        return optuna.storages.RDBStorage(
-            storage, heartbeat_interval=interval, grace_period=grace,
-            engine_kwargs=_engine_kwargs(storage),
-        )
-    except ImportError as err:
-        raise UsageError(f"cannot open {redact(storage)}: a database driver is missing ({err}); "
-                         "for PostgreSQL: pip install psycopg2-binary") from None
-    except Exception as err:  # sqlalchemy's errors: a bad URL, a refused connection, a wrong password
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UsageError(f"cannot open the storage {redact(storage)}: {first}") from None
+    return _open_database(optuna, storage, interval, grace)
+
+
+def _open_database(optuna, url: str, interval: int, grace: int, attempts: int = 5):
+    """RDBStorage for a URL. Two processes opening a fresh database at once race to create its
+    tables (one gets a duplicate-key error): the loser tries again."""
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(
+                url, heartbeat_interval=interval, grace_period=grace, engine_kwargs=_engine_kwargs(url),
+            )
+        except ImportError as err:
+            raise UsageError(f"cannot open {redact(url)}: a database driver is missing ({err}); "
+                             "for PostgreSQL: pip install psycopg2-binary") from None
+        except Exception as err:  # sqlalchemy's errors: a bad URL, a refused connection, a wrong password
+            text = str(err).strip()
+            if attempt + 1 < attempts and ("already exists" in text or "duplicate key" in text or "UniqueViolation" in text):
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            first = text.splitlines()[0] if text else type(err).__name__
+            raise UsageError(f"cannot open the storage {redact(url)}: {first}") from None
+    raise AssertionError("unreachable")
 
 
 def _engine_kwargs(url: str) -> dict:
