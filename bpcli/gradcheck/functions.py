@@ -51,11 +51,37 @@ def bind_arguments(fn: Callable, values: dict, what: str) -> dict:
     return ordered
 
 
+def _guarded(fn: Callable) -> Callable:
+    """fn, with any exception it raises (not a BpcliError) turned into an exit-2 message that
+    names the function, the exception and the line of the user's file where it happened."""
+    import functools
+    import traceback
+
+    from bpcli.errors import BpcliError
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except BpcliError:
+            raise
+        except Exception as err:
+            frames = traceback.extract_tb(err.__traceback__)[1:]
+            where = ""
+            if frames:
+                last = frames[-1]
+                where = f" [{last.filename.rsplit('/', 1)[-1]}:{last.lineno}: {(last.line or '').strip()}]"
+            name = getattr(fn, "__qualname__", getattr(fn, "__name__", "the function"))
+            raise UsageError(f"{name} raised {type(err).__name__}: {err}{where}") from err
+
+    return call
+
+
 class _Calls:
     """Calls fn with the live checked arrays and fresh copies of everything else."""
 
     def __init__(self, fn: Callable, arguments: dict, checked: dict):
-        self.fn = fn
+        self.fn = _guarded(fn)
         self.arguments = arguments
         self.checked = checked  # name -> live array (perturbed in place by the differences)
         self.random_state = np.random.get_state()
@@ -122,7 +148,7 @@ def _first_rows(arguments: dict, checked_first: str, n: int) -> dict:
 
 
 def pair_objective(forward: Callable, backward: Callable, arguments: dict, *, seed: int = 0,
-                   dtype=np.float64, label: str = "") -> Objective:
+                   dtype=np.float64, label: str = "", dout: Optional[np.ndarray] = None) -> Objective:
     """L = Σ forward(...)[0] ⊙ dout; gradients from backward(dout, cache), in argument order."""
     what = getattr(forward, "__name__", "forward")
     arguments = bind_arguments(forward, arguments, what)
@@ -135,14 +161,16 @@ def pair_objective(forward: Callable, backward: Callable, arguments: dict, *, se
     if not (isinstance(first, tuple) and len(first) == 2):
         raise UsageError(f"{what} must return (out, cache), got {type(first).__name__}")
     out = np.asarray(first[0])
-    rng = np.random.default_rng(seed)
-    dout = rng.standard_normal(out.shape).astype(dtype)
+    if dout is None:
+        dout = np.random.default_rng(seed).standard_normal(out.shape)
+    dout = np.asarray(dout).astype(dtype)
     dout64 = dout.astype(np.float64)
     names = list(checked)
     shown = {n: f"d{n}" for n in names}
     notes: list = []
     problems: dict = {}
     back_name = getattr(backward, "__name__", "backward")
+    backward = _guarded(backward)
 
     def output() -> np.ndarray:
         return np.asarray(calls()[0])
@@ -184,6 +212,16 @@ def pair_objective(forward: Callable, backward: Callable, arguments: dict, *, se
         cut = _first_rows({**arguments, **checked}, names[0], n)
         return pair_objective(forward, backward, cut, seed=seed, dtype=dtype, label=label)
 
+    reference = None
+    if np.dtype(dtype) != np.float64:
+        twin = pair_objective(forward, backward, {**arguments, **{n: a.astype(np.float64) for n, a in checked.items()}},
+                              seed=seed, label=label, dout=dout64)
+
+        def reference() -> dict:
+            for n in names:
+                twin.params[shown[n]][...] = checked[n]
+            return twin.gradients()
+
     objective = Objective(
         label=label or f"{what} / {back_name}",
         params={shown[n]: checked[n] for n in names},
@@ -198,6 +236,7 @@ def pair_objective(forward: Callable, backward: Callable, arguments: dict, *, se
         output=output,
         upstream=lambda d: gradients_for(np.asarray(d, dtype=dtype), check=False),
         rebatch=rebatch if batch and batch > 1 else None,
+        reference=reference,
     )
     return objective
 
@@ -275,8 +314,18 @@ def loss_objective(fn: Callable, arguments: dict, *, wrt: Optional[list] = None,
         if isinstance(v, np.ndarray) and v.ndim >= 1 and not _is_checked(v):
             batch = int(v.shape[0])  # labels y: one per example
             break
+    reference = None
+    if np.dtype(dtype) != np.float64 and not own:
+        twin = loss_objective(fn, {**arguments, **{n: a.astype(np.float64) for n, a in checked.items()}},
+                              wrt=wrt, label=label)
+
+        def reference() -> dict:
+            for n in names:
+                twin.params[shown[n]][...] = checked[n]
+            return twin.gradients()
+
     return Objective(
         label=label or what, params={shown[n]: checked[n] for n in names}, value=value,
         gradients=gradients, batch_size=batch, problems=problems, dtype=np.dtype(dtype),
-        info=_copy_note(calls),
+        info=_copy_note(calls), reference=reference,
     )

@@ -115,7 +115,8 @@ class GradcheckReport:
             extra.append(f"warn: error above {self.objectives[0].tolerance.ok:g}, look closer")
         kinks = sum(c.kinks for c in checks)
         if kinks:
-            extra.append(f"{_count(kinks, 'difference')} straddled a kink and {'was' if kinks == 1 else 'were'} not judged")
+            extra.append(f"{_count(kinks, 'difference')} crossed a kink (judged by the one-sided "
+                         "derivatives on either side)")
         if by_status.get("small"):
             level = max(o.noise for o in self.objectives) * SMALL_FACTOR
             extra.append(f"small: both gradients below the round-off level (~{level:.0e} at "
