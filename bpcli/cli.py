@@ -10,6 +10,7 @@ import typer
 
 from bpcli import __version__
 from bpcli.commands.gradcheck import gradcheck_command
+from bpcli.commands.options_errors import SpecCommand
 from bpcli.commands.run import evaluate_command, predict_command, train_command
 from bpcli.commands.spec import schema_command, show_command
 from bpcli.commands.trace import trace_command
@@ -41,11 +42,11 @@ def root(
 
 
 app.command("trace", context_settings={"ignore_unknown_options": True})(trace_command)  # "-x**2" is an expression
-app.command("gradcheck")(gradcheck_command)
-app.command("train")(train_command)
+app.command("gradcheck", cls=SpecCommand)(gradcheck_command)
+app.command("train", cls=SpecCommand)(train_command)
 app.command("evaluate")(evaluate_command)
 app.command("predict")(predict_command)
-app.command("show")(show_command)
+app.command("show", cls=SpecCommand)(show_command)
 app.command("schema")(schema_command)
 
 

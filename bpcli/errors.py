@@ -98,6 +98,10 @@ class DataError(BpcliError):
     """Unreadable or invalid data: a missing file, a bad CSV cell, NaN in inputs ..."""
 
 
+class DataMissing(DataError):
+    """A dataset that is not on this machine; the message says how to get it."""
+
+
 class ShapeError(BpcliError):
     """Two layers whose shapes do not fit; the message names both layers and both shapes."""
 

@@ -16,6 +16,28 @@ import types  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from bpcli.data.locations import ENV as DATASETS_ENV  # noqa: E402
+from fake_datasets import fake_fashion_mnist  # noqa: E402
+
+# What the run was started with, before the fixture below replaces it: the one test of the real
+# Fashion-MNIST looks there (`.ci/run` points it at an empty folder, so CI never sees real data).
+REAL_DATASETS = os.environ.get(DATASETS_ENV)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def small_installed_datasets(tmp_path_factory):
+    """Every test, and every `bpcli` subprocess it starts, sees as installed datasets only small
+    copies written here in the real formats: the suite passes the same with or without real data."""
+    root = tmp_path_factory.mktemp("datasets")
+    fake_fashion_mnist(root / "fashion-mnist")
+    old = os.environ.get(DATASETS_ENV)
+    os.environ[DATASETS_ENV] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop(DATASETS_ENV, None)
+    else:
+        os.environ[DATASETS_ENV] = old
+
 
 @pytest.fixture(params=["blas", "numpy"])
 def blas_route(request, monkeypatch):

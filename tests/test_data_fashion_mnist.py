@@ -1,19 +1,14 @@
 """Fashion-MNIST: a clear message when it is missing; a fake copy via `path:`; the real files when installed."""
 
-import gzip
-import struct
-
 import numpy as np
 import pytest
+from conftest import REAL_DATASETS
+from fake_datasets import write_idx
 
+from bpcli.data import data_shape, load_data
 from bpcli.data import fashion_mnist as fm
-from bpcli.data import load_data
-from bpcli.errors import DataError
-
-
-def write_idx(path, array):
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+from bpcli.data.locations import ENV
+from bpcli.errors import DataError, DataMissing
 
 
 def fake_fashion(folder, n_train=6, n_test=3):
@@ -33,10 +28,32 @@ def test_missing_path_says_how_to_install(tmp_path):
 
 
 def test_not_installed_anywhere_says_where_it_looked(tmp_path, monkeypatch):
-    monkeypatch.setattr(fm, "DEFAULT_DIRS", (tmp_path / "a", tmp_path / "b"))
-    with pytest.raises(DataError, match="not installed.*apt-get install dataset-fashion-mnist") as err:
+    monkeypatch.setenv(ENV, f"{tmp_path / 'a'}:{tmp_path / 'b'}")
+    with pytest.raises(DataMissing, match="not installed.*apt-get install dataset-fashion-mnist") as err:
         load_data({"type": "fashion-mnist"}, seed=0)
-    assert str(tmp_path / "a") in err.value.message
+    assert str(tmp_path / "a" / "fashion-mnist") in err.value.message
+    assert "data/fashion" not in err.value.message  # the setting replaces every default place
+
+
+def test_the_search_path_setting_is_searched_in_order(tmp_path, monkeypatch):
+    fake_fashion(tmp_path / "second" / "fashion-mnist", n_train=4)
+    fake_fashion(tmp_path / "third" / "fashion-mnist", n_train=8)
+    monkeypatch.setenv(ENV, f"{tmp_path / 'first'}:{tmp_path / 'second'}:{tmp_path / 'third'}")
+    assert len(load_data({"type": "fashion-mnist"}, seed=0).X_train) == 4
+
+
+def test_shape_comes_from_the_idx_header_alone(tmp_path):
+    folder = fake_fashion(tmp_path / "fm", n_train=5)
+    images = folder / "train-images-idx3-ubyte.gz"
+    # keep the header, cut every pixel: reading the images would now fail, the header still answers
+    import gzip
+
+    images.write_bytes(gzip.compress(gzip.decompress(images.read_bytes())[:16]))
+    section = {"type": "fashion-mnist", "path": "fm"}
+    assert data_shape(section, base_dir=tmp_path) == ((1, 28, 28), 10)
+    assert data_shape({**section, "flatten": True}, base_dir=tmp_path) == ((784,), 10)
+    with pytest.raises(DataError, match="truncated"):
+        load_data(section, base_dir=tmp_path, seed=0)
 
 
 def test_folder_with_missing_file_names_it(tmp_path):
@@ -56,13 +73,17 @@ def test_fake_copy_at_path_keeps_its_own_split(tmp_path):
     assert flat.input_shape == (784,)
 
 
-@pytest.fixture(scope="module")
-def installed():
+@pytest.fixture
+def installed(monkeypatch):
+    """The real dataset where it is installed (the search path the run was started with)."""
+    if REAL_DATASETS is None:
+        monkeypatch.delenv(ENV)
+    else:
+        monkeypatch.setenv(ENV, REAL_DATASETS)
     try:
-        files = fm.locate(None, None)
-    except DataError:
+        return fm.locate(None, None)
+    except DataMissing:
         pytest.skip("Fashion-MNIST is not installed here (apt-get install dataset-fashion-mnist)")
-    return files
 
 
 @pytest.mark.slow  # reads and decompresses 30 MB: a second or two, more on a busy machine

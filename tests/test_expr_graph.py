@@ -197,4 +197,4 @@ def test_a_new_op_needs_only_its_table_entry(monkeypatch):
     console = Console(width=100, record=True, file=__import__("io").StringIO())
     console.print(backward_table(report), roles_legend(report))
     out = console.export_text()
-    assert "n2 ⊳" in out and "picks → x" in out and "first picks:" in out
+    assert "n2 ⊳" in out and "picks → x" in out and "⊳ picks:" in out

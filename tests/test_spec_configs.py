@@ -22,8 +22,6 @@ from bpcli.spec.yaml_loader import parse_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "bpcli" / "configs").glob("*.yaml"))
-# reading Fashion-MNIST takes seconds: those configs are built in the slow lane
-BUILDS = [pytest.param(c, marks=pytest.mark.slow) if c.stem.startswith("fashion") else c for c in CONFIGS]
 REQUIRED_EXAMPLES = {"spiral", "spiral-3layer", "xor", "moons", "residual", "cnn", "expr-activation", "user-layer"}
 runner = CliRunner()
 
@@ -33,7 +31,7 @@ def test_configs_at_the_root_is_the_packaged_directory():
     assert REQUIRED_EXAMPLES <= set(builtin_names())
 
 
-@pytest.mark.parametrize("config", BUILDS, ids=[c.stem for c in CONFIGS])
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
 def test_every_config_loads_and_builds_on_its_data(config: Path):
     spec = load_spec(config)
     data = load_data(spec.data, base_dir=spec.base_dir, seed=spec.seed)
@@ -70,7 +68,7 @@ def test_show_prints_the_resolved_spec_with_defaults_and_the_layer_table(tmp_pat
     assert re.search(r"total\b.*\b303\b", result.stdout)
 
 
-@pytest.mark.parametrize("config", BUILDS, ids=[c.stem for c in CONFIGS])
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
 def test_show_fits_100_columns_with_simple_tables(config: Path):
     result = runner.invoke(app, ["show", str(config)], env={"COLUMNS": "100"})
     assert result.exit_code == 0, result.output
@@ -78,6 +76,27 @@ def test_show_fits_100_columns_with_simple_tables(config: Path):
     assert max(len(line) for line in lines) <= 100, max(lines, key=len)
     assert not set("┏┳━┡╇┃") & set(result.stdout)  # no heavy box: the simple style trace uses
     assert any(set(line.strip()) == {"─"} for line in lines)  # the simple table's head rule
+
+
+@pytest.mark.parametrize("name", ["fashion-mnist-mlp", "fashion-mnist-cnn"])
+def test_show_works_without_the_dataset_and_marks_shapes_unknown(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("BPCLI_DATASETS", str(tmp_path / "nothing-installed"))
+    result = runner.invoke(app, ["show", name], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    assert "type: fashion-mnist" in result.stdout  # the spec is shown
+    assert "layer shapes unknown: fashion-mnist is not installed" in result.stdout
+    doc = json.loads(runner.invoke(app, ["show", name, "--format", "json"]).stdout)
+    assert doc["model"]["input_shape"] is None and doc["model"]["layers"] == []
+    assert "apt-get install dataset-fashion-mnist" in doc["model"]["note"]
+
+
+def test_show_reads_fashion_mnist_shapes_from_the_headers():
+    # conftest installs a 60-image copy; the header says 28x28, flatten makes it 784
+    doc = json.loads(runner.invoke(app, ["show", "fashion-mnist-mlp", "--format", "json"]).stdout)
+    assert doc["model"]["input_shape"] == [784] and doc["model"]["n_classes"] == 10
+    assert doc["model"]["layers"][0]["output_shape"] == [256]
+    doc = json.loads(runner.invoke(app, ["show", "fashion-mnist-cnn", "--format", "json"]).stdout)
+    assert doc["model"]["input_shape"] == [1, 28, 28]
 
 
 def test_resolved_yaml_wraps_long_sections_and_reads_back_the_same():

@@ -353,7 +353,7 @@ def test_the_sigmoid_neuron_fits_the_terminal_one_line_per_backward_row(width):
     assert "exp(x) = 0.37" in rows["n10 exp"] and "-0.53×0.37 = -0.20" in rows["n10 exp"]
     assert "flips" in rows["n9 *-1"] and "-0.20×-1 = 0.20" in rows["n9 *-1"]
     assert "distributes" in rows["n12 +1"] and "switches" in rows["n5 *"]
-    assert "0.20×-3 = -0.59" in backward  # x1's gradient: 0.20 · w1
+    assert "0.1966×-3 = -0.5898" in backward  # x1 gets 0.196612·(-3); 0.20×-3 would not be -0.59
     fork = runner.invoke(app, ["trace", "x*x*y", "x=3", "y=2"], env={"COLUMNS": "80"})
     assert "x += 6 → 12" in fork.stdout
 

@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from bpcli.commands.common import check_format, handles_errors, split_assignments
+from bpcli.commands.options_errors import reject_unknown_options
 
 TRACE_FORMATS = ("rich", "json", "dot")
 EXPORT_SUFFIXES = (".svg", ".html")
@@ -59,6 +60,7 @@ def trace_command(
         from bpcli.errors import UsageError
 
         raise UsageError(f"--export must end in .svg or .html, got '{export.name}'")
+    reject_unknown_options(assignments or [])
     pairs = split_assignments(assignments or [])
     expression = _read_expression(expression)
 

@@ -9,8 +9,8 @@ dataset a spec can use (importing this package registers them all).
 from bpcli.data import generators  # noqa: F401  (registers)
 from bpcli.data import csv_file, npz_file, idx_file, fashion_mnist  # noqa: F401,I001
 from bpcli.data.batches import iterate_batches
-from bpcli.data.dataset import COMMON_KEYS, Dataset, load_data
+from bpcli.data.dataset import COMMON_KEYS, Dataset, data_shape, load_data
 from bpcli.data.options import DataOptions
 from bpcli.data.registry import DATASETS, INJECTED, RawData
 
-__all__ = ["DATASETS", "INJECTED", "COMMON_KEYS", "DataOptions", "Dataset", "RawData", "iterate_batches", "load_data"]
+__all__ = ["DATASETS", "INJECTED", "COMMON_KEYS", "DataOptions", "Dataset", "RawData", "data_shape", "iterate_batches", "load_data"]

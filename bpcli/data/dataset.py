@@ -10,7 +10,7 @@ import numpy as np
 
 from bpcli.data.arrays import check_lengths
 from bpcli.data.options import DataOptions
-from bpcli.data.registry import DATASETS, INJECTED, RawData
+from bpcli.data.registry import DATASETS, INJECTED, SHAPES, RawData
 from bpcli.data.splits import apply_standardization, fit_standardization, split_indices
 from bpcli.errors import DataError, did_you_mean
 from bpcli.registry import options_of
@@ -117,3 +117,13 @@ def load_data(section: dict, *, base_dir: Path | None = None, seed: int = 0) -> 
         input_shape=tuple(X_train.shape[1:]), name=name, task=raw.task,
         mean=mean, std=std, class_names=raw.class_names,
     )
+
+
+def data_shape(section: dict, *, base_dir: Path | None = None, seed: int = 0) -> tuple[tuple, Optional[int]]:
+    """(per-example input shape, number of classes): from the files' headers where the dataset
+    can tell it that way, else by loading it."""
+    name, options, _ = split_section(section)
+    if name in SHAPES:
+        return SHAPES.get(name)(base_dir=base_dir, **options)
+    dataset = load_data(section, base_dir=base_dir, seed=seed)
+    return dataset.input_shape, dataset.n_classes

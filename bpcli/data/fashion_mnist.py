@@ -5,16 +5,11 @@ from typing import Optional
 
 import numpy as np
 
-from bpcli.data.idx_file import read_pair
-from bpcli.data.registry import DATASETS, RawData
-from bpcli.errors import DataError
+from bpcli.data.idx_file import read_idx_shape, read_pair
+from bpcli.data.locations import dataset_dirs
+from bpcli.data.registry import DATASETS, SHAPES, RawData
+from bpcli.errors import DataError, DataMissing
 
-# Where Debian's `dataset-fashion-mnist` package installs the files, then other common places.
-DEFAULT_DIRS = (
-    Path("/usr/share/datasets/fashion-mnist"),
-    Path("~/.local/share/datasets/fashion-mnist").expanduser(),
-    Path("data/fashion"),  # the layout of the zalandoresearch/fashion-mnist repository
-)
 FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -50,7 +45,7 @@ def locate(path: Optional[str], base_dir: Optional[Path]) -> dict[str, Path]:
         if not folder.is_absolute():
             folder = Path(base_dir or ".") / folder
         if not folder.is_dir():
-            raise DataError(f"fashion-mnist: no folder {folder} (from `path: {path}`); {HOW_TO_INSTALL}")
+            raise DataMissing(f"fashion-mnist: no folder {folder} (from `path: {path}`); {HOW_TO_INSTALL}")
         files = _complete(folder)
         if files is None:
             missing = [stem for stem in FILES.values() if _find(folder, stem) is None]
@@ -58,12 +53,19 @@ def locate(path: Optional[str], base_dir: Optional[Path]) -> dict[str, Path]:
                 f"fashion-mnist: {folder} does not hold {', '.join(missing)} (.gz or not); {HOW_TO_INSTALL}"
             )
         return files
-    for folder in DEFAULT_DIRS:
+    folders = default_dirs()
+    for folder in folders:
         files = _complete(folder)
         if files is not None:
             return files
-    looked = ", ".join(str(d) for d in DEFAULT_DIRS)
-    raise DataError(f"fashion-mnist is not installed (looked in {looked}); {HOW_TO_INSTALL}")
+    looked = ", ".join(str(d) for d in folders)
+    raise DataMissing(f"fashion-mnist is not installed (looked in {looked}); {HOW_TO_INSTALL}")
+
+
+def default_dirs() -> tuple[Path, ...]:
+    """Where Debian's `dataset-fashion-mnist` puts the files, the user's datasets folder, then
+    `data/fashion` (the layout of the zalandoresearch/fashion-mnist repository)."""
+    return dataset_dirs("fashion-mnist", "data/fashion")
 
 
 @DATASETS.register("fashion-mnist")
@@ -79,3 +81,11 @@ def fashion_mnist(
     X, y = read_pair(files["train_images"], files["train_labels"], flatten)
     X_test, y_test = read_pair(files["test_images"], files["test_labels"], flatten)
     return RawData(X, y, X_test, y_test, n_classes=len(CLASS_NAMES), class_names=CLASS_NAMES)
+
+
+@SHAPES.register("fashion-mnist")
+def fashion_mnist_shape(*, base_dir: Optional[Path] = None, path: Optional[str] = None,
+                        flatten: bool = False) -> tuple[tuple, int]:
+    """(input shape, classes) from the training images' IDX header alone."""
+    shape = read_idx_shape(locate(path, base_dir)["train_images"])[1:]
+    return ((int(np.prod(shape)),) if flatten else (1, *shape)), len(CLASS_NAMES)

@@ -46,6 +46,24 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype, offset=header).reshape(shape)
 
 
+def read_idx_shape(path: Path) -> tuple[int, ...]:
+    """The shape an IDX file's header declares, reading only the header."""
+    try:
+        with open(path, "rb") as raw:
+            magic = raw.read(2)
+            raw.seek(0)
+            stream = gzip.GzipFile(fileobj=raw) if magic == GZIP_MAGIC else raw
+            head = stream.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in IDX_TYPES or head[3] == 0:
+                raise DataError(f"{path}: not an IDX file (bad magic number {head.hex() or 'empty'})")
+            dims = stream.read(4 * head[3])
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path}: cannot read: {err}") from None
+    if len(dims) < 4 * head[3]:
+        raise DataError(f"{path}: IDX header is truncated")
+    return tuple(int(d) for d in np.frombuffer(dims, ">u4"))
+
+
 def idx_images(array: np.ndarray, source: str, flatten: bool) -> np.ndarray:
     """(N, rows, cols) IDX images -> float32 (N, 1, rows, cols) or (N, rows·cols); uint8 scaled to [0, 1]."""
     if array.ndim < 2:

@@ -13,6 +13,10 @@ from bpcli.registry import Registry
 # and `base_dir` (the spec file's folder) are injected, every other keyword is a spec option.
 DATASETS = Registry("dataset")
 
+# Optional, for a dataset that is slow to read: `(*, base_dir, **options) -> (input_shape, n_classes)`
+# from its headers alone, so `bpcli show` need not read it.
+SHAPES = Registry("dataset shape")
+
 INJECTED = ("rng", "base_dir")  # entry arguments that are not spec options
 
 Task = Literal["classification", "regression"]

@@ -16,6 +16,9 @@ from bpcli.expr.ops import OPS
 VARIABLE = "var"
 CONSTANT = "const"
 
+# Names that are constants, never variables: `e^x`, `2*pi*r`. Giving one a value is an error.
+NAMED_CONSTANTS = {"e": math.e, "pi": math.pi}
+
 
 # Plain slotted classes, not dataclasses: `bpcli trace` start-up pays for every class
 # a decorator builds at import time.
@@ -114,9 +117,10 @@ class GraphBuilder:
         self.variable_ids[name] = node_id
         return node_id
 
-    def constant(self, value: float) -> int:
+    def constant(self, value: float, name: str = "") -> int:
+        """A constant node; `name` is set for the named constants e and pi."""
         node_id = len(self.nodes)
-        self.nodes.append(ExprNode(node_id, CONSTANT, (), "", float(value)))
+        self.nodes.append(ExprNode(node_id, CONSTANT, (), name, float(value)))
         return node_id
 
     def gate(self, op: str, inputs: tuple[int, ...]) -> int:
@@ -241,7 +245,7 @@ class ExprGraph:
         if node.op == VARIABLE:
             return node.name
         if node.op == CONSTANT:
-            return number_text(node.constant)
+            return node.name or number_text(node.constant)
         return f"n{node_id}"
 
     def gate_label(self, node_id: int) -> str:
@@ -254,7 +258,8 @@ class ExprGraph:
             return op.gate_label
         constant = self.constant_input(node_id) if op.constant_label else None
         if constant is not None:
-            return f"{op.symbol}{number_text(constant)}"
+            named = [self.nodes[i].name for i in node.inputs if self.nodes[i].op == CONSTANT]
+            return f"{op.symbol}{named[0] or number_text(constant)}"
         return op.symbol or node.op
 
     def role(self, node_id: int) -> str:
@@ -281,7 +286,7 @@ class ExprGraph:
             if node.op == VARIABLE:
                 new_id[node.id] = builder.variable(node.name)
             elif node.op == CONSTANT:
-                new_id[node.id] = builder.constant(node.constant)
+                new_id[node.id] = builder.constant(node.constant, node.name)
             else:
                 inputs = tuple(new_id[i] for i in node.inputs)
                 expansion = OPS[node.op].expansion

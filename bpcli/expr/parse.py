@@ -14,7 +14,7 @@ import re
 from typing import Optional, Union
 
 from bpcli.errors import ExprError, did_you_mean
-from bpcli.expr.graph import ExprGraph, GraphBuilder
+from bpcli.expr.graph import NAMED_CONSTANTS, ExprGraph, GraphBuilder
 from bpcli.expr.ops import BINARY_OPERATORS, FUNCTIONS, OPS
 
 MAX_CHARS = 1_000_000
@@ -33,6 +33,19 @@ _EXPLAINED = {
     ":": "':' is not part of the grammar (no lambdas or slices)",
     "=": "'=' is not part of the grammar: give values as NAME=VALUE after the expression",
 }
+
+
+# Names from other languages and notations for functions of the op table.
+_FUNCTION_ALIASES = {"ln": "log", "exponential": "exp", "sigm": "sigmoid", "logistic": "sigmoid",
+                     "fabs": "abs", "maximum": "max", "minimum": "min", "sqr": "sqrt"}
+
+
+def _function_suggestion(name: str) -> str:
+    """' (did you mean 'log'?)' for ln(...) and near-misses of a function's name, else ''."""
+    alias = _FUNCTION_ALIASES.get(name.lower())
+    if alias is not None and alias in FUNCTIONS:
+        return f" (did you mean '{alias}'?)"
+    return did_you_mean(name, FUNCTIONS)
 
 
 class Token:
@@ -94,6 +107,35 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+def _value_start(text: str) -> int:
+    """Where the value that ends `text` starts: a name, a number or a (group)."""
+    index = len(text)
+    if text.endswith(")"):
+        depth = 0
+        while index > 0:
+            index -= 1
+            depth += {")": 1, "(": -1}.get(text[index], 0)
+            if depth == 0:
+                return index
+        return len(text)
+    while index > 0 and (text[index - 1].isalnum() or text[index - 1] in "_."):
+        index -= 1
+    return index
+
+
+def _closing_paren(text: str, column: int) -> int:
+    """The index after the ')' that closes the '(' at `column` (the end of text if none)."""
+    depth = 0
+    for index in range(column, len(text)):
+        if text[index] == "(":
+            depth += 1
+        elif text[index] == ")":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return len(text)
+
+
 class _StackItem:
     """An operator, '(' or open function call waiting on the parser's stack."""
 
@@ -133,6 +175,16 @@ class _Parser:
 
     def error(self, message: str, column: Optional[int]) -> ExprError:
         return ExprError(message, self.text, column)
+
+    def multiply_hint(self, paren: Token) -> str:
+        """' (did you mean 2*(x+1)?)' for a '(' right after a value: products need '*'."""
+        text = self.text
+        before = text[: paren.column].rstrip()
+        start = _value_start(before)
+        end = _closing_paren(text, paren.column)
+        if start == len(before) or end - start > 40:
+            return " (did you mean to multiply? write '*' before '(')"
+        return f" (did you mean {before[start:]}*{text[paren.column:end]}?)"
 
     def node_of(self, operand: Operand) -> int:
         if type(operand) is float:
@@ -199,8 +251,11 @@ class _Parser:
                     following = tokens[i + 1] if i + 1 < len(tokens) else None
                     if following is not None and following.kind == "(":
                         if tok.text not in OPS or not OPS[tok.text].function:
+                            suggestion = _function_suggestion(tok.text)
+                            if not suggestion:
+                                suggestion = self.multiply_hint(following)
                             raise self.error(
-                                f"unknown function '{tok.text}'{did_you_mean(tok.text, FUNCTIONS)}; "
+                                f"unknown function '{tok.text}'{suggestion}; "
                                 f"functions: {', '.join(FUNCTIONS)}",
                                 tok.column,
                             )
@@ -210,6 +265,10 @@ class _Parser:
                         raise self.error(
                             f"'{tok.text}' is a function: call it as {tok.text}(...)", tok.column
                         )
+                    elif tok.text in NAMED_CONSTANTS:
+                        value = NAMED_CONSTANTS[tok.text]
+                        self.operands.append(self.builder.constant(value, tok.text))
+                        expect_operand = False
                     else:
                         self.operands.append(self.builder.variable(tok.text))
                         expect_operand = False
@@ -262,6 +321,8 @@ class _Parser:
                     expect_operand = True
                 else:
                     hint = " (write 2*x, not 2 x)" if kind in ("num", "name") else ""
+                    if kind == "(":
+                        hint = self.multiply_hint(tok)
                     raise self.error(
                         f"syntax error: expected an operator before '{tok.text}'{hint}", tok.column
                     )

@@ -43,7 +43,7 @@ def pieces(graph: ExprGraph, node: ExprNode) -> list[Piece]:
     if node.op == VARIABLE:
         return [node.name]
     if node.op == CONSTANT:
-        return [constant_text(node.constant)]
+        return [node.name or constant_text(node.constant)]
     op = OPS[node.op]
     own = op.precedence
     if op.function:

@@ -9,7 +9,7 @@ import math
 from typing import Iterable, Optional
 
 from bpcli.errors import UsageError, did_you_mean
-from bpcli.expr.graph import ExprGraph, Trace
+from bpcli.expr.graph import NAMED_CONSTANTS, ExprGraph, Trace
 from bpcli.expr.parse import parse
 
 MAX_NODES = 1_000_000
@@ -99,6 +99,11 @@ def resolve_inputs(
     """Given values by name, then seeded draws (2 decimals) for the rest, in variable order."""
     given: dict[str, float] = {}
     for name, text in assignments:
+        if name in NAMED_CONSTANTS:
+            raise UsageError(
+                f"'{name}' is a constant ({name} = {NAMED_CONSTANTS[name]!r}), not a variable: "
+                "it cannot be given a value; rename the variable"
+            )
         if name not in graph.variable_ids:
             used = ", ".join(graph.variables) or "none"
             raise UsageError(

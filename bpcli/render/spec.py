@@ -43,7 +43,7 @@ def render_show_rich(summary, console) -> None:
         console.print(text.rstrip(), markup=False, highlight=False, soft_wrap=True)
     console.print()
     if not summary.layers:
-        console.print(f"model summary unavailable: {summary.note}", markup=False)
+        console.print(f"model: layer shapes unknown: {summary.note}", markup=False)
         return
     graph = summary.model_form == "graph"
     table = Table(title=f"model: input {_shape(summary.input_shape)}, {summary.n_classes or '-'} classes",

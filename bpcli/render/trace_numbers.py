@@ -23,6 +23,30 @@ def num(value: Optional[float]) -> str:
     return f"{value:.3g}"
 
 
+def num_digits(value: float, digits: int) -> str:
+    """Like `num`, with `digits` decimals (0.01–10⁵) or digits+1 significant digits."""
+    if not math.isfinite(value) or (value == int(value) and abs(value) < 1e9):
+        return num(value)
+    if 0.01 <= abs(value) < 1e5:
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits + 1}g}"
+
+
+def product_text(upstream: float, local: float, sent: float) -> tuple[str, str, str]:
+    """upstream, local and sent as texts whose product on screen multiplies out.
+
+    Starts lecture-short (0.20×-2 would claim -0.40 where -0.39 is sent) and adds digits until
+    the shown factors, multiplied, round to the shown product: 0.1966×-2 = -0.3932.
+    """
+    if not all(math.isfinite(v) for v in (upstream, local, sent)):
+        return num(upstream), num(local), num(sent)
+    for digits in range(2, 16):
+        texts = num_digits(upstream, digits), num_digits(local, digits), num_digits(sent, digits)
+        if num_digits(float(texts[0]) * float(texts[1]), digits) == texts[2]:
+            return texts
+    return repr(upstream), repr(local), repr(sent)  # exact: sent is the float product
+
+
 def precise(value: Optional[float]) -> str:
     """Six significant digits, for the gradients table."""
     if value is None:

@@ -13,7 +13,7 @@ from rich.text import Text
 from bpcli.expr.ops import OPS
 from bpcli.expr.printer import short_texts
 from bpcli.expr.report import TraceReport
-from bpcli.render.trace_numbers import local_formula, num, precise, short_role
+from bpcli.render.trace_numbers import local_formula, num, precise, product_text, short_role
 
 ROW_LIMIT = 200  # more nodes than this: show the first and last HEAD_ROWS rows only
 HEAD_ROWS = 30
@@ -134,12 +134,13 @@ def backward_table(report: TraceReport) -> Table:
             for j, sent in enumerate(step.inputs):
                 to = graph.label(sent.node)
                 formula = local_formula(graph, step.node, sent)
+                up_text, local_text, sent_text = product_text(step.upstream, sent.local, sent.sent)
                 local = Text(  # Text, not str: `[x won]` is a formula, not Rich markup
-                    formula if formula == num(sent.local) else f"{formula} = {num(sent.local)}"
+                    formula if formula == local_text else f"{formula} = {local_text}"
                 )
-                down = Text(f"{num(step.upstream)}×{num(sent.local)} = {num(sent.sent)}")
+                down = Text(f"{up_text}×{local_text} = {sent_text}")
                 if sent.accumulated:
-                    down.append(f"\n{to} += {num(sent.sent)} → {num(sent.total)}", "bold magenta")
+                    down.append(f"\n{to} += {sent_text} → {num(sent.total)}", "bold magenta")
                 first = j == 0
                 table.add_row(
                     gate if first else "",
@@ -155,18 +156,22 @@ def backward_table(report: TraceReport) -> Table:
 
 
 def roles_legend(report: TraceReport) -> Text:
-    """Each kind of gate used, once: `mul switches: …`, `*-1 flips: …`."""
+    """Each role used, once, named by the gates as the table labels them: `* switches: …`,
+    `+, +1 distributes: …`, `*-1 flips: …`."""
     graph = report.graph
-    seen: dict[str, str] = {}
+    labels_of_role: dict[str, list[str]] = {}
     for node in graph.nodes:
         if node.is_leaf:
             continue
-        role = graph.role(node.id)
-        if role not in seen:
-            custom = role != OPS[node.op].role
-            seen[role] = graph.gate_label(node.id) if custom else node.op
+        labels = labels_of_role.setdefault(graph.role(node.id), [])
+        label = graph.gate_label(node.id)
+        if label not in labels:
+            labels.append(label)
     text = Text("Gate roles: ", style="dim")
-    text.append("; ".join(f"{name} {role}" for role, name in seen.items()), style="dim")
+    text.append(
+        "; ".join(f"{', '.join(labels)} {role}" for role, labels in labels_of_role.items()),
+        style="dim",
+    )
     return text
 
 

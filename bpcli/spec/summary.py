@@ -54,18 +54,19 @@ class SpecSummary:
 
 
 def summarize(spec: Spec) -> SpecSummary:
-    """Load the data for its input shape, build the graph, list every layer."""
+    """The data's input shape (from file headers where possible), the graph built on it, every layer.
+    Data that is not on this machine leaves the shapes unknown and says why."""
+    from bpcli.data import data_shape
+    from bpcli.errors import DataMissing
     from bpcli.spec.build import build_graph
 
     summary = SpecSummary(spec.to_dict(), str(spec.path) if spec.path else "<spec>", spec.model_form)
     try:
-        from bpcli.data import load_data
-    except ImportError:
-        summary.note = "data loading is not available, so shapes are unknown"
+        input_shape, summary.n_classes = data_shape(spec.data, base_dir=spec.base_dir, seed=spec.seed)
+    except DataMissing as missing:
+        summary.note = missing.message
         return summary
-    dataset = load_data(spec.data, base_dir=spec.base_dir, seed=spec.seed)
-    summary.input_shape = tuple(dataset.input_shape)
-    summary.n_classes = dataset.n_classes
+    summary.input_shape = tuple(input_shape)
     graph = build_graph(spec, summary.input_shape)
     inputs = {n.name: list(n.inputs) for n in spec.model}
     for name, type_name, shape, n_params in graph.summary():
