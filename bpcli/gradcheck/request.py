@@ -52,6 +52,7 @@ class TargetReport:
     report: GradcheckReport
     inputs: dict = field(default_factory=dict)  # expression values used
     drawn: list = field(default_factory=list)  # expression variables given no value
+    kernels: str = ""  # which layer implementations were checked: "fast" | "reference" ("" for an expression)
 
 
 def _normalize(req: GradcheckRequest) -> None:
@@ -149,7 +150,7 @@ def _run_builtin_layer(req: GradcheckRequest, options: dict) -> TargetReport:
     extra = _layer_options(name, cls, req.assignments)
     objectives = _example_objectives(name, cls, _seed(req), extra, [(opts, shape)])
     return TargetReport("built-in layer", objectives[0].label.removeprefix("layer "),
-                        run_gradcheck(objectives, seed=_seed(req), **options))
+                        run_gradcheck(objectives, seed=_seed(req), **options), kernels="reference")
 
 
 def _examples(cls) -> list:
@@ -185,7 +186,7 @@ def _run_builtin_layers(req: GradcheckRequest, options: dict) -> TargetReport:
     import_all_layers()
     objectives = [o for name, cls in LAYERS.items() for o in _example_objectives(name, cls, _seed(req), {})]
     return TargetReport("built-in layers", "every registered layer",
-                        run_gradcheck(objectives, seed=_seed(req), **options))
+                        run_gradcheck(objectives, seed=_seed(req), **options), kernels="reference")
 
 
 def _run_expression(req: GradcheckRequest, options: dict) -> TargetReport:
@@ -266,7 +267,7 @@ def _run_spec(req: GradcheckRequest, options: dict) -> TargetReport:
     objectives = model_objectives(model, X, y, seed=seed, split=req.split, label=str(req.target))
     what = "data loss and regularization separately" if req.split else "data loss + regularization"
     return TargetReport("spec", f"{req.target}: {what} on {len(X)} examples",
-                        run_gradcheck(objectives, seed=seed, **options))
+                        run_gradcheck(objectives, seed=seed, **options), kernels=spec.train.kernels)
 
 
 def _sample_batch(X: np.ndarray, y: np.ndarray, size: int, seed: int):
@@ -292,7 +293,8 @@ def _spec_layer_objectives(spec, input_shape: tuple, seed: int) -> list:
         source = graph.nodes[[n.name for n in graph.nodes].index(node.name)]
         shapes = [graph.shapes[s] for s in source.inputs]
         shape = shapes[0] if source.layer.n_inputs == 1 else shapes
-        objectives.append(layer_objective(node.make_layer(), shape, seed=seed,
+        layer = type(source.layer)(**node.options)  # a fresh one of the kernels the spec trains with
+        objectives.append(layer_objective(layer, shape, seed=seed,
                                           label=f"layer {node.name} ({node.type})", prefix=f"{node.name}."))
     return objectives
 
