@@ -184,3 +184,29 @@ def test_resume_after_the_whole_sweep_was_killed(tmp_path):
     by = {t["number"]: t for t in report["trials"]}
     assert by[victim.number]["state"] == "fail"
     assert sum(t["state"] == "complete" for t in report["trials"]) == 2
+
+
+def test_prune_stops_hopeless_trials_and_tpe_runs(tmp_path):
+    # learning rates from 1e-4 (learns nothing in 20 epochs) to 1: after 4 finished trials, a
+    # trial below the median of the earlier ones at the same epoch is stopped there
+    r = _sweep("spiral", "data.val_fraction=0.25", "train.epochs=20", "optimizer.lr=loguniform(1e-4,1)",
+               "-n", "10", "--prune", "--seed", "0", "--out", str(tmp_path / "p"), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    trials = json.loads(r.stdout)["trials"]
+    pruned = [t for t in trials if t["state"] == "pruned"]
+    assert pruned and all(t["number"] >= 4 for t in pruned)
+    assert all(t["epochs"] < 20 and "pruned after epoch" in t["reason"] for t in pruned)
+    assert all(t["epochs"] == 20 for t in trials if t["state"] == "complete")
+    r = _sweep(*TINY, "-n", "5", "--sampler", "tpe", "--out", str(tmp_path / "t"), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)["trials"]) == 5
+
+
+def test_plot_writes_three_pngs(tmp_path):
+    pytest.importorskip("matplotlib")
+    r = _sweep(*TINY, "-n", "4", "--plot", "--out", str(tmp_path / "s"), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    pictures = json.loads(r.stdout)["pictures"]
+    assert sorted(Path(p).name for p in pictures) == ["importance.png", "parallel.png", "scatter.png"]
+    for p in pictures:
+        assert Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and Path(p).stat().st_size > 5000

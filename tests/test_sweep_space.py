@@ -181,3 +181,37 @@ def test_parse_space_plain_values_pass_through():
     assert parse_space("x", "0.1") is None
     assert parse_space("x", "[1, 2]") is None
     assert isinstance(parse_space("x", "choice(a, b)"), SearchParam)
+
+
+def test_storage_password_never_written_to_the_sweep_directory(tmp_path):
+    from bpcli.sweep.config import SweepConfig
+    from bpcli.sweep.storage import redact
+
+    assert redact("postgresql://me:secret@db.example:5432/sweeps") == "postgresql://me:***@db.example:5432/sweeps"
+    assert redact("postgresql://me@db/sweeps") == "postgresql://me@db/sweeps"
+    cfg = SweepConfig(spec="spiral", tokens=["optimizer.lr=uniform(0.1,1)"], metric="val_accuracy", n_trials=3,
+                      study="s", storage="postgresql://me:secret@db/sweeps")
+    cfg.save(tmp_path)
+    text = (tmp_path / "sweep.json").read_text()
+    assert "secret" not in text and "me:***@db" in text
+    assert SweepConfig.load(tmp_path).storage is None  # --resume asks for --storage again
+
+
+def test_terminal_scatter_puts_each_trial_where_its_values_are(tmp_path):
+    from bpcli.render.sweep import sweep_scatter
+    from bpcli.sweep.config import SweepConfig
+    from bpcli.sweep.report import SweepReport, best_rows
+
+    tokens = ["optimizer.lr=loguniform(1e-3,1)", "regularization.strength=loguniform(1e-5,1e-1)"]
+    cfg = SweepConfig(spec="spiral", tokens=tokens, metric="val_accuracy", n_trials=3, study="s")
+    _, params = cfg.split()
+    rows = [TrialRow(0, "COMPLETE", {"optimizer.lr": 1e-3, "regularization.strength": 1e-1}, 0.9, None),
+            TrialRow(1, "COMPLETE", {"optimizer.lr": 1.0, "regularization.strength": 1e-5}, 0.1, None),
+            TrialRow(2, "COMPLETE", {"optimizer.lr": 10 ** -1.5, "regularization.strength": 1e-3}, 0.5, None)]
+    report = SweepReport(cfg, tmp_path, params, rows, best_rows(rows, "maximize"))
+    lines = sweep_scatter(report, width=21, height=11, color=False).plain.splitlines()
+    grid = [line.split("|", 1)[1] for line in lines[1:12]]
+    assert grid[0][0] == "*"            # best: lowest lr (left), highest strength (top)
+    assert grid[10][20] == "0"          # worst: highest lr (right), lowest strength (bottom)
+    assert grid[5][10] == "5"           # the middle of both log ranges, halfway in accuracy
+    assert lines[1].split("|")[0].strip() == "0.1" and lines[11].split("|")[0].strip() == "1e-05"

@@ -42,26 +42,39 @@ def trial_line(row: TrialRow, params: list[SearchParam], metric: str) -> str:
     return "  ".join(p for p in parts if p)
 
 
-def trials_table(rows: list[TrialRow], params: list[SearchParam], metric: str, title: str = "", limit: Optional[int] = None) -> Table:
+def trials_table(rows: list[TrialRow], params: list[SearchParam], metric: str, title: str = "",
+                 limit: Optional[int] = None, width: int = 200) -> Table:
+    """Trials as a table that fits `width` columns: on a narrow terminal the epochs and time
+    columns go first, then the metric's header shortens; no cell is ever cut."""
+    from rich import box
+
     names = short_names(params)
-    table = Table(title=title or None, title_justify="left", show_edge=False, pad_edge=False)
-    table.add_column("trial", justify="right")
-    table.add_column("state")
-    for p in params:
-        table.add_column(names[p.name], justify="right")
-    table.add_column(metric, justify="right")
-    table.add_column("epochs", justify="right")
-    table.add_column("time", justify="right")
     shown = rows if limit is None else rows[-limit:]
-    for r in shown:
-        state = Text(STATE_WORD.get(r.state, r.state.lower()), style=STATE_STYLE.get(r.state, ""))
-        table.add_row(
-            str(r.number), state,
-            *(value_text(r.params[p.name]) if p.name in r.params else "" for p in params),
-            "" if r.value is None else f"{r.value:.4f}",
-            "" if not r.epochs else str(r.epochs),
-            "" if r.seconds is None else f"{r.seconds:.1f}s",
-        )
+    columns = [("trial", "right", [str(r.number) for r in shown])]
+    columns.append(("state", "left", [STATE_WORD.get(r.state, r.state.lower()) for r in shown]))
+    for p in params:
+        columns.append((names[p.name], "right", [value_text(r.params[p.name]) if p.name in r.params else "" for r in shown]))
+    columns.append((metric, "right", ["" if r.value is None else f"{r.value:.4f}" for r in shown]))
+    columns.append(("epochs", "right", ["" if not r.epochs else str(r.epochs) for r in shown]))
+    columns.append(("time", "right", ["" if r.seconds is None else f"{r.seconds:.1f}s" for r in shown]))
+
+    def needed(cols) -> int:
+        return sum(max([len(h), *map(len, cells)]) for h, _, cells in cols) + 3 * len(cols)
+
+    for drop in ("time", "epochs"):
+        if needed(columns) > width:
+            columns = [c for c in columns if c[0] != drop]
+    if needed(columns) > width:
+        short = metric.replace("accuracy", "acc")
+        columns = [(short if h == metric else h, j, cells) for h, j, cells in columns]
+    table = Table(title=title or None, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, padding=(0, 1))
+    for header, justify, _ in columns:
+        table.add_column(header, justify=justify, overflow="fold")
+    for i, r in enumerate(shown):
+        cells = [c[2][i] for c in columns]
+        cells[1] = Text(cells[1], style=STATE_STYLE.get(r.state, ""))
+        table.add_row(*cells)
     return table
 
 
@@ -112,8 +125,8 @@ class SweepProgress:
         head = f"{finished}/{cfg.n_trials} trials finished, {sum(r.state == 'RUNNING' for r in rows)} running"
         if best is not None:
             head += f"; best {cfg.metric} {best.value:.4f} (trial {best.number})"
-        limit = max(3, self.console.size.height - 6)
-        return Group(Text(head), trials_table(rows, self.params, cfg.metric, limit=limit))
+        limit = max(3, self.console.size.height - 8)
+        return Group(Text(head), trials_table(rows, self.params, cfg.metric, limit=limit, width=self.console.size.width))
 
     def close(self) -> None:
         if self._live is not None:
@@ -128,7 +141,7 @@ def render_report(console: Console, report: SweepReport, color: bool) -> None:
     summary = ", ".join(f"{n} {STATE_WORD.get(k.upper(), k)}" for k, n in sorted(counts.items()))
     console.print(f"\n{report.config.study}: {summary or 'no trials'}", markup=False, highlight=False)
     if report.best:
-        console.print(trials_table(report.best, report.params, metric, title=f"best trials by {metric}"))
+        console.print(trials_table(report.best, report.params, metric, title=f"best trials by {metric}", width=console.size.width))
     else:
         console.print("no trial finished, so there is no best one", markup=False, highlight=False)
     for row in (r for r in report.rows if r.state == "FAIL"):
