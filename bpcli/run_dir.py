@@ -44,7 +44,6 @@ class RunDir:
         """A new run directory: `out` exactly, or root/NAME-YYYYmmdd-HHMMSS (made unique)."""
         if out is not None:
             run = cls(out)
-            run._refuse_existing_run()
         else:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             base = Path(root) / f"{name}-{stamp}"
@@ -60,7 +59,7 @@ class RunDir:
         run.lock()
         if out is not None:
             try:
-                run._refuse_existing_run()  # again, now that it is ours: another run may have just started here
+                run._refuse_existing_run()  # checked once it is ours: another run may be starting here
             except UsageError:
                 run.unlock()
                 raise

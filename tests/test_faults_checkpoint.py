@@ -152,3 +152,37 @@ def test_evaluate_best_after_a_kill_between_the_two_renames_uses_the_best_weight
     want = bpcli("evaluate", whole, "--checkpoint", "best", "--format", "json")
     assert got.returncode == 0 and want.returncode == 0, got.stderr + want.stderr
     assert json.loads(got.stdout)["metrics"] == json.loads(want.stdout)["metrics"]
+
+
+def wait_for(predicate, seconds=30.0):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_two_runs_on_one_out_the_second_exits_2_naming_the_first_and_a_killed_owner_does_not_block_resume(spec_and_reference, tmp_path):
+    spec, _ = spec_and_reference
+    run = tmp_path / "run"
+    first = subprocess.Popen([sys.executable, "-m", "bpcli", "train", str(spec), "train.epochs=1000000", "train.early_stopping=null",
+                              "--out", str(run), "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: (run / "checkpoints" / "last.npz").exists()), "the first run never saved"
+        for second in (bpcli("train", spec, "--out", run, "--quiet"), bpcli("train", "--resume", run, "--quiet")):
+            assert second.returncode == 2, second.stderr
+            assert f"in use by another bpcli process (pid {first.pid})" in second.stderr
+            assert "Traceback" not in second.stderr
+        assert first.poll() is None
+    finally:
+        first.kill()
+        first.wait()
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == list(range(1, len(lines) + 1))  # no epoch twice
+    saved = json.loads(str(npz_arrays(run / "checkpoints" / "last.npz")["meta"]))["epoch"]
+    resumed = bpcli("train", "--resume", run, f"train.epochs={saved + 3}", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run / "summary.json").read_text())["epochs"] == saved + 3
