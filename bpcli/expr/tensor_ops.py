@@ -53,10 +53,11 @@ def _as_matrices(a, b):
 
 def _product_grad(g, a, b):
     """g reshaped to the 2-D product of `_as_matrices(a, b)` (the vector axes put back)."""
-    if a.ndim == 1:
-        g = np.expand_dims(g, -2)
+    g = np.asarray(g)
     if b.ndim == 1:
-        g = np.expand_dims(g, -1)
+        g = g[..., None]
+    if a.ndim == 1:
+        g = g[..., None, :]
     return g
 
 
