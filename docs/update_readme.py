@@ -27,7 +27,7 @@ def run(command_line: str, scratch: str) -> str:
     shown_out = None
     if args and args[0] == "sweep" and "--out" in args:  # a fresh sweep directory each time
         i = args.index("--out") + 1
-        shown_out, args[i] = args[i], os.path.join(scratch, "sweep")
+        shown_out, args[i] = args[i], os.path.join(scratch, os.path.basename(args[i]))
     env = dict(os.environ, COLUMNS="100", TERM="dumb")
     proc = subprocess.run(
         [sys.executable, "-m", "bpcli", *args], cwd=ROOT, env=env, capture_output=True, text=True
@@ -35,8 +35,8 @@ def run(command_line: str, scratch: str) -> str:
     text = proc.stdout.rstrip() if proc.stdout.strip() else proc.stderr.rstrip()
     text = text.replace(os.path.join(scratch, "run"), "runs/spiral-20261121-120000")
     if shown_out:
-        text = text.replace(os.path.realpath(os.path.join(scratch, "sweep")), os.path.abspath(shown_out).replace(str(ROOT) + "/", ""))
-        text = text.replace(os.path.join(scratch, "sweep"), shown_out)
+        made = os.path.join(scratch, os.path.basename(shown_out))
+        text = text.replace(os.path.realpath(made), shown_out).replace(made, shown_out)
     lines = [line.rstrip() for line in text.splitlines()]
     epochs = [i for i, line in enumerate(lines) if line.startswith("epoch ")]
     if len(epochs) > 6:  # keep the first three and the last two epoch lines

@@ -215,3 +215,10 @@ def test_terminal_scatter_puts_each_trial_where_its_values_are(tmp_path):
     assert grid[10][20] == "0"          # worst: highest lr (right), lowest strength (bottom)
     assert grid[5][10] == "5"           # the middle of both log ranges, halfway in accuracy
     assert lines[1].split("|")[0].strip() == "0.1" and lines[11].split("|")[0].strip() == "1e-05"
+
+
+def test_narrower_linear_range_stays_above_a_non_negative_low_end():
+    p = _p("uniform", 0.0, 1.0, name="regularization.strength")
+    rows = [_row(i, v, regularization_strength=x) for i, (v, x) in enumerate([(0.9, 0.01), (0.8, 0.05), (0.7, 0.03), (0.1, 0.9)])]
+    (token,) = narrower_ranges([p], rows, "maximize")
+    assert token == "regularization.strength=uniform(0,0.15)"  # [0.01 - 0.1, 0.05 + 0.1], not below 0

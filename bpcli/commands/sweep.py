@@ -15,8 +15,8 @@ from bpcli.commands.common import FORMATS_HELP, check_format, handles_errors, ma
 def sweep_command(
     args: Optional[List[str]] = typer.Argument(
         None, metavar="SPEC [NAME=SPACE|NAME=VALUE]...",
-        help="A spec file or built-in name, then search spaces (optimizer.lr=loguniform(1e-4,1e-1), "
-        "uniform(a,b), int(a,b), choice(a,b,...)) and plain overrides that every trial shares.",
+        help="A spec file or built-in name, then search spaces NAME=SPACE with SPACE one of uniform(a,b), "
+        "loguniform(a,b), int(a,b), choice(x,y,...), and NAME=VALUE overrides every trial shares.",
     ),
     n_trials: Optional[int] = typer.Option(None, "-n", "--trials", metavar="N", help="Trials in the sweep (default 20; with --resume: the new total)."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", metavar="N", help="Trial processes on this machine (BLAS threads split between them; default 1)."),
@@ -34,20 +34,20 @@ def sweep_command(
 ) -> None:
     """Search hyperparameters with Optuna: every trial is a normal run directory.
 
-    The objective is the validation metric, so the spec needs a validation split
-    (data.val_fraction). At the end: the best trials, best.yaml (bpcli train runs it as is),
-    warnings when a best value lies near the border of its range, and narrower ranges for
-    the next, finer sweep.
+    The objective is the validation metric, so the spec needs a validation split (data.val_fraction). At the end: the best trials, best.yaml (bpcli train runs it as is), warnings when a best value lies near the border of its range, and narrower ranges for the next, finer sweep. Full guide: docs/guide/sweep.md.
 
     \b
     Examples:
-      bpcli sweep spiral data.val_fraction=0.2 'optimizer.lr=loguniform(1e-3,1)' \\
+      bpcli sweep spiral data.val_fraction=0.2 \\
+          'optimizer.lr=loguniform(1e-3,1)' \\
           'regularization.strength=loguniform(1e-6,1e-1)' -n 30 --workers 2
-      bpcli sweep my.yaml 'model.0.units=choice(50,100,200)' train.epochs=20 --sampler tpe --prune
+      bpcli sweep my.yaml 'model.0.units=choice(50,100,200)' \\
+          train.epochs=20 --sampler tpe --prune
       bpcli sweep --resume sweeps/spiral-20250101-120000 -n 60
       bpcli sweep my.yaml 'optimizer.lr=loguniform(1e-4,1e-1)' \\
-          --storage postgresql://me@dbhost/sweeps --study lr-search     # on every machine
-      bpcli sweep spiral data.val_fraction=0.2 'optimizer.lr=loguniform(1e-3,1)' --format json
+          --storage postgresql://me@dbhost/sweeps --study lr   # every machine
+      bpcli sweep spiral data.val_fraction=0.2 \\
+          'optimizer.lr=loguniform(1e-3,1)' --format json > sweep.json
     """
     from bpcli.errors import UsageError
     from bpcli.render.sweep import SweepProgress

@@ -93,8 +93,6 @@ def trial_rows(trials) -> list[TrialRow]:
         if t.state.name == "FAIL" and reason is None:
             reason = "its worker stopped (no heartbeat): killed or crashed"
         value = t.value if t.state.name == "COMPLETE" else None
-        if t.state.name == "PRUNED" and t.intermediate_values:
-            value = None
         rows.append(TrialRow(
             number=t.number, state=t.state.name, params=dict(t.params), value=value,
             run_dir=attrs.get("run_dir"), reason=reason, epochs=attrs.get("epochs"),
@@ -138,8 +136,8 @@ def border_warnings(params: list[SearchParam], best: Optional[TrialRow]) -> list
 
 def narrower_ranges(params: list[SearchParam], rows: list[TrialRow], direction: str) -> list[str]:
     """For each parameter, the range spanned by the top trials (the best fifth, at least 3),
-    padded by a tenth of the old width (log scale for loguniform) and moved past a border the
-    best trials crowd against; choices keep the values the top trials used."""
+    padded by a tenth of the old width on each side (log scale for loguniform; so a border the
+    best trials crowd against moves out); choices keep the values the top trials used."""
     done = best_rows(rows, direction, k=len(rows))
     if len(done) < 3:
         return []
@@ -153,22 +151,14 @@ def _narrower(p: SearchParam, values: list) -> str:
     if p.kind == "choice":
         kept = [c for c in p.choices if c in values]
         return f"{p.name}=choice({','.join(format_value(c) for c in kept)})"
-    f = (math.log if p.log else float)
-    g = (math.exp if p.log else float)
-    lo, hi = f(float(p.low)), f(float(p.high))
-    vlo, vhi = f(float(min(values))), f(float(max(values)))
-    pad = 0.1 * (hi - lo)
-    new_lo, new_hi = vlo - pad, vhi + pad
-    if p.kind == "uniform" and p.low >= 0:
-        new_lo = max(new_lo, 0.0) if p.low == 0 else new_lo
+    to, back = (math.log, math.exp) if p.log else (float, float)
+    pad = 0.1 * (to(float(p.high)) - to(float(p.low)))
+    a, b = back(to(float(min(values))) - pad), back(to(float(max(values))) + pad)
+    if not p.log and p.low >= 0:
+        a = max(a, float(p.low))  # a linear range never goes below a non-negative low end
     if p.kind == "int":
-        a, b = int(math.floor(g(new_lo))), int(math.ceil(g(new_hi)))
-        a = max(a, int(p.low)) if vlo > lo + pad else a
-        b = max(b, a + 1)
-        return f"{p.name}=int({a},{b})"
-    a, b = g(new_lo), g(new_hi)
-    if p.log:
-        a = max(a, 1e-300)
+        a, b = int(math.floor(a)), int(math.ceil(b))
+        return f"{p.name}=int({a},{max(b, a + 1)})"
     return f"{p.name}={p.kind}({a:.2g},{b:.2g})"
 
 
