@@ -42,3 +42,6 @@ class TrainOptions:
     # flush subnormal floats (|x| < 1.2e-38 in float32) to zero while training: weights decaying
     # towards zero otherwise make every GEMM slow (see bpcli/denormals.py); x86-64 Linux only
     flush_denormals: bool = True
+    # start from the weights in this .safetensors file (torch state_dict or bpcli names, as `bpcli
+    # export` writes them; every name and shape checked) instead of the initializers'
+    init_from: Optional[str] = None

@@ -20,8 +20,7 @@ from bpcli.nn.layers.norm import _NormCache, _normalize, _normalize_backward
 
 @LAYERS.register("groupnorm")
 class GroupNorm(Layer):
-    """out[n, c] = gamma[c] · (x[n, c] - mean_g) / sqrt(var_g + eps) + beta[c], mean_g/var_g over the
-    C/G channels of c's group (and all their positions) in example n: x (N, C, ...), gamma/beta (C,)."""
+    """out[n, c] = gamma[c] · (x[n, c] - mean_g) / sqrt(var_g + eps) + beta[c], statistics over c's group of C/G channels (all positions) in example n: x (N, C, ...), gamma/beta (C,)."""
 
     examples = (({"groups": 2}, (6,)), ({"groups": 1}, (4,)), ({"groups": 2}, (4, 3, 3)), ({"groups": 3, "eps": 1e-3}, (3, 2, 2)))
 

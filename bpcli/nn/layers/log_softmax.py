@@ -34,8 +34,7 @@ def example_axes(layer: str, axis: Axes, input_shape: tuple) -> tuple[int, ...]:
 
 @LAYERS.register("log_softmax")
 class LogSoftmax(Layer):
-    """out = x - log Σ_axis exp(x) (x shifted by its max first), x (N, ...), axis one axis or a list (not 0,
-    the batch); dx = dout - softmax(x) · Σ_axis dout."""
+    """out = x - log Σ_axis exp(x), x (N, ...), axis one axis or a list of them (not 0, the batch); dx = dout - softmax(x) · Σ_axis dout."""
 
     examples = (({}, (5,)), ({"axis": 2}, (3, 4)), ({"axis": -1}, (2, 3, 3)), ({"axis": [1, 3]}, (2, 3, 2)))
 
