@@ -51,7 +51,7 @@ class GroupNorm(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         grouped = x.reshape(x.shape[0], self.groups, -1)  # (N, G, C/G · positions)
         xhat, inv_std, _, _ = _normalize(grouped, (2,), self.eps)
-        self._cache = _NormCache(xhat, inv_std) if self.caching else None
+        self._cache = _NormCache(xhat, inv_std) if self.training else None
         out = xhat.reshape(x.shape) * self._per_channel(self.params["gamma"], x)
         out += self._per_channel(self.params["beta"], x)
         return out

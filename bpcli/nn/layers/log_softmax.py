@@ -55,7 +55,7 @@ class LogSoftmax(Layer):
         k = at_max.sum(axis=self.axis, keepdims=True, dtype=x.dtype)
         rest = np.where(at_max, 0, np.exp(shifted)).sum(axis=self.axis, keepdims=True)
         out = shifted - (np.log(k) + np.log1p(rest / k))
-        self._probs = np.exp(out) if self.caching else None
+        self._probs = np.exp(out) if self.training else None
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
