@@ -19,6 +19,7 @@ Path_ = tuple  # a key path into the document: ("model", 0, "units")
 
 PLAIN_TAGS = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")  # no !!python/..., !!set ...
 MAX_NODES = 200_000  # values after expanding every alias: guards against alias bombs
+SURROGATES = re.compile("[\ud800-\udfff]")
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # all but tab, newline, CR
 
 
@@ -57,6 +58,26 @@ def _problem(message: str, file: str, mark: Any) -> SpecProblem:
     return SpecProblem(message, "", file, line, col)
 
 
+MAX_FLOW_DEPTH = 500  # [ and { nested deeper than this are refused before PyYAML (which recurses) sees them
+
+
+def _check_flow_depth(text: str, file: str) -> None:
+    """Refuse brackets nested deeper than MAX_FLOW_DEPTH, found in one pass over the text (an
+    upper bound: brackets inside quotes count too, which only matters past 500 of them)."""
+    if text.count("[") + text.count("{") <= MAX_FLOW_DEPTH:
+        return
+    depth = 0
+    for index, char in enumerate(text):
+        if char in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                line = text.count("\n", 0, index) + 1
+                col = index - (text.rfind("\n", 0, index) + 1) + 1
+                raise SpecError(SpecProblem(f"YAML is nested too deeply (more than {MAX_FLOW_DEPTH} levels of [ and {{)", "", file, line, col))
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+
+
 def _bad_character(text: str, index: int, file: str) -> SpecError:
     line = text.count("\n", 0, index) + 1
     col = index - (text.rfind("\n", 0, index) + 1) + 1
@@ -87,6 +108,7 @@ def parse_yaml(text: str, file: str = "<spec>") -> tuple[Any, dict[Path_, Where]
     bad = CONTROL_CHARS.search(text)
     if bad:
         raise _bad_character(text, bad.start(), file)
+    _check_flow_depth(text, file)
     try:
         loader = SpecLoader(text)
     except yaml.reader.ReaderError as err:  # characters YAML does not allow (lone surrogates ...)
@@ -181,6 +203,10 @@ def _build(loader: SpecLoader, root: yaml.Node, file: str) -> tuple[Any, dict[Pa
             except yaml.constructor.ConstructorError as err:
                 problems.append(_problem(f"invalid YAML: {err.problem}", file, err.problem_mark))
                 container[slot] = None
+            else:
+                if isinstance(container[slot], str) and SURROGATES.search(container[slot]):
+                    problems.append(_problem("invalid YAML: an escape makes a lone surrogate (\\ud800-\\udfff), which is not text", file, mark))
+                    container[slot] = None
         elif isinstance(node, yaml.SequenceNode):
             items: list = [None] * len(node.value)
             container[slot] = items

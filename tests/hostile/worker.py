@@ -14,6 +14,15 @@ import time
 
 from bpcli.cli import main
 
+# what the commands import lazily, imported once here so that each forked case starts warm
+import numpy  # noqa: E402,F401
+import yaml  # noqa: E402,F401
+import bpcli.data  # noqa: E402,F401
+import bpcli.render.progress  # noqa: E402,F401
+import bpcli.render.spec  # noqa: E402,F401
+import bpcli.runs.training  # noqa: E402,F401
+import bpcli.spec  # noqa: E402,F401
+
 
 def run_case(args, cwd, memory, timeout):
     out = tempfile.TemporaryFile()
