@@ -41,7 +41,7 @@ def check_interrupted(proc, err, run):
     site imports) Python's default handling applies: killed by SIGINT, or its traceback
     without a bpcli frame in it; the test allows that and nothing else."""
     if "Traceback" in err or proc.returncode == -signal.SIGINT:  # killed by the signal: a shell shows 130
-        assert proc.returncode in (1, -signal.SIGINT) and "bpcli" not in err, err
+        assert proc.returncode in (1, -signal.SIGINT) and f"{os.sep}bpcli{os.sep}" not in err, err
         return None
     assert proc.returncode == 130, (proc.returncode, err)
     lines = err.strip().splitlines()
