@@ -165,6 +165,9 @@ def roles_legend(report: TensorTraceReport) -> Text:
                 labels.append(label)
     text = Text("Gate roles: ", style="dim")
     text.append("; ".join(f"{', '.join(labels)} {role}" for role, labels in labels_of_role.items()), style="dim")
+    if any(" = Σ " in s.formula for step in report.steps for s in step.inputs):
+        text.append(". An input a gate broadcast (stretched along an axis) gets the gradient summed "
+                    "over that axis (Σ): the VJP of broadcasting.", style="dim")
     return text
 
 
