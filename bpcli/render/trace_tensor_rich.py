@@ -54,7 +54,8 @@ def _header(report: TensorTraceReport) -> Group:
         lines.append(Text(labeled(f"{name}{kind} {_shape(value)}{drawn} = ", tensor_text(value)), style=style))
     gates = sum(1 for n in report.graph.nodes if n.inputs)
     mode = "expanded into primitive gates (--expand)" if report.expanded else "fused gates"
-    lines.append(Text(f"{len(report.graph):,} nodes, {gates:,} gates, {mode}; vectors and matrices in float64",
+    lines.append(Text(f"{len(report.graph):,} nodes, {gates:,} gate{'s' if gates != 1 else ''}, {mode}; "
+                      "vectors and matrices in float64",
                       style="dim"))
     return Group(*lines)
 
