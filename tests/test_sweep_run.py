@@ -126,8 +126,12 @@ def test_two_sweep_processes_on_one_storage_finish_one_study_without_repeats(tmp
 def _running_trial(journal: Path, study: str, timeout: float = 60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if journal.exists():
-            for t in _trials(journal, study):
+        try:
+            trials = _trials(journal, study) if journal.exists() else []
+        except KeyError:  # the journal is there, the study not yet
+            trials = []
+        if trials:
+            for t in trials:
                 if t.state.name == "RUNNING" and "pid" in t.user_attrs and t.intermediate_values:
                     return t
         time.sleep(0.2)
