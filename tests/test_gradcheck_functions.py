@@ -146,3 +146,29 @@ def test_float32_catches_a_real_bug_and_passes_the_built_in_layers():
     assert [c.status for c in one_percent.checks] == ["ok", "warn", "ok"]
     for name in ("dense", "relu", "batchnorm", "conv2d"):
         assert check_layer(name, dtype="float32").passed, name
+
+
+WIDTH_CASES = [
+    ["--fn", "layers.py:conv_forward_naive", "x=2,3,5,5", "w=2,3,3,3", "b=2,", "conv_param={stride: 2, pad: 1}"],
+    ["--fn", "layers.py:batchnorm_forward", "x=6,4", "gamma=4,", "beta=4,", "bn_param={mode: train}",
+     "--dtype", "float32"],
+    ["--fn", "bugs.py:conv_forward_naive,conv_backward_assigns_windows", "x=2,2,7,7", "w=2,2,3,3", "b=2,",
+     "conv_param={stride: 2, pad: 1}"],
+    ["--fn", "classifiers.py:TwoLayerNet.loss", "input_dim=6", "hidden_dim=5", "num_classes=3", "X=4,6",
+     "y=[0,1,2,0]", "--h-sweep"],
+    ["spiral"],
+    ["--layers"],
+    ["x*sigmoid(x)", "x=0.3", "--h-sweep"],
+]
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+@pytest.mark.parametrize("args", WIDTH_CASES, ids=[" ".join(a[:2]) for a in WIDTH_CASES])
+def test_output_fits_the_width_and_cuts_no_number(args, width, monkeypatch):
+    monkeypatch.chdir(CS231N)
+    result = runner.invoke(app, ["gradcheck", *args], env={"COLUMNS": str(width)})
+    assert result.exit_code in (0, 1), result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= width, max(lines, key=len)
+    assert "…" not in result.stdout  # Rich's mark of a cut cell
+    assert "\x1b[" not in result.stdout  # plain when piped
