@@ -28,9 +28,9 @@ def export_command(
 
     \b
     Examples:
-      bpcli export runs/spiral-20250101-120000 spiral.safetensors
-      bpcli export runs/cnn --checkpoint best cnn.safetensors
-      bpcli export runs/residual residual.safetensors --names bpcli   # graph models: bpcli names
+      bpcli export runs/spiral-20250101-120000 w.safetensors
+      bpcli export runs/cnn cnn.safetensors --checkpoint best
+      bpcli export runs/residual r.safetensors --names bpcli
     """
     from bpcli.render.weights import render_export
     from bpcli.runs.weights import export_run
@@ -59,8 +59,8 @@ def import_command(
     \b
     Examples:
       bpcli import spiral.safetensors spiral
-      bpcli import model.safetensors cs231n-two-layer-net data.path=cifar-10-batches-py -o imported.npz
-      bpcli evaluate imported.npz
+      bpcli import w.safetensors cs231n-two-layer-net -o w.npz
+      bpcli evaluate w.npz
     """
     from bpcli.render.weights import render_import
     from bpcli.runs.weights import import_weights
