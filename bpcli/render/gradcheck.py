@@ -100,6 +100,8 @@ def render_json(result) -> str:
 def render_rich(result, console) -> None:
     """Tables, hints, kinks, sweep and verdict on a Rich console."""
     from rich import box
+
+    from bpcli.render.fit import fit_table
     from rich.table import Table
     from rich.text import Text
 
@@ -127,7 +129,7 @@ def render_rich(result, console) -> None:
             table.add_row(c.name, Text(status, style=STATUS_STYLE.get(c.status, "")),
                           _err(c.max_rel_error), _index_text(c.worst_index), _g(c.analytic),
                           _g(c.numeric), "×".join(map(str, c.shape)) or "scalar", str(c.entries))
-        console.print(table)
+        console.print(fit_table(table, console.width, optional=("checked",)))
         for note in objective.notes:
             _note(console, "  problem: ", note, "bold red")
         kinked = [(c, index, crossing) for c in objective.checks for index, crossing in c.kink_details]
@@ -161,6 +163,8 @@ def _note(console, lead: str, text: str, style: str) -> None:
 
 def _render_sweep(sweep, console) -> None:
     from rich import box
+
+    from bpcli.render.fit import fit_table
     from rich.table import Table
 
     where = "" if sweep.where == () else _index_text(sweep.where)
@@ -177,7 +181,7 @@ def _render_sweep(sweep, console) -> None:
         mark = "  ← best" if p is best else ""
         table.add_row(f"{p.h:.0e}", f"{p.numeric:.10g}", f"{p.rel_error:.1e}",
                       f"{p.raw_rel_error:.1e}", bar + mark)
-    console.print(table)
+    console.print(fit_table(table, console.width))
     if sweep.floor > 0:
         _note(console, "  ", f"rel error = |a − n| / max(|a|, |n|, {sweep.floor:.1e}), the floor the "
               "table used (round-off of one difference at its h, ×1e8), so the two agree there; "
