@@ -89,9 +89,9 @@ def test_train_lines_fit_and_keep_each_metric_with_its_value(tmp_path, width):
     lines = out.splitlines()
     for line in lines:
         assert len(line.rstrip()) <= width, line
-    epoch_lines = [line for line in lines if re.match(r"epoch \d+/3", line)]
-    assert len(epoch_lines) == 3  # one line per epoch, each whole
-    for line in epoch_lines:
+    records = re.findall(r"^epoch \d+/3.*(?:\n  .*)*", out, flags=re.M)
+    assert len(records) == 3  # one record per epoch; continuation lines are indented
+    for line in records:
         assert re.search(r"loss \d\.\d{4}", line) and re.search(r"lr [\d.e-]+", line), line
 
 

@@ -26,7 +26,7 @@ def gradcheck_command(
     h_sweep: bool = typer.Option(False, "--h-sweep", help="Show the error at the worst entry for h = 1e-1 … 1e-10."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for sampled entries, directions, inputs (default: the spec's seed, else 0)."),
     batch: int = typer.Option(8, "--batch", help="Examples of the spec's data in the checked batch."),
-    fmt: str = typer.Option("rich", "--format", help=FORMATS_HELP),
+    fmt: str = typer.Option("rich", "--format", "-f", help=FORMATS_HELP),
 ) -> None:
     """Compare analytic gradients (backward passes) with numerical ones, in float64.
 

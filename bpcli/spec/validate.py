@@ -37,6 +37,7 @@ class Spec:
     model_form: str = "list"  # "list" (a chain) or "graph" (named nodes)
     path: Optional[Path] = None  # the YAML file, None for text
     base_dir: Path = field(default_factory=Path.cwd)  # user layers and data files are relative to it
+    origin: str = ""  # how to name it to the user: its path, or "built-in spec NAME"
 
     @property
     def output_node(self) -> NodeSpec:
