@@ -61,6 +61,31 @@ CASES: tuple[Case, ...] = (
         2.0,
         "batch 64, 1x28x28: conv3x3(16)-relu-pool2, conv3x3(32)-relu-pool2, dense 10",
     ),
+    Case(
+        "convnet3",
+        (3, 32, 32),
+        50,
+        (
+            Op("conv", 32, kernel=7, pad=3), Op("relu"), Op("maxpool"),
+            Op("flatten"), Op("dense", 100), Op("relu"), Op("dense", 10),
+        ),
+        10,
+        1.5,
+        "CS231n ThreeLayerConvNet, batch 50, 3x32x32: conv7x7(32)-relu-pool2, dense 100, relu, dense 10",
+    ),
+    Case(
+        "conv4",
+        (3, 32, 32),
+        64,
+        (
+            Op("conv", 32), Op("relu"), Op("conv", 32), Op("relu"), Op("maxpool"),
+            Op("conv", 64), Op("relu"), Op("conv", 64), Op("relu"), Op("maxpool"),
+            Op("flatten"), Op("dense", 10),
+        ),
+        10,
+        1.5,
+        "batch 64, 3x32x32: conv3x3(32)-relu x2, pool2, conv3x3(64)-relu x2, pool2, dense 10",
+    ),
 )
 
 

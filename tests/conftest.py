@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from bpcli.data.locations import ENV as DATASETS_ENV  # noqa: E402
-from fake_datasets import fake_fashion_mnist  # noqa: E402
+from fake_datasets import fake_cifar10, fake_fashion_mnist  # noqa: E402
 
 # What the run was started with, before the fixture below replaces it: the one test of the real
 # Fashion-MNIST looks there (`.ci/run` points it at an empty folder, so CI never sees real data).
@@ -30,6 +30,7 @@ def small_installed_datasets(tmp_path_factory):
     copies written here in the real formats: the suite passes the same with or without real data."""
     root = tmp_path_factory.mktemp("datasets")
     fake_fashion_mnist(root / "fashion-mnist")
+    fake_cifar10(root / "cifar-10")
     old = os.environ.get(DATASETS_ENV)
     os.environ[DATASETS_ENV] = str(root)
     yield root

@@ -16,7 +16,7 @@ import pytest
 pytestmark = pytest.mark.slow  # one subprocess of a few seconds (more on a busy machine)
 
 REPO = Path(__file__).resolve().parent.parent
-CASE_NAMES = ["spiral", "digits", "mnist", "wide", "cnn"]
+CASE_NAMES = ["spiral", "digits", "mnist", "wide", "cnn", "convnet3", "conv4"]
 MLP_SIZES = {"spiral": [2, 100, 3], "digits": [64, 128, 10], "mnist": [784, 512, 256, 10], "wide": [1024, 1024, 10]}
 
 
@@ -45,6 +45,14 @@ def test_every_case_is_reported_with_a_status_per_side(smoke_results):
                 assert side["n"] >= 1 and 0 < side["p10_s"] <= side["median_s"] <= side["p90_s"]
     assert rows["cnn"]["sides"]["numpy"]["status"] == "n/a"
     assert rows["mnist"]["target_ratio"] == 1.0 and rows["spiral"]["target_ratio"] == 0.6
+    assert rows["convnet3"]["target_ratio"] == 1.5 and rows["conv4"]["target_ratio"] == 1.5
+
+
+def test_convnet_flops_count_the_convolutions_as_gemms(smoke_results):
+    """conv7x7(32) pad 3 on 3x32x32 keeps 32x32; its GEMM is (32*32) x 32 x (3*7*7) per example."""
+    rows = {row["name"]: row for row in smoke_results["steps"]}
+    per_example = 2 * 32 * 32 * 32 * 3 * 49 + 2 * (32 * 16 * 16) * 100 + 2 * 100 * 10
+    assert rows["convnet3"]["flops_per_step"] == pytest.approx(3 * per_example * rows["convnet3"]["batch"])
 
 
 def test_step_flops_follow_the_issue_count(smoke_results):

@@ -178,8 +178,8 @@ def test_a_new_op_needs_only_its_table_entry(monkeypatch):
     from bpcli.render.trace_rich import backward_table, roles_legend
 
     first = Op(
-        "first", 0, lambda *a: a[0], lambda i, a, out: 1.0 if i == 0 else 0.0, None, None,
-        ("[first]",), "picks: the whole gradient goes to the first input", "out = x₁",
+        "first", arity=0, forward=lambda *a: a[0], partials=(lambda i, a, out: 1.0 if i == 0 else 0.0,),
+        formula=("[first]",), role="picks: the whole gradient goes to the first input",
         gate_label="⊳", routes=True,
     )
     monkeypatch.setitem(OPS, "first", first)

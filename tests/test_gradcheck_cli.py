@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from bpcli.cli import app
 from bpcli.gradcheck.compare import OK_MAX
-from bpcli.gradcheck.request import GradcheckRequest, run_request
+from bpcli.commands.gradcheck_request import GradcheckRequest, run_request
 from bpcli.spec import builtin_names, load_spec
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -11,7 +11,7 @@ from bpcli.cli import app
 from bpcli.gradcheck.compare import OK_MAX
 from bpcli.gradcheck.runner import run_gradcheck
 from bpcli.gradcheck.targets import layer_objective
-from bpcli.gradcheck.request import import_all_layers
+from bpcli.gradcheck.check import import_all_layers
 from bpcli.nn.layer import LAYERS
 
 import_all_layers()  # every module under bpcli/nn/layers: a new layer file is enrolled on its own

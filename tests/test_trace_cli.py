@@ -154,7 +154,7 @@ def test_expression_starting_with_minus_is_accepted():
         (["x*y", "--format", "xml"], "--format"),
         (["x*y", "--export", "out.png"], ".svg or .html"),
         (["sigmod(x)"], "did you mean 'sigmoid'"),
-        (["max(x)"], "2 or more arguments"),
+        (["max()"], "2 or more arguments"),
         ([""], "empty"),
     ],
 )

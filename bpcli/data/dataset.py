@@ -106,8 +106,10 @@ def load_data(section: dict, *, base_dir: Path | None = None, seed: int = 0) -> 
     else:
         X_test, y_test = (raw.X[parts.test], raw.y[parts.test]) if len(parts.test) else (None, None)
     mean = std = None
-    if common.standardize:
+    if common.standardize or common.subtract_mean:
         mean, std = fit_standardization(X_train)
+        if not common.standardize:
+            std = np.ones_like(std)
         for X in (X_train, X_val, X_test):
             if X is not None:
                 apply_standardization(X, mean, std)

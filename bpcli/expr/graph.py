@@ -11,7 +11,10 @@ import math
 from typing import Iterable, Mapping, Optional
 
 from bpcli.errors import ExprError
+from bpcli.expr.interpret import PYTHON, BackwardStep, InputStep, backward, forward
 from bpcli.expr.ops import OPS
+
+__all__ = ["ExprGraph", "ExprNode", "GraphBuilder", "Trace", "InputStep", "BackwardStep"]
 
 VARIABLE = "var"
 CONSTANT = "const"
@@ -27,16 +30,25 @@ NAMED_CONSTANTS = {"e": math.e, "pi": math.pi}
 class ExprNode:
     """One node: a variable (`name`), a constant (`constant`) or a gate (`op` over `inputs`)."""
 
-    __slots__ = ("id", "op", "inputs", "name", "constant")
+    __slots__ = ("id", "op", "inputs", "name", "constant", "options", "column")
 
     def __init__(
-        self, id: int, op: str, inputs: tuple[int, ...] = (), name: str = "", constant: float = 0.0
+        self,
+        id: int,
+        op: str,
+        inputs: tuple[int, ...] = (),
+        name: str = "",
+        constant: float = 0.0,
+        options: Optional[dict] = None,
+        column: Optional[int] = None,
     ):
         self.id = id
         self.op = op  # "var", "const" or a key of OPS
         self.inputs = inputs
         self.name = name
         self.constant = constant
+        self.options = options or {}  # keyword options of the gate: sum(x, axis=1)
+        self.column = column  # where its operator stands in the text (for a caret), if parsed
 
     @property
     def is_leaf(self) -> bool:
@@ -44,33 +56,6 @@ class ExprNode:
 
     def __repr__(self) -> str:
         return f"ExprNode({self.id}, {self.op!r}, {self.inputs}, {self.name!r}, {self.constant})"
-
-
-class InputStep:
-    """What one gate sent to one input: upstream × local = sent; `total` is the input's grad after."""
-
-    __slots__ = ("node", "position", "local", "sent", "accumulated", "total")
-
-    def __init__(
-        self, node: int, position: int, local: float, sent: float, accumulated: bool, total: float
-    ):
-        self.node = node
-        self.position = position  # which input of the gate (x*x has one node at positions 0 and 1)
-        self.local = local
-        self.sent = sent
-        self.accumulated = accumulated  # the input already had gradient from another path (`+=`)
-        self.total = total
-
-
-class BackwardStep:
-    """One gate in the backward pass (reverse topological order)."""
-
-    __slots__ = ("node", "upstream", "inputs")
-
-    def __init__(self, node: int, upstream: float, inputs: list[InputStep]):
-        self.node = node
-        self.upstream = upstream
-        self.inputs = inputs
 
 
 class Trace:
@@ -123,9 +108,15 @@ class GraphBuilder:
         self.nodes.append(ExprNode(node_id, CONSTANT, (), name, float(value)))
         return node_id
 
-    def gate(self, op: str, inputs: tuple[int, ...]) -> int:
+    def gate(
+        self,
+        op: str,
+        inputs: tuple[int, ...],
+        options: Optional[dict] = None,
+        column: Optional[int] = None,
+    ) -> int:
         node_id = len(self.nodes)
-        self.nodes.append(ExprNode(node_id, op, tuple(inputs)))
+        self.nodes.append(ExprNode(node_id, op, tuple(inputs), options=options, column=column))
         return node_id
 
     def build(self, output: int, text: str) -> "ExprGraph":
@@ -148,6 +139,8 @@ class ExprGraph:
         self.text = text
         self.variable_ids = dict(variable_ids)
         self.variables: list[str] = list(variable_ids)
+        # gates with no scalar (pure Python) forward: @, .T, sum(x, axis=..), s[y], softmax ...
+        self.tensor_gates = [n.id for n in nodes if n.inputs and OPS[n.op].tensor_only]
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -162,19 +155,15 @@ class ExprGraph:
     def forward(self, values: Mapping[str, float]) -> list[float]:
         """The value of every node, in node order."""
         self._check_values(values)
-        out: list[float] = [0.0] * len(self.nodes)
-        for node in self.nodes:
-            op = node.op
-            inputs = node.inputs
-            if op == VARIABLE:
-                out[node.id] = float(values[node.name])
-            elif op == CONSTANT:
-                out[node.id] = node.constant
-            elif len(inputs) == 1:
-                out[node.id] = OPS[op].forward(out[inputs[0]])
-            else:
-                out[node.id] = OPS[op].forward(*[out[i] for i in inputs])
-        return out
+        if self.tensor_gates:
+            node = self.nodes[self.tensor_gates[0]]
+            op = OPS[node.op]
+            raise ExprError(
+                f"'{op.symbol or op.call}' works on vectors and matrices, not on scalars",
+                self.text,
+                node.column,
+            )
+        return forward(self, lambda node: float(values[node.name]) if node.op == VARIABLE else node.constant)
 
     def evaluate(self, values: Mapping[str, float]) -> float:
         """f at `values` ({name: number})."""
@@ -188,36 +177,7 @@ class ExprGraph:
     def backward(self, values: Mapping[str, float], record: bool = True) -> Trace:
         """Forward, then backward in reverse topological order, recording every step."""
         vals = self.forward(values)
-        nodes = self.nodes
-        grads: list[Optional[float]] = [None] * len(nodes)
-        for node in nodes:
-            if node.op != CONSTANT:
-                grads[node.id] = 0.0
-        grads[self.output] = 1.0 if nodes[self.output].op != CONSTANT else None
-        reached = [False] * len(nodes)
-        reached[self.output] = True
-        steps: list[BackwardStep] = []
-        for node in reversed(nodes):
-            if not node.inputs:
-                continue
-            upstream = grads[node.id]
-            op = OPS[node.op]
-            args = [vals[i] for i in node.inputs]
-            out = vals[node.id]
-            sent_to: list[InputStep] = []
-            for position, child in enumerate(node.inputs):
-                if nodes[child].op == CONSTANT:
-                    continue
-                local = op.local(position, args, out)
-                sent = upstream * local
-                accumulated = reached[child]
-                total = grads[child] + sent if accumulated else sent
-                grads[child] = total
-                reached[child] = True
-                if record:
-                    sent_to.append(InputStep(child, position, local, sent, accumulated, total))
-            if record:
-                steps.append(BackwardStep(node.id, upstream, sent_to))
+        grads, steps = backward(self, vals, 1.0, PYTHON, record)
         trace = Trace(self, vals, grads, steps)
         trace.warnings = numerical_warnings(self, vals, steps) if record else []
         return trace
@@ -235,7 +195,7 @@ class ExprGraph:
 
     def structure(self) -> list[tuple]:
         """The graph as plain tuples (for equality: same structure = same graph)."""
-        return [(n.op, n.inputs, n.name, n.constant) for n in self.nodes] + [
+        return [(n.op, n.inputs, n.name, n.constant, sorted(n.options.items())) for n in self.nodes] + [
             ("output", self.output)
         ]
 
@@ -293,7 +253,7 @@ class ExprGraph:
                 if expansion is not None:
                     new_id[node.id] = expansion(builder, *inputs)
                 else:
-                    new_id[node.id] = builder.gate(node.op, inputs)
+                    new_id[node.id] = builder.gate(node.op, inputs, node.options, node.column)
         return builder.build(new_id[self.output], self.text)
 
 

@@ -1,14 +1,17 @@
 """THE op table: every gate an expression can contain, in one place.
 
-Each entry gives the gate's forward and its local partial derivatives twice, side by side:
-in pure Python floats (for `bpcli trace`, which must not import NumPy) and elementwise over
-NumPy arrays (for the `expr` layer). It also gives the formula text `trace` prints for each
-local partial, the gate's role in the backward flow, its kink (if any), its expansion into
-primitive gates (if any), how to print it, and the input domain the op-table test samples.
+An entry is keyword arguments: the forward, one local partial per input (`partials`, each
+`(*inputs, out) -> ∂out/∂input`), the formula text of each partial, the gate's role in the
+backward flow, how it is written (`symbol`, `precedence`, `right_associative`), its kink and
+its expansion into primitive gates. The Python columns (`forward`, `partials`) are what
+`bpcli trace` of scalars runs (no NumPy import); the NumPy columns (`np_forward`,
+`np_partials`) default to them and are given only where the Python ones do not work on
+arrays. Tensor gates (`@`, `.T`, reductions, indexing, softmax) live in `tensor_ops` and give
+their vector-Jacobian products (`vjps`) instead of elementwise partials.
 
 Pure-Python forwards follow IEEE 754 instead of raising: log(-1) is nan, 1/0 is inf,
 exp(1000) is inf. Adding an op here enrolls it in the parser, the printer, `trace`, the
-`expr` layer and the op-table gradient test.
+`expr` layer and the op-table gradient tests.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ NAN = math.nan
 
 
 class _LazyNumpy:
-    """`np.name` imports NumPy on first use, so `trace` (pure Python) never loads it."""
+    """`np.name` imports NumPy on first use, so `trace` of scalars never loads it."""
 
     def __getattr__(self, name: str) -> Any:
         import numpy
@@ -124,40 +127,46 @@ def np_winner(args, larger: bool):
     return np.argmax(stacked, axis=0) if larger else np.argmin(stacked, axis=0)
 
 
-# ---- the table ---------------------------------------------------------------------------
+# ---- the entry ---------------------------------------------------------------------------
+
+INFIX, PREFIX, POSTFIX, FUNCTION = "infix", "prefix", "postfix", "function"
 
 
 class Op:
-    """One gate: forward, local partials (Python and NumPy), formula text, role, printing.
+    """One gate of the table (see the module docstring); built from keyword arguments only.
 
-    `local(i, args, out)` is ∂out/∂args[i] (args: input values, out: this gate's value);
-    `np_local` is the same elementwise. `formula[i]` is its text in the gate's own variable
-    names x (first input), y (second) and out; variadic gates use `formula[0]` for all inputs.
-    A plain slotted class rather than a dataclass: `bpcli trace` start-up pays for every
-    class built at import time.
+    `partials[i](*args, out)` is ∂out/∂args[i]; a variadic gate (max, min: `arity=0`, two or
+    more inputs) gives one `partial(i, args, out)` instead. `formula[i]` is the partial's text
+    in the gate's own names x (first input), y (second) and out. `vjps[i](g, *args, out,
+    **options)` is a tensor gate's vector-Jacobian product for input i (elementwise gates get
+    theirs from the partials, summed over the axes they broadcast). A plain slotted class, not
+    a dataclass: `bpcli trace` start-up pays for every class built at import time.
     """
 
     __slots__ = (
-        "name", "arity", "forward", "local", "np_forward", "np_local", "formula", "role", "doc",
-        "function", "symbol", "precedence", "right_associative", "spaced", "gate_label",
-        "constant_label", "constant_role", "routes", "kink", "np_kink", "expansion", "domain",
+        "name", "arity", "forward", "partials", "np_forward", "np_partials", "vjps", "formula",
+        "vjp_formula", "role", "kind", "call", "symbol", "precedence", "right_associative",
+        "spaced", "gate_label", "constant_label", "constant_role", "routes", "kink", "np_kink",
+        "expansion", "domain", "keywords", "nonzeros", "tensor_only", "check_shapes",
     )
 
     def __init__(
         self,
         name: str,
-        arity: int,  # 1 or 2; 0 = two or more (max, min)
-        forward: Callable[..., float],
-        local: Callable[[int, Sequence[float], float], float],
-        np_forward: Callable[..., Any],
-        np_local: Callable[[int, Sequence[Any], Any], Any],
-        formula: tuple[str, ...],
-        role: str,  # "short: explanation" of the gate's part in the backward flow
-        doc: str,  # the math, one line
         *,
-        function: bool = True,  # callable by name in expressions: exp(x)
-        symbol: str = "",  # infix/prefix symbol for operators: "+", "**", "-" (neg), "1/"
-        precedence: int = 9,  # binding power: + 1, * 2, unary - 3, ** 4, call/atom 9
+        forward: Optional[Callable[..., Any]] = None,  # None: a tensor gate (NumPy only)
+        partials: Sequence[Callable[..., Any]] = (),
+        formula: Sequence[str] = (),
+        role: str,  # "short: explanation" of the gate's part in the backward flow
+        arity: Optional[int] = None,  # default len(partials); 0 = two or more inputs (max, min)
+        np_forward: Optional[Callable[..., Any]] = None,  # default: forward
+        np_partials: Optional[Sequence[Callable[..., Any]]] = None,  # default: partials
+        vjps: Sequence[Callable[..., Any]] = (),  # tensor gates: g -> d(input i)
+        vjp_formula: Optional[Callable[..., tuple]] = None,  # (names, shapes, options) -> texts
+        kind: str = FUNCTION,  # how it is written: function call, infix, prefix or postfix
+        call: str = "",  # the function's name in text when it differs from `name` (max of one)
+        symbol: str = "",  # operator text: "+", "**", "@", "-" (neg), "1/" (recip), ".T"
+        precedence: int = 9,  # binding power: + 1, * / @ 2, unary - 3, ** 4, call/atom 9
         right_associative: bool = False,  # a**b**c = a**(b**c); --x needs no parentheses
         spaced: bool = False,  # printed with spaces around the symbol: x + y
         gate_label: str = "",  # how tables name the gate ("1/x", "*-1"); default symbol or name
@@ -166,19 +175,59 @@ class Op:
         routes: bool = False,  # the whole gradient goes to one input (the winner)
         kink: Optional[Callable[[Sequence[float]], int]] = None,  # which side of the kink
         np_kink: Optional[Callable[[Sequence[Any]], Any]] = None,
-        expansion: Optional[Callable[[Any, int], int]] = None,  # (builder, input id) -> output id
-        domain: tuple[tuple[float, float], ...] = ((-3.0, 3.0),),  # test sampling box per input
+        expansion: Optional[Callable[..., int]] = None,  # (builder, *input ids) -> output id
+        domain: Sequence[tuple[float, float]] = ((-3.0, 3.0),),  # test sampling box per input
+        keywords: Sequence[str] = (),  # keyword options in calls: sum(x, axis=1)
+        nonzeros: Optional[Callable[..., int]] = None,  # tensor gates: Jacobian nonzeros per input
+        check_shapes: Optional[Callable[..., Optional[str]]] = None,  # shapes -> problem or None
     ):
-        self.name, self.arity, self.forward, self.local = name, arity, forward, local
-        self.np_forward, self.np_local, self.formula = np_forward, np_local, formula
-        self.role, self.doc, self.function, self.symbol = role, doc, function, symbol
+        self.name, self.forward, self.partials, self.formula = name, forward, tuple(partials), tuple(formula)
+        self.role, self.kind, self.call, self.symbol = role, kind, call or name, symbol
+        self.arity = len(self.partials or vjps) if arity is None else arity
+        self.np_forward = forward if np_forward is None else np_forward
+        self.np_partials = self.partials if np_partials is None else tuple(np_partials)
+        self.vjps, self.vjp_formula, self.tensor_only = tuple(vjps), vjp_formula, forward is None
         self.precedence, self.right_associative, self.spaced = precedence, right_associative, spaced
         self.gate_label, self.constant_label, self.constant_role = gate_label, constant_label, constant_role
         self.routes, self.kink, self.np_kink = routes, kink, np_kink
-        self.expansion, self.domain = expansion, domain
+        self.expansion, self.domain, self.keywords = expansion, tuple(domain), tuple(keywords)
+        self.nonzeros, self.check_shapes = nonzeros, check_shapes
+
+    @property
+    def function(self) -> bool:
+        """Callable by name in expressions: exp(x)."""
+        return self.kind == FUNCTION
+
+    def local(self, i: int, args: Sequence[Any], out: Any) -> Any:
+        """∂out/∂args[i] with the Python column."""
+        if self.arity == 0:
+            return self.partials[0](i, args, out)
+        return self.partials[i](*args, out)
+
+    def np_local(self, i: int, args: Sequence[Any], out: Any) -> Any:
+        """∂out/∂args[i] elementwise over arrays."""
+        if self.arity == 0:
+            return self.np_partials[0](i, args, out)
+        return self.np_partials[i](*args, out)
+
+    def accepts(self, count: int) -> bool:
+        """Whether a call with `count` inputs is this gate (max of one input is a reduction)."""
+        return count >= 2 if self.arity == 0 else count == self.arity
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
+
+
+OPS: dict[str, Op] = {}
+
+
+def register(op: Op) -> Op:
+    """Add `op` to the table (the parser, printer and interpreter read it from there)."""
+    OPS[op.name] = op
+    return op
+
+
+# ---- the elementwise gates ---------------------------------------------------------------
 
 
 def _scaling_role(constant: float) -> str:
@@ -222,137 +271,142 @@ def _np_pow_local_exponent(a, out):
         )
 
 
-OPS: dict[str, Op] = {}
+def _sign(a: float) -> float:
+    return 1.0 if a > 0 else (-1.0 if a < 0 else 0.0)
 
 
-def _register(op: Op) -> None:
-    OPS[op.name] = op
-
+_BOX2 = ((-3.0, 3.0), (-3.0, 3.0))
 
 # fmt: off
-_register(Op(
-    "add", 2, lambda a, b: a + b, lambda i, a, out: 1.0,
-    lambda a, b: a + b, lambda i, a, out: 1.0,
-    ("1", "1"), "distributes: each input gets the upstream gradient unchanged",
-    "out = x + y", function=False, symbol="+", precedence=1, spaced=True, constant_label=True,
-    domain=((-3.0, 3.0), (-3.0, 3.0)),
+register(Op(
+    "add", forward=lambda x, y: x + y,
+    partials=(lambda x, y, out: 1.0, lambda x, y, out: 1.0), formula=("1", "1"),
+    role="distributes: each input gets the upstream gradient unchanged",
+    kind=INFIX, symbol="+", precedence=1, spaced=True, constant_label=True, domain=_BOX2,
 ))
-_register(Op(
-    "sub", 2, lambda a, b: a - b, lambda i, a, out: 1.0 if i == 0 else -1.0,
-    lambda a, b: a - b,
-    lambda i, a, out: 1.0 if i == 0 else -1.0,
-    ("1", "-1"), "distributes: x gets the upstream gradient, y gets it negated",
-    "out = x - y", function=False, symbol="-", precedence=1, spaced=True,
-    domain=((-3.0, 3.0), (-3.0, 3.0)),
+register(Op(
+    "sub", forward=lambda x, y: x - y,
+    partials=(lambda x, y, out: 1.0, lambda x, y, out: -1.0), formula=("1", "-1"),
+    role="distributes: x gets the upstream gradient, y gets it negated",
+    kind=INFIX, symbol="-", precedence=1, spaced=True, domain=_BOX2,
 ))
-_register(Op(
-    "mul", 2, lambda a, b: a * b, lambda i, a, out: a[1 - i],
-    lambda a, b: a * b, lambda i, a, out: a[1 - i],
-    ("y", "x"), "switches: each input gets upstream × the other input's value",
-    "out = x · y", function=False, symbol="*", precedence=2, constant_label=True,
-    constant_role=_scaling_role, domain=((-3.0, 3.0), (-3.0, 3.0)),
+register(Op(
+    "mul", forward=lambda x, y: x * y,
+    partials=(lambda x, y, out: y, lambda x, y, out: x), formula=("y", "x"),
+    role="switches: each input gets upstream × the other input's value",
+    kind=INFIX, symbol="*", precedence=2, constant_label=True, constant_role=_scaling_role,
+    domain=_BOX2,
 ))
-_register(Op(
-    "div", 2, safe_div,
-    lambda i, a, out: safe_div(1.0, a[1]) if i == 0 else -safe_div(out, a[1]),  # -x/y² as -(x/y)/y
-    lambda a, b: a / b, lambda i, a, out: 1.0 / a[1] if i == 0 else -out / a[1],
-    ("1/y", "-x/y²"), "scales: x by 1/y, y by -x/y²",
-    "out = x / y", function=False, symbol="/", precedence=2,
-    domain=((-3.0, 3.0), (0.5, 3.0)),
+register(Op(
+    "div", forward=safe_div,
+    partials=(lambda x, y, out: safe_div(1.0, y), lambda x, y, out: -safe_div(out, y)),  # -x/y² as -(x/y)/y
+    np_forward=lambda x, y: x / y,
+    np_partials=(lambda x, y, out: 1.0 / y, lambda x, y, out: -out / y),
+    formula=("1/y", "-x/y²"), role="scales: x by 1/y, y by -x/y²",
+    kind=INFIX, symbol="/", precedence=2, domain=((-3.0, 3.0), (0.5, 3.0)),
 ))
-_register(Op(
-    "pow", 2, safe_pow,
-    lambda i, a, out: a[1] * safe_pow(a[0], a[1] - 1.0) if i == 0 else _pow_local_exponent(a[0], out),
-    lambda a, b: a**b,
-    lambda i, a, out: a[1] * a[0] ** (a[1] - 1.0) if i == 0 else _np_pow_local_exponent(a[0], out),
-    ("y·x^(y-1)", "out·ln x"), "scales: the base by y·x^(y-1), the exponent by out·ln x",
-    "out = x ** y", function=False, symbol="**", precedence=4, right_associative=True,
-    domain=((0.3, 3.0), (-2.0, 2.0)),
+register(Op(
+    "pow", forward=safe_pow,
+    partials=(lambda x, y, out: y * safe_pow(x, y - 1.0), lambda x, y, out: _pow_local_exponent(x, out)),
+    np_forward=lambda x, y: x**y,
+    np_partials=(lambda x, y, out: y * x ** (y - 1.0), lambda x, y, out: _np_pow_local_exponent(x, out)),
+    formula=("y·x^(y-1)", "out·ln x"), role="scales: the base by y·x^(y-1), the exponent by out·ln x",
+    kind=INFIX, symbol="**", precedence=4, right_associative=True, domain=((0.3, 3.0), (-2.0, 2.0)),
 ))
-_register(Op(
-    "neg", 1, lambda a: -a, lambda i, a, out: -1.0,
-    lambda a: -a, lambda i, a, out: -1.0,
-    ("-1",), "flips: the upstream gradient changes sign (a *-1 gate)",
-    "out = -x", function=False, symbol="-", precedence=3, right_associative=True,
-    gate_label="*-1",
+register(Op(
+    "neg", forward=lambda x: -x, partials=(lambda x, out: -1.0,), formula=("-1",),
+    role="flips: the upstream gradient changes sign (a *-1 gate)",
+    kind=PREFIX, symbol="-", precedence=3, right_associative=True, gate_label="*-1",
 ))
-_register(Op(
-    "recip", 1, lambda a: safe_div(1.0, a), lambda i, a, out: -out * out,  # -1/x² as -(1/x)²
-    lambda a: 1.0 / a, lambda i, a, out: -out * out,
-    ("-1/x²",), "scales: by -1/x²",
-    "out = 1 / x", function=False, symbol="1/", precedence=2, gate_label="1/x",
-    domain=((0.3, 3.0),),
+register(Op(
+    "recip", forward=lambda x: safe_div(1.0, x),
+    partials=(lambda x, out: -out * out,), formula=("-1/x²",),  # -1/x² as -(1/x)²
+    np_forward=lambda x: 1.0 / x, role="scales: by -1/x²",
+    kind=PREFIX, symbol="1/", precedence=2, gate_label="1/x", domain=((0.3, 3.0),),
 ))
-_register(Op(
-    "exp", 1, safe_exp, lambda i, a, out: out,
-    lambda a: np.exp(a), lambda i, a, out: out,
-    ("exp(x)",), "scales: by its own output e^x", "out = e^x",
+register(Op(
+    "exp", forward=safe_exp, np_forward=lambda x: np.exp(x),
+    partials=(lambda x, out: out,), formula=("exp(x)",), role="scales: by its own output e^x",
 ))
-_register(Op(
-    "log", 1, safe_log, lambda i, a, out: safe_div(1.0, a[0]),
-    lambda a: np.log(a), lambda i, a, out: 1.0 / a[0],
-    ("1/x",), "scales: by 1/x", "out = ln x", domain=((0.2, 5.0),),
+register(Op(
+    "log", forward=safe_log, np_forward=lambda x: np.log(x),
+    partials=(lambda x, out: safe_div(1.0, x),), np_partials=(lambda x, out: 1.0 / x,),
+    formula=("1/x",), role="scales: by 1/x", domain=((0.2, 5.0),),
 ))
-_register(Op(
-    "sqrt", 1, safe_sqrt, lambda i, a, out: safe_div(0.5, out),
-    lambda a: np.sqrt(a), lambda i, a, out: 0.5 / out,
-    ("1/(2√x)",), "scales: by 1/(2√x)", "out = √x", domain=((0.2, 5.0),),
+register(Op(
+    "sqrt", forward=safe_sqrt, np_forward=lambda x: np.sqrt(x),
+    partials=(lambda x, out: safe_div(0.5, out),), np_partials=(lambda x, out: 0.5 / out,),
+    formula=("1/(2√x)",), role="scales: by 1/(2√x)", domain=((0.2, 5.0),),
 ))
-_register(Op(
-    "abs", 1, abs, lambda i, a, out: 1.0 if a[0] > 0 else (-1.0 if a[0] < 0 else 0.0),
-    lambda a: np.abs(a), lambda i, a, out: np.sign(a[0]),
-    ("sign(x)",), "passes: the gradient, sign-flipped where x < 0", "out = |x|",
-    kink=lambda a: 1 if a[0] > 0 else (-1 if a[0] < 0 else 0),
-    np_kink=lambda a: np.sign(a[0]).astype(np.int8),
+register(Op(
+    "abs", forward=abs, np_forward=lambda x: np.abs(x),
+    partials=(lambda x, out: _sign(x),), np_partials=(lambda x, out: np.sign(x),),
+    formula=("sign(x)",), role="passes: the gradient, sign-flipped where x < 0",
+    kink=lambda a: int(_sign(a[0])), np_kink=lambda a: np.sign(a[0]).astype(np.int8),
 ))
-_register(Op(
-    "sin", 1, safe_sin, lambda i, a, out: safe_cos(a[0]),
-    lambda a: np.sin(a), lambda i, a, out: np.cos(a[0]),
-    ("cos(x)",), "scales: by cos x", "out = sin x",
+register(Op(
+    "sin", forward=safe_sin, np_forward=lambda x: np.sin(x),
+    partials=(lambda x, out: safe_cos(x),), np_partials=(lambda x, out: np.cos(x),),
+    formula=("cos(x)",), role="scales: by cos x",
 ))
-_register(Op(
-    "cos", 1, safe_cos, lambda i, a, out: -safe_sin(a[0]),
-    lambda a: np.cos(a), lambda i, a, out: -np.sin(a[0]),
-    ("-sin(x)",), "scales: by -sin x", "out = cos x",
+register(Op(
+    "cos", forward=safe_cos, np_forward=lambda x: np.cos(x),
+    partials=(lambda x, out: -safe_sin(x),), np_partials=(lambda x, out: -np.sin(x),),
+    formula=("-sin(x)",), role="scales: by -sin x",
 ))
-_register(Op(
-    "tanh", 1, math.tanh, lambda i, a, out: 1.0 - out * out,
-    lambda a: np.tanh(a), lambda i, a, out: 1.0 - out * out,
-    ("1-tanh²",), "scales: by 1 - out² (shortcut from its own output)", "out = tanh x",
-    expansion=_expand_tanh,
+register(Op(
+    "tanh", forward=math.tanh, np_forward=lambda x: np.tanh(x),
+    partials=(lambda x, out: 1.0 - out * out,), formula=("1-tanh²",),
+    role="scales: by 1 - out² (shortcut from its own output)", expansion=_expand_tanh,
 ))
-_register(Op(
-    "sigmoid", 1, sigmoid, lambda i, a, out: out * (1.0 - out),
-    np_sigmoid, lambda i, a, out: out * (1.0 - out),
-    ("σ(1-σ)",), "scales: by σ(1-σ) (shortcut from its own output)", "out = 1/(1+e^-x)",
-    expansion=_expand_sigmoid,
+register(Op(
+    "sigmoid", forward=sigmoid, np_forward=np_sigmoid,
+    partials=(lambda x, out: out * (1.0 - out),), formula=("σ(1-σ)",),
+    role="scales: by σ(1-σ) (shortcut from its own output)", expansion=_expand_sigmoid,
 ))
-_register(Op(
-    "relu", 1, lambda a: a if (a > 0 or a != a) else 0.0, lambda i, a, out: 1.0 if a[0] > 0 else 0.0,
-    lambda a: np.maximum(a, 0.0), lambda i, a, out: (a[0] > 0).astype(float),
-    ("[x>0]",), "gates: passes the gradient where x > 0, blocks it elsewhere", "out = max(x, 0)",
+register(Op(
+    "relu", forward=lambda x: x if (x > 0 or x != x) else 0.0, np_forward=lambda x: np.maximum(x, 0.0),
+    partials=(lambda x, out: 1.0 if x > 0 else 0.0,), np_partials=(lambda x, out: (x > 0).astype(float),),
+    formula=("[x>0]",), role="gates: passes the gradient where x > 0, blocks it elsewhere",
     kink=lambda a: int(a[0] > 0), np_kink=lambda a: (a[0] > 0).astype(np.int8),
 ))
-_register(Op(
-    "max", 0, lambda *a: a[winner(a, True)], lambda i, a, out: 1.0 if i == winner(a, True) else 0.0,
-    lambda *a: np.stack(np.broadcast_arrays(*a)).max(axis=0),
-    lambda i, a, out: (np_winner(a, True) == i).astype(float),
-    ("[x won]",), "routes: the whole gradient goes to the input that won", "out = max(x₁, x₂, …)",
-    routes=True,
+register(Op(
+    "max", arity=0, forward=lambda *a: a[winner(a, True)],
+    partials=(lambda i, a, out: 1.0 if i == winner(a, True) else 0.0,),
+    np_forward=lambda *a: np.stack(np.broadcast_arrays(*a)).max(axis=0),
+    np_partials=(lambda i, a, out: (np_winner(a, True) == i).astype(float),),
+    formula=("[x won]",), role="routes: the whole gradient goes to the input that won", routes=True,
     kink=lambda a: winner(a, True), np_kink=lambda a: np_winner(a, True).astype(np.int8),
     domain=((-3.0, 3.0), (-3.0, 3.0), (-3.0, 3.0)),
 ))
-_register(Op(
-    "min", 0, lambda *a: a[winner(a, False)], lambda i, a, out: 1.0 if i == winner(a, False) else 0.0,
-    lambda *a: np.stack(np.broadcast_arrays(*a)).min(axis=0),
-    lambda i, a, out: (np_winner(a, False) == i).astype(float),
-    ("[x won]",), "routes: the whole gradient goes to the smallest input",
-    "out = min(x₁, x₂, …)", routes=True,
+register(Op(
+    "min", arity=0, forward=lambda *a: a[winner(a, False)],
+    partials=(lambda i, a, out: 1.0 if i == winner(a, False) else 0.0,),
+    np_forward=lambda *a: np.stack(np.broadcast_arrays(*a)).min(axis=0),
+    np_partials=(lambda i, a, out: (np_winner(a, False) == i).astype(float),),
+    formula=("[x won]",), role="routes: the whole gradient goes to the smallest input", routes=True,
     kink=lambda a: winner(a, False), np_kink=lambda a: np_winner(a, False).astype(np.int8),
-    domain=((-3.0, 3.0), (-3.0, 3.0)),
+    domain=_BOX2,
 ))
-
 # fmt: on
 
-FUNCTIONS: tuple[str, ...] = tuple(name for name, op in OPS.items() if op.function)
-BINARY_OPERATORS: dict[str, str] = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}
+from bpcli.expr import tensor_ops as _tensor_ops  # noqa: E402,F401  (registers @, .T, sum, ...)
+
+# What the parser reads from the table
+FUNCTIONS: tuple[str, ...] = tuple(dict.fromkeys(op.call for op in OPS.values() if op.function))
+INFIX_OPS: dict[str, Op] = {op.symbol: op for op in OPS.values() if op.kind == INFIX}
+PREFIX_OPS: dict[str, Op] = {op.symbol: op for op in OPS.values() if op.kind == PREFIX and op.symbol != "1/"}
+POSTFIX_OPS: dict[str, Op] = {op.symbol: op for op in OPS.values() if op.kind == POSTFIX}
+SYMBOL_ALIASES = {"^": "**"}
+
+
+def function_named(call: str, count: int) -> Optional[Op]:
+    """The gate a call `call(...)` with `count` inputs names (max of one input is a reduction)."""
+    for op in OPS.values():
+        if op.function and op.call == call and op.accepts(count):
+            return op
+    return None
+
+
+def arities_of(call: str) -> list[Op]:
+    return [op for op in OPS.values() if op.function and op.call == call]

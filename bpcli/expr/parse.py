@@ -1,10 +1,13 @@
 """Tokenizer and iterative precedence parser (shunting-yard): text -> ExprGraph.
 
-Grammar: numbers (3, 0.5, 2.5e-1), identifiers, + - * / ** (^ is **), unary - and +,
-parentheses, and calls of the functions in the op table (max/min take 2 or more arguments).
+Grammar: numbers (3, 0.5, 2.5e-1), identifiers, the operators of the op table with its
+precedence and associativity (+ - * / @ **, ^ is **), unary - and +, postfix .T and
+indexing s[i], parentheses, and calls of the table's functions (max/min of 2 or more
+arguments are elementwise, of one a reduction; sum(x, axis=1) takes keyword options).
 Python's precedence: ** binds tighter than unary minus on its left (-x**2 = -(x**2)), is
-right-associative, and accepts a unary minus on its right (2**-x). Anything else is a
-syntax error pointing at its column. User text is never handed to eval/exec/compile.
+right-associative, and accepts a unary minus on its right (2**-x); .T and [] bind tightest.
+Anything else is a syntax error pointing at its column. User text is never handed to
+eval/exec/compile.
 """
 
 from __future__ import annotations
@@ -15,20 +18,26 @@ from typing import Optional, Union
 
 from bpcli.errors import ExprError, did_you_mean
 from bpcli.expr.graph import NAMED_CONSTANTS, ExprGraph, GraphBuilder
-from bpcli.expr.ops import BINARY_OPERATORS, FUNCTIONS, OPS
+from bpcli.expr.ops import (
+    FUNCTIONS,
+    INFIX_OPS,
+    OPS,
+    POSTFIX_OPS,
+    PREFIX_OPS,
+    SYMBOL_ALIASES,
+    arities_of,
+    function_named,
+)
 
 MAX_CHARS = 1_000_000
 
-# binding power and right-associativity of each operator the parser pushes
-_BINARY_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "**": 4}
-_UNARY_PRECEDENCE = 3
+_UNARY_PRECEDENCE = PREFIX_OPS["-"].precedence
+_KEYWORD_VALUES = {"True": 1, "False": 0}
 
 _EXPLAINED = {
-    ".": "attribute access is not part of the grammar",
+    ".": "attribute access is not part of the grammar (only .T, the transpose)",
     "'": "strings are not part of the grammar",
     '"': "strings are not part of the grammar",
-    "[": "subscripts are not part of the grammar",
-    "]": "subscripts are not part of the grammar",
     ";": "';' is not part of the grammar: give one expression",
     ":": "':' is not part of the grammar (no lambdas or slices)",
     "=": "'=' is not part of the grammar: give values as NAME=VALUE after the expression",
@@ -57,11 +66,13 @@ class Token:
         self.kind, self.text, self.column = kind, text, column
 
 
+_SYMBOLS = sorted({*INFIX_OPS, *SYMBOL_ALIASES, "(", ")", ",", "[", "]", "="}, key=len, reverse=True)
 _TOKEN = re.compile(
     r"(?P<space>\s+)"
     r"|(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<op>\*\*|[-+*/(),^])"
+    + "".join(f"|(?P<postfix{k}>{re.escape(symbol)}(?![A-Za-z0-9_]))" for k, symbol in enumerate(POSTFIX_OPS))
+    + "|(?P<op>" + "|".join(re.escape(symbol) for symbol in _SYMBOLS) + ")"
     r"|(?P<bad>.)",
     re.S,
 )
@@ -78,7 +89,9 @@ def tokenize(text: str) -> list[Token]:
             continue
         piece, column = match.group(), match.start()
         if kind == "op":
-            append(Token("**" if piece == "^" else piece, piece, column))
+            append(Token(SYMBOL_ALIASES.get(piece, piece), piece, column))
+        elif kind.startswith("postfix"):
+            append(Token("postfix", piece, column))
         elif kind == "num":
             end = match.end()
             if end < len(text) and _NUMBER_TAIL.match(text, end):
@@ -137,15 +150,16 @@ def _closing_paren(text: str, column: int) -> int:
 
 
 class _StackItem:
-    """An operator, '(' or open function call waiting on the parser's stack."""
+    """An operator, '(', open function call or open subscript waiting on the parser's stack."""
 
-    __slots__ = ("kind", "text", "column", "arguments")
+    __slots__ = ("kind", "text", "column", "arguments", "keywords")
 
     def __init__(self, kind: str, text: str, column: int):
-        self.kind = kind  # "binary", "unary", "paren", "call"
+        self.kind = kind  # "binary", "unary", "paren", "call", "index"
         self.text = text  # operator symbol or function name
         self.column = column
-        self.arguments = 0  # for calls: arguments completed so far
+        self.arguments = 0  # for calls: positional arguments completed so far
+        self.keywords: dict[str, int] = {}  # for calls: axis=1
 
 
 # An operand on the parser's output stack is a node id (int) or a literal constant (float)
@@ -164,6 +178,10 @@ def parse(text: str) -> ExprGraph:
     if not text.strip():
         raise ExprError('empty expression: give one like "(x+y)*z"')
     return _Parser(text).run()
+
+
+def _binding(item: _StackItem) -> int:
+    return _UNARY_PRECEDENCE if item.kind == "unary" else INFIX_OPS[item.text].precedence
 
 
 class _Parser:
@@ -196,44 +214,86 @@ class _Parser:
         item = self.stack.pop()
         if item.kind == "unary":
             operand = self.operands.pop()
-            if item.text == "-":
-                self.operands.append(self.builder.gate("neg", (self.node_of(operand),)))
+            if item.text in PREFIX_OPS:
+                op = PREFIX_OPS[item.text]
+                self.operands.append(self.builder.gate(op.name, (self.node_of(operand),), column=item.column))
             else:
                 self.operands.append(operand)  # unary plus is the identity: no node
             return
         right = self.operands.pop()
         left = self.operands.pop()
         if item.text == "/" and type(left) is float and left == 1.0:
-            self.operands.append(self.builder.gate("recip", (self.node_of(right),)))
+            self.operands.append(self.builder.gate("recip", (self.node_of(right),), column=item.column))
             return
         inputs = (self.node_of(left), self.node_of(right))
-        self.operands.append(self.builder.gate(BINARY_OPERATORS[item.text], inputs))
+        self.operands.append(self.builder.gate(INFIX_OPS[item.text].name, inputs, column=item.column))
 
     def finish_call(self, item: _StackItem) -> None:
         name, count = item.text, item.arguments
-        arity = OPS[name].arity
-        if arity == 0 and count < 2:
-            raise self.error(f"{name}() takes 2 or more arguments, got {count}", item.column)
-        if arity and count != arity:
-            plural = "argument" if arity == 1 else "arguments"
-            raise self.error(f"{name}() takes {arity} {plural}, got {count}", item.column)
+        op = function_named(name, count)
+        if op is None:
+            raise self.error(f"{name}() takes {_arity_text(name)}, got {count}", item.column)
+        unknown = [key for key in item.keywords if key not in op.keywords]
+        if unknown:
+            allowed = ", ".join(op.keywords) or "none"
+            raise self.error(
+                f"{name}() has no option '{unknown[0]}'{did_you_mean(unknown[0], op.keywords)}; "
+                f"its options: {allowed}",
+                item.column,
+            )
         args = self.operands[len(self.operands) - count :]
         del self.operands[len(self.operands) - count :]
         inputs = tuple(self.node_of(a) for a in args)
-        self.operands.append(self.builder.gate(name, inputs))
+        self.operands.append(self.builder.gate(op.name, inputs, dict(item.keywords), item.column))
+
+    def finish_index(self, item: _StackItem) -> None:
+        index = self.operands.pop()
+        base = self.operands.pop()
+        self.operands.append(
+            self.builder.gate("index", (self.node_of(base), self.node_of(index)), column=item.column)
+        )
 
     def reduce_to_group(self, closing: Token) -> _StackItem:
-        """Reduce until the innermost '(' or call; return it (still on the stack)."""
+        """Reduce until the innermost '(', call or subscript; return it (still on the stack)."""
         while self.stack and self.stack[-1].kind in ("binary", "unary"):
             self.reduce()
         if not self.stack:
-            what = (
-                "')' without a matching '('"
-                if closing.kind == ")"
-                else "',' outside a function call"
-            )
+            what = {
+                ")": "')' without a matching '('",
+                "]": "']' without a matching '['",
+            }.get(closing.kind, "',' outside a function call")
             raise self.error(f"syntax error: {what}", closing.column)
-        return self.stack[-1]
+        group = self.stack[-1]
+        opener = {"paren": ")", "call": ")", "index": "]"}[group.kind]
+        if closing.kind in (")", "]") and closing.kind != opener:
+            raise self.error(f"syntax error: '{closing.kind}' where '{opener}' was expected", closing.column)
+        return group
+
+    def keyword(self, tokens: list[Token], i: int) -> int:
+        """Read `name=INTEGER` inside a call; returns the index of its last token."""
+        group = self.stack[-1] if self.stack else None
+        name = tokens[i]
+        if group is None or group.kind != "call":
+            raise self.error(f"syntax error: {_EXPLAINED['=']}", tokens[i + 1].column)
+        k = i + 2
+        sign = 1
+        if k < len(tokens) and tokens[k].kind == "-":
+            sign, k = -1, k + 1
+        value = tokens[k] if k < len(tokens) else None
+        if value is not None and value.kind == "name" and value.text in _KEYWORD_VALUES:
+            number = _KEYWORD_VALUES[value.text]
+        elif value is not None and value.kind == "num" and value.text.isdigit():
+            number = sign * int(value.text)
+        else:
+            where = value.column if value is not None else len(self.text.rstrip())
+            raise self.error(f"syntax error: {name.text}= takes an integer, like {name.text}=1", where)
+        if name.text in group.keywords:
+            raise self.error(f"{name.text}= is given twice", name.column)
+        group.keywords[name.text] = number
+        following = tokens[k + 1] if k + 1 < len(tokens) else None
+        if following is None or following.kind not in (",", ")"):
+            raise self.error("syntax error: expected ',' or ')' after the option", following.column if following else len(self.text.rstrip()))
+        return k
 
     def run(self) -> ExprGraph:
         text = self.text
@@ -244,13 +304,24 @@ class _Parser:
             tok = tokens[i]
             kind = tok.kind
             if expect_operand:
+                following = tokens[i + 1] if i + 1 < len(tokens) else None
                 if kind == "num":
                     self.operands.append(float(tok.text))
                     expect_operand = False
+                elif kind == "name" and following is not None and following.kind == "=":
+                    group_of_keyword = self.stack[-1] if self.stack else None
+                    i = self.keyword(tokens, i)
+                    following = tokens[i + 1]
+                    if following.kind == ",":
+                        i += 1  # the ',' belongs to the option; the next argument follows
+                    else:  # the ')' closes the call
+                        i += 1
+                        self.stack.pop()
+                        self.finish_call(group_of_keyword)
+                        expect_operand = False
                 elif kind == "name":
-                    following = tokens[i + 1] if i + 1 < len(tokens) else None
                     if following is not None and following.kind == "(":
-                        if tok.text not in OPS or not OPS[tok.text].function:
+                        if tok.text not in FUNCTIONS:
                             suggestion = _function_suggestion(tok.text)
                             if not suggestion:
                                 suggestion = self.multiply_hint(following)
@@ -261,7 +332,7 @@ class _Parser:
                             )
                         self.stack.append(_StackItem("call", tok.text, tok.column))
                         i += 1  # the '(' belongs to the call
-                    elif tok.text in OPS and OPS[tok.text].function:
+                    elif tok.text in FUNCTIONS:
                         raise self.error(
                             f"'{tok.text}' is a function: call it as {tok.text}(...)", tok.column
                         )
@@ -274,45 +345,51 @@ class _Parser:
                         expect_operand = False
                 elif kind == "(":
                     self.stack.append(_StackItem("paren", "(", tok.column))
-                elif kind in ("-", "+"):
+                elif kind in PREFIX_OPS or kind == "+":
                     self.stack.append(_StackItem("unary", kind, tok.column))
                 elif (
                     kind == ")"
                     and self.stack
                     and self.stack[-1].kind == "call"
                     and self.stack[-1].arguments == 0
+                    and not self.stack[-1].keywords
                 ):
-                    self.finish_call(self.stack[-1])  # raises: the call has no arguments
+                    self.finish_call(self.stack.pop())  # raises unless a call of nothing exists
+                    expect_operand = False
                 else:
                     raise self.error(
                         f"syntax error: expected a number, a name or '(' before '{tok.text}'",
                         tok.column,
                     )
             else:
-                if kind in _BINARY_PRECEDENCE:
-                    precedence = _BINARY_PRECEDENCE[kind]
-                    right_assoc = kind == "**"
+                if kind in INFIX_OPS:
+                    op = INFIX_OPS[kind]
                     while self.stack and self.stack[-1].kind in ("binary", "unary"):
                         top = self.stack[-1]
-                        top_precedence = (
-                            _UNARY_PRECEDENCE
-                            if top.kind == "unary"
-                            else _BINARY_PRECEDENCE[top.text]
-                        )
-                        if top_precedence > precedence or (
-                            top_precedence == precedence and not right_assoc
+                        top_precedence = _binding(top)
+                        if top_precedence > op.precedence or (
+                            top_precedence == op.precedence and not op.right_associative
                         ):
                             self.reduce()
                         else:
                             break
                     self.stack.append(_StackItem("binary", kind, tok.column))
                     expect_operand = True
-                elif kind == ")":
+                elif kind == "postfix":
+                    op = POSTFIX_OPS[tok.text]
+                    operand = self.node_of(self.operands.pop())
+                    self.operands.append(self.builder.gate(op.name, (operand,), column=tok.column))
+                elif kind == "[":
+                    self.stack.append(_StackItem("index", "[", tok.column))
+                    expect_operand = True
+                elif kind in (")", "]"):
                     group = self.reduce_to_group(tok)
                     self.stack.pop()
                     if group.kind == "call":
                         group.arguments += 1
                         self.finish_call(group)
+                    elif group.kind == "index":
+                        self.finish_index(group)
                 elif kind == ",":
                     group = self.reduce_to_group(tok)
                     if group.kind != "call":
@@ -323,6 +400,8 @@ class _Parser:
                     hint = " (write 2*x, not 2 x)" if kind in ("num", "name") else ""
                     if kind == "(":
                         hint = self.multiply_hint(tok)
+                    if kind == "=":
+                        raise self.error(f"syntax error: {_EXPLAINED['=']}", tok.column)
                     raise self.error(
                         f"syntax error: expected an operator before '{tok.text}'{hint}", tok.column
                     )
@@ -333,11 +412,19 @@ class _Parser:
             )
         while self.stack:
             top = self.stack[-1]
-            if top.kind in ("paren", "call"):
+            if top.kind in ("paren", "call", "index"):
                 raise self.error(
-                    "syntax error: '(' is never closed",
+                    f"syntax error: '{'[' if top.kind == 'index' else '('}' is never closed",
                     top.column + (len(top.text) if top.kind == "call" else 0),
                 )
             self.reduce()
         output = self.node_of(self.operands.pop())
         return self.builder.build(output, text)
+
+
+def _arity_text(name: str) -> str:
+    """What a function takes: "1 argument", "2 or more arguments", "1 argument or 2 or more"."""
+    forms = []
+    for op in sorted(arities_of(name), key=lambda op: op.arity or 99):
+        forms.append("2 or more arguments" if op.arity == 0 else f"{op.arity} argument{'s' if op.arity != 1 else ''}")
+    return " or ".join(forms)

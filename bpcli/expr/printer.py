@@ -11,9 +11,11 @@ import math
 from typing import Union
 
 from bpcli.expr.graph import CONSTANT, VARIABLE, ExprGraph, ExprNode
-from bpcli.expr.ops import OPS
+from bpcli.expr.ops import OPS, POSTFIX
+from bpcli.expr.tensor_ops import INDEX
 
-ATOM = 9
+ATOM = 11
+FUNCTION_PRECEDENCE = 9  # calls and atoms need no parentheses before .T or [ ]
 
 Piece = Union[str, int]  # literal text, or a child node id to print in its place
 
@@ -32,7 +34,7 @@ def constant_text(value: float) -> str:
 
 
 def precedence(node: ExprNode) -> int:
-    """How tightly a node's printed text binds: + 1, * / 2, unary - 3, ** 4, atoms 9."""
+    """How tightly a node's printed text binds: + 1, * / @ 2, unary - 3, ** 4, calls 9, .T and [] 10."""
     if node.op in (VARIABLE, CONSTANT):
         return ATOM
     return OPS[node.op].precedence
@@ -47,13 +49,19 @@ def pieces(graph: ExprGraph, node: ExprNode) -> list[Piece]:
     op = OPS[node.op]
     own = op.precedence
     if op.function:
-        out: list[Piece] = [node.op, "("]
+        out: list[Piece] = [op.call, "("]
         for k, child in enumerate(node.inputs):
             if k:
                 out.append(", ")
             out.append(child)
+        for key, value in node.options.items():
+            out.append(f", {key}={value}")
         out.append(")")
         return out
+    if op.kind in (POSTFIX, INDEX):  # x.T, s[y]: bind tighter than anything but an atom
+        base, *index = node.inputs
+        wrapped = _wrapped(base, precedence(graph.nodes[base]) < FUNCTION_PRECEDENCE)
+        return [*wrapped, op.symbol] if not index else [*wrapped, "[", index[0], "]"]
     if len(node.inputs) == 1:  # a prefix operator: -x, 1/x
         child = node.inputs[0]
         child_prec = precedence(graph.nodes[child])

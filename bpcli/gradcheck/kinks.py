@@ -28,14 +28,21 @@ class KinkCrossing:
     counts: dict = field(default_factory=dict)  # site -> number of kink inputs that changed
 
     def describe(self) -> str:
+        """In words: which unit of which example crossed which side of its kink, and when.
+
+        E.g. "relu1, example 5, unit 51: off (≤ 0) at θ, on (> 0) at θ+h". Boolean states
+        are read as a kink input's side of zero (relu's mask, a hinge's active margin); other
+        states (a pooling window's argmax) are shown as values.
+        """
         parts = []
         for site, sides in self.sites.items():
-            shown = ", ".join(
-                f"{tuple(int(i) for i in s.position)}: θ={_plain(s.at)} θ+h={_plain(s.plus)} θ−h={_plain(s.minus)}"
-                for s in sides
-            )
+            for s in sides:
+                parts.append(f"{site}, {_position_words(s.position, site)}: {_word(s.at)} at θ"
+                             + (f", {_word(s.plus)} at θ+h" if _plain(s.plus) != _plain(s.at) else "")
+                             + (f", {_word(s.minus)} at θ−h" if _plain(s.minus) != _plain(s.at) else ""))
             more = self.counts[site] - len(sides)
-            parts.append(f"{site} [{shown}{f' +{more} more' if more > 0 else ''}]")
+            if more > 0:
+                parts.append(f"{site}: {more} more unit{'s' if more != 1 else ''} crossed")
         return "; ".join(parts)
 
     def to_dict(self) -> dict:
@@ -50,6 +57,29 @@ class KinkCrossing:
             }
             for site, sides in self.sites.items()
         }
+
+
+def _word(state) -> str:
+    value = _plain(state)
+    if isinstance(value, (bool,)) or str(value) in ("True", "False"):
+        return "on (> 0)" if str(value) == "True" else "off (≤ 0)"
+    return f"state {value}"
+
+
+def _position_words(position: tuple, site: str) -> str:
+    """(5, 51) -> 'example 5, unit 51'; (0, 2, 1, 3) -> 'example 0, channel 2, row 1, column 3'."""
+    index = tuple(int(i) for i in position)
+    if site == "gates" and len(index) == 1:
+        return f"gate {index[0]}"
+    if len(index) == 1:
+        return f"entry {index[0]}"
+    head = f"example {index[0]}"
+    rest = index[1:]
+    if len(rest) == 1:
+        return f"{head}, {'class' if site == 'loss' else 'unit'} {rest[0]}"
+    if len(rest) == 3:
+        return f"{head}, channel {rest[0]}, row {rest[1]}, column {rest[2]}"
+    return f"{head}, unit {rest}"
 
 
 def _plain(value):

@@ -1,4 +1,4 @@
-"""Centered differences in float64: every entry, k random entries per tensor, or directions.
+"""Centered differences (in the dtype of the arrays): every entry, k random entries per tensor, or directions.
 
 ∂L/∂θᵢ ≈ (L(θ + h·eᵢ) − L(θ − h·eᵢ)) / 2h  and  ∇L·v ≈ (L(θ + h·v) − L(θ − h·v)) / 2h.
 Randomness is held fixed by the objective: its `value()` reseeds every noise source first.
@@ -23,6 +23,8 @@ class Difference:
     loss_plus: float
     loss_minus: float
     kink: Optional[KinkCrossing] = None
+    up: float = 0.0  # the steps actually taken up and down (one-sided slopes need them)
+    down: float = 0.0
 
 
 def _evaluate(objective: Objective, watch: Optional[KinkWatch]):
@@ -36,6 +38,7 @@ def entry_difference(
     """(L(θᵢ+h) − L(θᵢ−h)) / (step actually taken): entry `index` of parameter `name`."""
     array = objective.params[name]
     old = float(array[index])
+    h = max(h, _spacing(array, old))  # a step below one unit in the last place is no step
     array[index] = old + h
     up = float(array[index]) - old  # the step float64 really took
     plus, plus_state = _evaluate(objective, watch)
@@ -44,7 +47,12 @@ def entry_difference(
     minus, minus_state = _evaluate(objective, watch)
     array[index] = old
     kink = watch.crossing(plus_state, minus_state) if watch is not None else None
-    return Difference((plus - minus) / (up + down), plus, minus, kink)
+    return Difference((plus - minus) / (up + down), plus, minus, kink, up, down)
+
+
+def _spacing(array: np.ndarray, value: float) -> float:
+    """Two units in the last place of `value` in the array's dtype."""
+    return 2.0 * float(np.spacing(array.dtype.type(abs(value)))) if array.dtype.kind == "f" else 0.0
 
 
 def direction_difference(
@@ -61,7 +69,7 @@ def direction_difference(
     for name in direction:
         objective.params[name][...] = saved[name]
     kink = watch.crossing(plus_state, minus_state) if watch is not None else None
-    return Difference((plus - minus) / (2.0 * h), plus, minus, kink)
+    return Difference((plus - minus) / (2.0 * h), plus, minus, kink, h, h)
 
 
 def all_indices(shape: tuple) -> list[tuple]:

@@ -17,13 +17,17 @@ def _input_names(n: int) -> list[str]:
 
 def layer_objective(
     layer, input_shape: Any, *, seed: int = 0, batch: int = DEFAULT_LAYER_BATCH, label: str = "",
-    prefix: str = "",
+    prefix: str = "", dtype=np.float64,
 ) -> Objective:
     """L = Σ out ⊙ dout for one layer with random inputs and a random upstream gradient dout.
 
     The inputs and every parameter are checked; dL/dx = backward(dout) and dL/dθ = grads.
-    `input_shape` is per example (a list of shapes for multi-input layers).
+    `input_shape` is per example (a list of shapes for multi-input layers). In float32 the
+    layer runs in float32 and a float64 copy of it gives the reference analytic gradients.
     """
+    import copy
+
+    dtype = np.dtype(dtype)
     rng = np.random.default_rng(seed)
     multi = layer.n_inputs != 1
     shapes = list(input_shape) if multi else [input_shape]
@@ -33,6 +37,11 @@ def layer_objective(
     layer.training = True
     layer.needs_input_grad = True
     xs = {n: rng.standard_normal((batch, *s)) for n, s in zip(_input_names(len(shapes)), shapes)}
+    twin = copy.deepcopy(layer) if dtype != np.float64 else None
+    if twin is not None:
+        xs = {n: x.astype(dtype) for n, x in xs.items()}
+        for name, p in list(layer.params.items()):
+            layer.params[name] = p.astype(dtype)
     params = {**xs, **layer.params}
     noise_seed = seed + 1
 
@@ -40,7 +49,8 @@ def layer_objective(
         layer.rng = np.random.default_rng(noise_seed)  # the same dropout mask every time
         return layer.forward(*[params[n] for n in xs])
 
-    dout = rng.standard_normal(np.shape(forward()))
+    dout = rng.standard_normal(np.shape(forward())).astype(dtype)
+    dout64 = dout.astype(np.float64)
     notes: list = []  # problems seen while computing gradients (shared with the Objective)
     problems: dict = {}  # parameter -> problem with its gradient (shared with the Objective)
 
@@ -71,10 +81,22 @@ def layer_objective(
         state = layer.kink_state()
         return {} if state is None else {prefix.rstrip(".") or "layer": np.asarray(state)}
 
+    def reference() -> dict:
+        for n, p in twin.params.items():
+            p[...] = params[n]
+        twin.rng = np.random.default_rng(noise_seed)
+        twin.forward(*[params[n].astype(np.float64) for n in xs])
+        dx = twin.backward(dout64.copy())
+        grads = {n: np.array(twin.grads[n], dtype=np.float64) for n in twin.params if twin.grads.get(n) is not None}
+        for n, d in zip(xs, (dx if multi else (dx,)) if dx is not None else ()):
+            if d is not None:
+                grads[n] = np.asarray(d, dtype=np.float64)
+        return grads
+
     return Objective(
         label=label or f"layer {getattr(layer, 'name', '') or type(layer).__name__}",
         params=params,
-        value=lambda: float(np.sum(forward() * dout)),
+        value=lambda: float(np.sum(forward().astype(np.float64) * dout64)),
         gradients=lambda: gradients_for(dout),
         kink_states=kinks,
         rescaled=lambda s: gradients_for(s * dout),
@@ -82,6 +104,12 @@ def layer_objective(
         prefix=prefix,
         notes=notes,
         problems=problems,
+        dtype=dtype,
+        output=lambda: np.asarray(forward(), dtype=np.float64),
+        upstream=lambda d: gradients_for(np.asarray(d, dtype=dtype)),
+        rebatch=(lambda n: layer_objective(copy.deepcopy(layer), input_shape, seed=seed, batch=n,
+                                           label=label, prefix=prefix, dtype=dtype)) if batch > 1 else None,
+        reference=reference if twin is not None else None,
     )
 
 
@@ -127,7 +155,7 @@ def _copies(grads: dict) -> dict:
 
 
 def model_objectives(model, X: np.ndarray, y: np.ndarray, *, seed: int = 0, split: bool = False,
-                     label: str = "model") -> list[Objective]:
+                     label: str = "model", dtype=np.float64) -> list[Objective]:
     """The model's loss on (X, y) against every parameter and the input, in float64.
 
     Default: one objective, total = data loss + regularization; its parameter gradients come
@@ -135,9 +163,14 @@ def model_objectives(model, X: np.ndarray, y: np.ndarray, *, seed: int = 0, spli
     `split`: the data loss and the regularization as two objectives (the lecture's advice).
     Dropout masks are held fixed by `graph.reseed(seed)` before every forward pass.
     """
+    import copy
+
+    dtype = np.dtype(dtype)
     graph = model.graph
     graph.to(np.float64)
-    X = np.array(X, dtype=np.float64, copy=True)
+    twin = copy.deepcopy(model) if dtype != np.float64 else None
+    graph.to(dtype)
+    X = np.array(X, dtype=dtype, copy=True)
     params = {"input": X, **graph.params()}
     weights = {k: params[k] for k in graph.weight_names()}
     loss_fn = model.loss_fn
@@ -180,11 +213,33 @@ def model_objectives(model, X: np.ndarray, y: np.ndarray, *, seed: int = 0, spli
             states["loss"] = np.asarray(last["loss_kinks"])
         return states
 
+    def reference() -> dict:
+        """The same model in float64 at the same (float32) point: total-loss gradients."""
+        twin_params = twin.graph.params()
+        for k, v in twin_params.items():
+            v[...] = params[k]
+        X64 = X.astype(np.float64)
+        twin.graph.reseed(seed)
+        scores = twin.graph.forward(X64, training=True)
+        _, dscores = twin.loss_fn.loss(scores, y)
+        dx = twin.graph.backward(dscores, input_grad=True)
+        twin.graph.reseed(seed)
+        twin.loss_and_grads(X64, y)
+        grads = _copies(twin.graph.grads())
+        if dx is not None:
+            grads["input"] = np.array(dx, dtype=np.float64)
+        return grads
+
     batch = int(X.shape[0])
     if not split:
         return [Objective(f"{label}: data loss + regularization", params,
                           value=lambda: data_loss() + regularization()[0],
-                          gradients=total_gradients, kink_states=kinks, batch_size=batch)]
+                          gradients=total_gradients, kink_states=kinks, batch_size=batch,
+                          dtype=dtype, reference=reference if twin is not None else None)]
+    if twin is not None:
+        from bpcli.errors import UsageError
+
+        raise UsageError("--split runs in float64 only; leave out --dtype float32 or --split")
     objectives = [Objective(f"{label}: data loss", params, value=data_loss,
                             gradients=data_gradients, kink_states=kinks, batch_size=batch,
                             prefix="data:")]

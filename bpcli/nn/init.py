@@ -45,3 +45,20 @@ def small(shape: tuple, fan_in: int, fan_out: int, rng: np.random.Generator, dty
 def zeros(shape: tuple, fan_in: int, fan_out: int, rng: np.random.Generator, dtype: Any) -> np.ndarray:
     """W = 0 (biases; for weights it leaves every unit identical)."""
     return np.zeros(shape, dtype=dtype)
+
+
+def initializer(init: "str | float"):
+    """A layer's `init:` option -> an initializer: a registered name, or a number s > 0 meaning
+    W = s · randn (CS231n's `weight_scale`)."""
+    if isinstance(init, str):
+        return INITIALIZERS.get(init)
+    if isinstance(init, bool) or not isinstance(init, (int, float)) or not init > 0 or not math.isfinite(init):
+        from bpcli.errors import SpecError, SpecProblem
+
+        raise SpecError(SpecProblem(f"init must be an initializer name or a weight scale > 0, got {init!r}", path="init"))
+    scale = float(init)
+
+    def normal(shape: tuple, fan_in: int, fan_out: int, rng: np.random.Generator, dtype: Any) -> np.ndarray:
+        return _scaled_normal(shape, scale, rng, dtype)
+
+    return normal

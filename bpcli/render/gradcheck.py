@@ -11,8 +11,11 @@ import math
 from typing import Any, Optional
 
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "small": "dim", "kink": "cyan",
-                "nonfinite": "bold red"}
-KINK_NOTE = "kinks: the centered difference straddles a kink there, so those entries are not judged"
+                "nonfinite": "bold red", "zero": "dim"}
+KINK_NOTE = ("kinks: the step crosses a kink there, where the centered difference means nothing; "
+             "the analytic value is judged against the one-sided derivatives on either side "
+             "(between them: a valid subgradient; when one step moves several kinks at once it is "
+             "not judged)")
 
 
 def _number(value: Optional[float]) -> Any:
@@ -59,7 +62,10 @@ def check_document(check, objective_label: str) -> dict:
         "kinks": check.kinks,
         "small": check.small,
         "hints": list(check.hints),
-        "kink_details": [{"index": _index(i), "sites": k.to_dict()} for i, k in check.kink_details],
+        "kink_details": [{"index": _index(i), "sites": k.to_dict(), "words": k.describe()}
+                         for i, k in check.kink_details],
+        "one_sided": None if check.one_sided is None else [_number(v) for v in check.one_sided],
+        "precision": _number(check.precision),
     }
 
 
@@ -77,14 +83,17 @@ def gradcheck_document(result) -> dict:
         "target": {"kind": result.kind, "description": result.description},
         "verdict": report.verdict(),
         "checks": [check_document(c, o.label) for o in report.objectives for c in o.checks],
-        "objectives": [{"label": o.label, "loss": _number(o.loss), "passed": o.passed, "notes": o.notes}
-                       for o in report.objectives],
+        "dtype": report.dtype,
+        "objectives": [{"label": o.label, "loss": _number(o.loss), "passed": o.passed, "notes": o.notes,
+                        "info": o.info} for o in report.objectives],
         "sweep": None if sweep is None else {
             "name": sweep.name, "where": _index(sweep.where), "analytic": sweep.analytic,
             "floor": sweep.floor,
             "points": [{"h": p.h, "numeric": _number(p.numeric), "rel_error": _number(p.rel_error),
                         "raw_rel_error": _number(p.raw_rel_error)}
                        for p in sweep.points],
+            "order": _number(sweep.order()),
+            "order_meaning": sweep.order_meaning(),
         },
     }
     if result.kind == "expression":
@@ -109,7 +118,8 @@ def render_rich(result, console) -> None:
     mode_note = f"{report.mode} mode" + (" (auto)" if report.requested_mode == "auto" else "")
     per = {"full": "every entry", "sparse": f"{report.k} random entries per tensor",
            "directional": f"{report.k} random unit directions per tensor"}[report.mode]
-    _note(console, "", f"gradcheck {result.description} — {mode_note}: {per}, h={report.h:g}, float64", "")
+    _note(console, "", f"gradcheck {result.description} — {mode_note}: {per}, h={report.h:g}, "
+          f"{report.dtype}", "")
     if result.kind == "expression":
         values = ", ".join(f"{k}={v:g}" for k, v in result.inputs.items())
         drawn = f" (drawn with seed {report.seed}: {', '.join(result.drawn)})" if result.drawn else ""
@@ -132,6 +142,9 @@ def render_rich(result, console) -> None:
         console.print(fit_table(table, console.width, optional=("checked",)))
         for note in objective.notes:
             _note(console, "  problem: ", note, "bold red")
+        for line in objective.info:
+            _note(console, "  setup: ", line, "dim")
+        _precision_note(objective, console)
         kinked = [(c, index, crossing) for c in objective.checks for index, crossing in c.kink_details]
         for c, index, crossing in kinked:
             _note(console, "  kink: ", f"{c.name}{_index_text(index)} — {crossing.describe()}", "cyan")
@@ -146,6 +159,22 @@ def render_rich(result, console) -> None:
             _render_sweep(objective.sweep, console)
     style = "bold green" if report.passed else "bold red"
     _note(console, "", report.verdict(), style)
+
+
+def _precision_note(objective, console) -> None:
+    """float32: how close the float32 backward comes to the same code in float64."""
+    measured = [c.precision for c in objective.checks if c.precision is not None]
+    tol = objective.tolerance
+    if tol is None or tol.dtype == "float64":
+        return
+    if not measured:
+        _note(console, "  precision: ", "not measured (no float64 twin of this target)", "dim")
+        return
+    worst = max(measured)
+    _note(console, "  precision: ", f"the {tol.dtype} backward agrees with the same code in float64 "
+          f"to {worst:.1e} relative (max|g32 − g64| / max|g64|), {worst / tol.eps:,.0f}× {tol.dtype}'s "
+          f"ε = {tol.eps:.1e}; thresholds for {tol.dtype}: ok ≤ {tol.ok:g}, warn ≤ {tol.warn:g} "
+          f"at h = {objective.h:g}", "")
 
 
 def _note(console, lead: str, text: str, style: str) -> None:
@@ -188,3 +217,4 @@ def _render_sweep(sweep, console) -> None:
               "no floor = |a − n| / max(|a|, |n|).", "")
     _note(console, "  ", "large h: truncation error (~h²); tiny h: round-off (~ε/h); the error is "
           "smallest in between.", "")
+    _note(console, "  order: ", sweep.order_meaning(), "bold")

@@ -42,6 +42,13 @@ def is_user_layer(type_name: Any) -> bool:
 _loaded_files: dict[Path, Any] = {}
 
 
+def load_user_module(where: str, base_dir: Path) -> Any:
+    """path/to/file.py (relative to base_dir) or package.module, imported once."""
+    if where.endswith(".py") or "/" in where or "\\" in where:
+        return _load_file(Path(where), base_dir)
+    return _import_module(where)
+
+
 def load_user_layer(reference: str, base_dir: Path) -> type:
     """Resolve a reference to a Layer subclass, or raise UserLayerError saying what is wrong."""
     from bpcli.nn.layer import Layer
@@ -132,11 +139,14 @@ def _load_file(relative: Path, base_dir: Path) -> Any:
         raise UserLayerError(f"cannot load '{relative}' as a Python module")
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module
+    sys.path.insert(0, str(path.parent))  # so the file can import its neighbours
     try:
         module_spec.loader.exec_module(module)
     except Exception as err:  # the user's code failed: say where, without a traceback
         del sys.modules[name]
         raise UserLayerError(f"importing '{relative}' failed: {type(err).__name__}: {err}") from None
+    finally:
+        sys.path.remove(str(path.parent))
     _loaded_files[path] = module
     return module
 

@@ -13,14 +13,14 @@ C-float runs and was 3x slower). Scratch buffers are reused while shapes stay.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from bpcli.errors import ShapeError
 from bpcli.nn.blas import gemm
-from bpcli.nn.init import INITIALIZERS
+from bpcli.nn.init import initializer
 from bpcli.nn.layer import LAYERS, Layer
 from bpcli.nn.layers._common import Scratch, check_option, grad_buffer, need_rank, no_cache
 
@@ -76,13 +76,13 @@ class Conv2D(Layer):
     )
 
     def __init__(
-        self, *, filters: int = 8, kernel: int = 3, stride: int = 1, padding: int = 0, init: str = "he", bias: bool = True
+        self, *, filters: int = 8, kernel: int = 3, stride: int = 1, padding: int = 0, init: Union[str, float] = "he", bias: bool = True
     ):
         super().__init__()
         for option, value, low in (("filters", filters, 1), ("kernel", kernel, 1), ("stride", stride, 1), ("padding", padding, 0)):
             check_option(value >= low, "conv2d", option, f"must be >= {low}, got {value}")
         self.filters, self.kernel, self.stride, self.padding = filters, kernel, stride, padding
-        self.init = INITIALIZERS.get(init)
+        self.init = initializer(init)
         self.bias = bias
         self._cache: Optional[_ConvCache] = None
         self._xpad, self._cols, self._prod, self._dout_t, self._dout_grid, self._dxpad, self._dx = (

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy as np
 
 from bpcli.nn.blas import affine
-from bpcli.nn.init import INITIALIZERS
+from bpcli.nn.init import initializer
 from bpcli.nn.layer import LAYERS, Layer
 from bpcli.nn.layers._common import Scratch, check_option, emit_grad_product, no_cache
 
@@ -28,11 +28,11 @@ class Dense(Layer):
         ({"units": 4, "bias": False, "init": "small"}, (5,)),
     )
 
-    def __init__(self, *, units: int = 10, init: str = "he", bias: bool = True):
+    def __init__(self, *, units: int = 10, init: Union[str, float] = "he", bias: bool = True):
         super().__init__()
         check_option(units >= 1, "dense", "units", f"must be >= 1, got {units}")
         self.units = units
-        self.init = INITIALIZERS.get(init)
+        self.init = initializer(init)
         self.bias = bias
         self._x: Optional[np.ndarray] = None  # the input as (N, D), cached for dW
         self._x_shape: tuple = ()

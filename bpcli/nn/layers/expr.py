@@ -1,8 +1,8 @@
 """The `expr` layer: an elementwise activation written as an expression of x.
 
 `{type: expr, f: "x * sigmoid(x)"}` parses f with the same parser and op table as
-`bpcli trace` and evaluates it elementwise over arrays with each op's NumPy forward and
-NumPy local partials; backward walks the graph in reverse, summing at forks.
+`bpcli trace` and runs it through the same interpreter (`bpcli.expr.interpret`), with the
+op table's NumPy column: elementwise forwards and partials over arrays.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numpy as np
 
 from bpcli.errors import ExprError, SpecError, SpecProblem
 from bpcli.expr.graph import CONSTANT, VARIABLE
+from bpcli.expr.interpret import NUMPY, backward, forward
 from bpcli.expr.ops import OPS
 from bpcli.expr.parse import parse
 from bpcli.nn.layer import LAYERS, Layer
@@ -40,6 +41,15 @@ class Expr(Layer):
         except ExprError as err:
             where = f" (column {err.column + 1})" if err.column is not None else ""
             raise SpecError(SpecProblem(f"expr: f {err.message}{where}: {f!r}", path="f")) from None
+        tensor_gates = [n for n in self.graph.nodes if n.inputs and OPS[n.op].tensor_only]
+        if tensor_gates:
+            raise SpecError(
+                SpecProblem(
+                    f"expr: f must work entry by entry; '{OPS[tensor_gates[0].op].call}' mixes entries "
+                    f"(use a layer for it): {f!r}",
+                    path="f",
+                )
+            )
         others = [v for v in self.graph.variables if v != VARIABLE_NAME]
         if others:
             raise SpecError(
@@ -58,16 +68,8 @@ class Expr(Layer):
         self._values: Optional[list[Any]] = None
 
     def _forward_values(self, x: np.ndarray) -> list[Any]:
-        values: list[Any] = [None] * len(self.graph.nodes)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for node in self.graph.nodes:
-                if node.op == VARIABLE:
-                    values[node.id] = x
-                elif node.op == CONSTANT:
-                    values[node.id] = node.constant
-                else:
-                    values[node.id] = OPS[node.op].np_forward(*[values[i] for i in node.inputs])
-        return values
+            return forward(self.graph, lambda node: x if node.op == VARIABLE else node.constant, NUMPY)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         values = self._forward_values(x)
@@ -81,22 +83,10 @@ class Expr(Layer):
         values = self._values
         if values is None:
             raise no_cache(self)
-        nodes, depends = self.graph.nodes, self._depends
-        grads: dict[int, Any] = {self.graph.output: dout}
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for node in reversed(nodes):
-                upstream = grads.get(node.id)
-                if upstream is None or not node.inputs:
-                    continue
-                op = OPS[node.op]
-                args = [values[i] for i in node.inputs]
-                for position, child in enumerate(node.inputs):
-                    if not depends[child]:
-                        continue
-                    sent = upstream * op.np_local(position, args, values[node.id])
-                    previous = grads.get(child)
-                    grads[child] = sent if previous is None else previous + sent  # never in place
-        dx = grads.get(self.graph.variable_ids.get(VARIABLE_NAME, -1))
+            grads, _ = backward(self.graph, values, dout, NUMPY, record=False, needs=self._depends)
+        x_id = self.graph.variable_ids.get(VARIABLE_NAME)
+        dx = grads[x_id] if x_id is not None else None
         if dx is None:
             return np.zeros_like(dout)
         if dx is dout or np.shape(dx) != dout.shape:
