@@ -43,8 +43,8 @@ def _pick_option(cls, candidates: Sequence[str], value, opts: dict, required: bo
         raise NotAvailable(f"{cls.__name__} has none of the options {', '.join(candidates)}")
 
 
-def layer_for(op, LAYERS):
-    """An unbuilt bpcli layer for one op of a case."""
+def layer_for(op, LAYERS, implementation=lambda cls: cls):
+    """An unbuilt bpcli layer for one op of a case (`implementation` maps a registered class to the one to use)."""
     cls = _first_present(LAYERS, LAYER_NAMES[op.kind], f"{op.kind} layer")
     opts: dict = {}
     if op.kind == "dense":
@@ -57,7 +57,7 @@ def layer_for(op, LAYERS):
     elif op.kind == "maxpool":
         _pick_option(cls, ("pool_size", "size", "kernel_size", "pool"), 2, opts)
         _pick_option(cls, ("stride",), 2, opts, required=False)
-    return cls(**opts)
+    return implementation(cls)(**opts)
 
 
 def _copy_weight(dst: np.ndarray, src: np.ndarray, where: str) -> None:
@@ -83,7 +83,7 @@ class BpcliStep:
 
     def __init__(self, case, weights: List[Tuple[np.ndarray, np.ndarray]], X, y, *, lr: float, momentum: float):
         try:
-            from bpcli.nn import layers as _registers_layers  # noqa: F401
+            from bpcli.fast import fast_class, wire
             from bpcli.nn.graph import LayerGraph, Node
             from bpcli.nn.layer import LAYERS
             from bpcli.nn.model import Model
@@ -100,9 +100,10 @@ class BpcliStep:
         nodes, prev = [], "input"
         for i, op in enumerate(case.ops):
             name = f"{op.kind}{i}"
-            nodes.append(Node(name=name, layer=layer_for(op, LAYERS), inputs=[prev]))
+            nodes.append(Node(name=name, layer=layer_for(op, LAYERS, fast_class), inputs=[prev]))
             prev = name
         self.graph = LayerGraph(nodes, tuple(case.input_shape), dtype=np.float32, seed=0)
+        wire(self.graph)  # in-place relu, as build_graph does
         weighted = [n for n, op in zip(self.graph_nodes_in_order(nodes), case.ops) if op.kind in ("dense", "conv")]
         for node, (W, b) in zip(weighted, weights):
             dst_W, dst_b = _weight_and_bias(node.layer)
@@ -118,7 +119,7 @@ class BpcliStep:
         self.model = Model(**{k: v for k, v in kwargs.items() if k in accepted})
         opt_cls = OPTIMIZERS.get("momentum")
         self.optimizer = opt_cls(self.graph.params(), lr=lr, momentum=momentum)
-        from bpcli.nn.train_step import TrainStep
+        from bpcli.fast.train_step import TrainStep
 
         self.train_step = TrainStep(self.model, self.optimizer)  # the step `bpcli train` takes
         self.X = np.ascontiguousarray(X, dtype=np.float32)

@@ -22,7 +22,7 @@ import numpy as np
 from bpcli.checkpoint import Checkpoint, rng_state, set_rng_state
 from bpcli.errors import BpcliError, SpecError, SpecProblem, TrainingDiverged
 from bpcli.nn.optim import OPTIMIZERS
-from bpcli.nn.train_step import TrainStep
+from bpcli.fast.train_step import TrainStep
 from bpcli.nn.schedules import SCHEDULES
 from bpcli.train_options import EarlyStopping, TrainOptions
 

@@ -42,3 +42,6 @@ class TrainOptions:
     # flush subnormal floats (|x| < 1.2e-38 in float32) to zero while training: weights decaying
     # towards zero otherwise make every GEMM slow (see bpcli/denormals.py); x86-64 Linux only
     flush_denormals: bool = True
+    # which layer implementations train: "fast" = the tested fast twins (bpcli/fast/),
+    # "reference" = the readable layers of bpcli/nn/layers/ (same math, slower)
+    kernels: Literal["fast", "reference"] = "fast"

@@ -1,4 +1,4 @@
-"""conv2d / maxpool2d / avgpool2d fast paths against loops and central differences.
+"""The fast twins of conv2d / maxpool2d / avgpool2d (bpcli/fast/conv.py) against loops and central differences.
 
 The fast paths (stride-1 dx on the padded grid, tiling pools, buffers reused across steps)
 are checked against straightforward loops over the definition, in float64.
@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import bpcli.nn.layers  # noqa: F401  (registers the built-in layers)
-from bpcli.nn.layer import LAYERS
+from bpcli.fast import TWINS as LAYERS  # the fast twins, under the name the tests read
 from central_differences import numerical_gradient
 
 

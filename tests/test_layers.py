@@ -22,8 +22,7 @@ MAX_CROSSED_FRACTION = 0.1  # kink crossings skipped per array; more means the t
 def _cases():
     for name, cls in LAYERS.items():
         for i, (options, shape) in enumerate(cls.examples):
-            for mode in ("train", "eval"):
-                yield pytest.param(name, options, shape, mode, id=f"{name}-{i}-{mode}")
+            yield pytest.param(name, options, shape, id=f"{name}-{i}")
 
 
 def _build(name, options, shape, dtype, seed=0):
@@ -47,14 +46,11 @@ def _as_tuple(dx, n):
     return tuple(dx) if n != 1 else (dx,)
 
 
-@pytest.mark.parametrize("name,options,shape,mode", list(_cases()))
-def test_layer_gradients_match_central_differences(name, options, shape, mode):
+@pytest.mark.parametrize("name,options,shape", list(_cases()))
+def test_layer_gradients_match_central_differences(name, options, shape):
     layer, xs, rng = _build(name, options, shape, np.float64)
     for k, p in layer.params.items():  # move away from the neutral init (gamma=1, b=0 ...)
         p += 0.3 * rng.standard_normal(p.shape)
-    if mode == "eval":
-        _run(layer, xs)  # batchnorm: running statistics that are not the initial 0 / 1
-        layer.training, layer.keep_cache = False, True
     out = _run(layer, xs)
     dout = rng.standard_normal(out.shape)
     dout_before = dout.copy()
@@ -84,8 +80,8 @@ def test_layer_gradients_match_central_differences(name, options, shape, mode):
         np.testing.assert_allclose(analytic[keep], numeric[keep], rtol=1e-5, atol=1e-8, err_msg=label)
 
 
-@pytest.mark.parametrize("name,options,shape,mode", [c for c in _cases() if c.values[3] == "train"])
-def test_float32_stays_float32_and_eval_caches_nothing(name, options, shape, mode):
+@pytest.mark.parametrize("name,options,shape", list(_cases()))
+def test_float32_stays_float32_and_eval_caches_nothing(name, options, shape):
     layer, xs, rng = _build(name, options, shape, np.float32)
     assert all(p.dtype == np.float32 for p in layer.params.values())
     out = _run(layer, xs)
@@ -363,90 +359,3 @@ def test_dense_bias_gradient_follows_the_batch_size_from_step_to_step():
         assert dense.grads["b"].dtype == np.float32
         np.testing.assert_allclose(dense.grads["b"], exact, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(dense.grads["W"], x.astype(np.float64).T @ dout, rtol=1e-5, atol=1e-5)
-
-
-def test_relu_in_eval_mode_keeps_no_mask_and_alone_never_overwrites_its_input():
-    relu = LAYERS.get("relu")()
-    x = np.array([[-1.0, 2.0, -3.0]])
-    relu.training = False
-    np.testing.assert_array_equal(relu.forward(x), [[0.0, 2.0, 0.0]])
-    assert relu.kink_state() is None
-    np.testing.assert_array_equal(x, [[-1.0, 2.0, -3.0]])  # may_overwrite_input is off outside a graph
-
-
-def _fresh_cases():
-    for name, cls in LAYERS.items():
-        if getattr(cls, "fresh_output", False):
-            for i, (options, shape) in enumerate(cls.examples):
-                yield pytest.param(name, options, shape, id=f"{name}-{i}")
-
-
-@pytest.mark.parametrize("name,options,shape", list(_fresh_cases()))
-def test_fresh_output_layers_return_arrays_nobody_else_holds(name, options, shape):
-    """`fresh_output` lets the next layer write into the output: so it must share no memory with
-    the input or the previous output, and scribbling over it must not change backward."""
-    layer, xs, rng = _build(name, options, shape, np.float64)
-    first = _run(layer, xs)
-    out = _run(layer, xs)
-    assert not any(np.shares_memory(out, x) for x in xs)
-    assert not np.shares_memory(out, first)
-    dout = rng.standard_normal(out.shape)
-    clean = [np.copy(d) for d in _as_tuple(layer.backward(dout), layer.n_inputs)]
-    clean_grads = {k: g.copy() for k, g in layer.grads.items()}
-    out[...] = np.nan
-    scribbled = _as_tuple(layer.backward(dout), layer.n_inputs)
-    for a, b in zip(clean, scribbled):
-        np.testing.assert_array_equal(a, b)
-    for k, g in layer.grads.items():
-        np.testing.assert_array_equal(g, clean_grads[k])
-
-
-def _scratch_cases():
-    for name, cls in LAYERS.items():
-        if getattr(cls, "scratch_dx", False):
-            for i, (options, shape) in enumerate(cls.examples):
-                yield pytest.param(name, options, shape, id=f"{name}-{i}")
-
-
-@pytest.mark.parametrize("name,options,shape", list(_scratch_cases()))
-def test_scratch_dx_layers_never_read_the_dx_they_returned(name, options, shape):
-    """`scratch_dx` lets the layer below write into the returned dx: so it must share no memory
-    with dout, the input or the params, and scribbling over it must not change the next backward."""
-    layer, xs, rng = _build(name, options, shape, np.float64)
-    out = _run(layer, xs)
-    dout = rng.standard_normal(out.shape)
-    dx = layer.backward(dout)
-    for other in [dout, *xs, *layer.params.values(), *layer.grads.values()]:
-        assert not np.shares_memory(dx, other)
-    clean, clean_grads = dx.copy(), {k: g.copy() for k, g in layer.grads.items()}
-    dx[...] = np.nan
-    np.testing.assert_array_equal(layer.backward(dout), clean)
-    for k, g in layer.grads.items():
-        np.testing.assert_array_equal(g, clean_grads[k])
-
-
-def test_relu_masks_its_dout_in_place_only_when_the_graph_allows():
-    from bpcli.nn.graph import LayerGraph, Node
-
-    nodes = [Node("d0", LAYERS.get("dense")(units=4)), Node("r", LAYERS.get("relu")(), ["d0"]), Node("d1", LAYERS.get("dense")(units=3), ["r"])]
-    graph = LayerGraph(nodes, (5,), dtype=np.float64, seed=0)
-    relu = nodes[1].layer
-    assert relu.may_overwrite_dout and not nodes[2].layer.may_overwrite_dout  # d1's dout is the caller's
-    x = np.random.default_rng(0).standard_normal((6, 5))
-    graph.forward(x)
-    dout = np.ones((6, 3))
-    returned = {}
-    relu_backward = relu.backward
-    relu.backward = lambda d: returned.setdefault("dx", (d, relu_backward(d)))[1]
-    graph.backward(dout)
-    relu_dout, relu_dx = returned.pop("dx")
-    assert relu_dx is relu_dout  # masked in place: the scratch dx of d1, no new buffer
-    fast = {k: g.copy() for k, g in graph.grads().items()}
-    relu.may_overwrite_dout = False
-    graph.forward(x)
-    graph.backward(dout)
-    relu_dout, relu_dx = returned.pop("dx")
-    assert not np.shares_memory(relu_dx, relu_dout)
-    for k, g in graph.grads().items():
-        np.testing.assert_array_equal(g, fast[k])
-    np.testing.assert_array_equal(dout, np.ones((6, 3)))

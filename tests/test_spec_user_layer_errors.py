@@ -124,14 +124,12 @@ def test_cli_reports_a_user_layer_bug_as_a_user_error(tmp_path, command, where):
 
 
 def test_a_builtin_layer_that_raises_stays_an_internal_error(monkeypatch):
-    from bpcli.nn.layers.dense import Dense
-
     def broken(self, x):
         raise RuntimeError("our bug")
 
     spec = load_spec("spiral")
     model = build_model(spec, (2,), 3)
-    monkeypatch.setattr(Dense, "forward", broken)
+    monkeypatch.setattr(type(model.graph.nodes[0].layer), "forward", broken)  # the dense layer (its fast twin)
     with pytest.raises(RuntimeError, match="our bug") as info:
         model.scores(np.zeros((3, 2)))
     assert not isinstance(info.value, BpcliError)

@@ -11,7 +11,7 @@ from bpcli.errors import SpecError, TrainingDiverged
 from bpcli.runs.trained import load_trained
 from bpcli.runs.training import resume_run, train_spec
 from bpcli.spec import build_model, load_spec, load_spec_text
-from bpcli.nn.train_step import TrainStep
+from bpcli.fast.train_step import TrainStep
 from bpcli.train import TrainCallbacks, Trainer, TrainingInterrupted
 
 # A spec that exercises every piece of state a resume must restore: dropout noise (layer rng),

@@ -1,11 +1,12 @@
-"""TrainStep, with the optimizer's update fused into the dense layers' backward, against the
-plain route (Model.loss_and_grads, then optimizer.step) on a twin model, for every optimizer."""
+"""TrainStep on the fast layers, with the optimizer's update fused into the dense layers' backward,
+against the plain route (Model.loss_and_grads, then optimizer.step) on the same model built from
+the reference layers, for every optimizer."""
 
 import numpy as np
 import pytest
 
 from bpcli.nn.optim import OPTIMIZERS
-from bpcli.nn.train_step import TrainStep
+from bpcli.fast.train_step import TrainStep
 from bpcli.spec import build_model, load_spec_text
 
 SPEC = """
@@ -25,8 +26,10 @@ FUSING = {"sgd", "momentum"}  # the optimizers whose update starts as target = a
 
 
 def _twins(reg: str, dtype):
-    spec = load_spec_text(SPEC.replace("REG", reg))
-    return (build_model(spec, (4,), 3, dtype=dtype) for _ in range(2))
+    """(fast model, reference model) with equal weights."""
+    fast = load_spec_text(SPEC.replace("REG", reg))
+    reference = load_spec_text(SPEC.replace("REG", reg), ["train.kernels=reference"])
+    return build_model(fast, (4,), 3, dtype=dtype), build_model(reference, (4,), 3, dtype=dtype)
 
 
 def _batch(dtype):
@@ -74,15 +77,30 @@ def test_fused_parameters_never_touch_their_gradient_arrays(blas_route):
     step.backward_and_update()
     dense = {k for k in grads if k.startswith("dense")}
     assert dense and all(np.isnan(grads[k]).all() for k in dense)  # taken by the sinks, not written
-    assert all(np.isfinite(g).all() for k, g in grads.items() if k not in dense)  # layernorm: the usual way
+    assert all(np.isfinite(g).all() for k, g in model.graph.grads().items() if k not in dense)  # layernorm: the usual way
     assert all(np.isfinite(p).all() for p in model.graph.params().values())
-    assert all(layer.grad_sinks is None for layer in (n.layer for n in model.graph.nodes))
+    assert _dense_grads_written(model, TrainStep(model, OPTIMIZERS.get("adam")(model.graph.params())))  # no sink left
 
 
-def test_fuse_false_takes_the_plain_route():
-    model, _ = _twins("none", np.float64)
+def _dense_grads_written(model, step) -> bool:
+    """Whether a step wrote the dense layers' gradient arrays (NaN-filled before it)."""
+    grads = model.graph.grads()
+    for g in grads.values():
+        g.fill(np.nan)
+    step.forward(*_batch(np.float64))
+    step.backward_and_update()
+    return all(np.isfinite(g).all() for k, g in model.graph.grads().items() if k.startswith("dense0."))
+
+
+def test_fuse_false_takes_the_plain_route_and_lands_where_it_does():
+    model, twin = _twins("none", np.float64)
     step = TrainStep(model, OPTIMIZERS.get("sgd")(model.graph.params(), lr=0.1), fuse=False)
-    assert not step.fusing
+    assert _dense_grads_written(model, step)
+    reference = OPTIMIZERS.get("sgd")(twin.graph.params(), lr=0.1)
+    twin.loss_and_grads(*_batch(np.float64))
+    reference.step(twin.graph.grads())
+    for key, p in model.graph.params().items():
+        np.testing.assert_allclose(p, twin.graph.params()[key], rtol=1e-12, err_msg=key)
 
 
 def test_backward_without_forward_is_an_error():
@@ -96,25 +114,25 @@ def test_an_optimizer_over_some_parameters_fuses_only_those_and_leaves_no_sinks(
     model, twin = _twins("none", np.float64)
     mine = {k: p for k, p in model.graph.params().items() if k.startswith("dense0.")}
     theirs = {k: p for k, p in twin.graph.params().items() if k.startswith("dense0.")}
-    step = TrainStep(model, OPTIMIZERS.get("sgd")(mine, lr=0.1))
     reference = OPTIMIZERS.get("sgd")(theirs, lr=0.1)
     X, y = _batch(np.float64)
-    step.forward(X, y)
-    step.backward_and_update()
-    twin.loss_and_grads(X, y)
-    reference.step(twin.graph.grads())
-    for key, p in model.graph.params().items():
-        np.testing.assert_allclose(p, twin.graph.params()[key], rtol=1e-12, err_msg=key)
-    assert all(n.layer.grad_sinks is None for n in model.graph.nodes)
+    for _ in range(2):  # a new TrainStep the second time: no sink was left behind by the first
+        step = TrainStep(model, OPTIMIZERS.get("sgd")(mine, lr=0.1))
+        step.forward(X, y)
+        step.backward_and_update()
+        twin.loss_and_grads(X, y)
+        reference.step(twin.graph.grads())
+        for key, p in model.graph.params().items():
+            np.testing.assert_allclose(p, twin.graph.params()[key], rtol=1e-12, err_msg=key)
 
 
-def test_a_subclass_of_dense_is_not_fused_unless_it_says_so():
-    from bpcli.nn.layer import LAYERS
+def test_a_subclass_of_the_fast_dense_is_not_fused_unless_it_says_so():
+    from bpcli.fast import TWINS
 
-    class Mine(LAYERS.get("dense")):
+    class Mine(TWINS.get("dense")):
         pass
 
     model, _ = _twins("none", np.float64)
     model.graph.nodes[0].layer.__class__ = Mine
     step = TrainStep(model, OPTIMIZERS.get("sgd")(model.graph.params(), lr=0.1))
-    assert all(not name.startswith("dense0.") for name, _, _ in step._fusable)
+    assert _dense_grads_written(model, step)

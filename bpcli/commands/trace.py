@@ -35,7 +35,13 @@ def trace_command(
         "rich", "--format", "-f", help="rich (tables; plain text when piped), json or dot."
     ),
     export: Optional[Path] = typer.Option(
-        None, "--export", help="Also save the rich output as FILE.svg or FILE.html (slides, notes)."
+        None,
+        "--export",
+        help="Also draw the circuit: FILE.svg (a picture for slides) or FILE.html (a page that "
+        "steps through the backward pass).",
+    ),
+    export_tables: Optional[Path] = typer.Option(
+        None, "--export-tables", help="Also save the terminal tables as FILE.svg or FILE.html."
     ),
 ) -> None:
     """Trace an expression: its graph, forward pass and every backward step.
@@ -52,14 +58,17 @@ def trace_command(
       bpcli trace "sigmoid(w*x+b)" --expand --seed 3
       bpcli trace "x*x*y" x=3 y=2 --format json
       bpcli trace "max(x,y)*z" --format dot > graph.dot
-      bpcli trace "3*(a+b*c)" a=5 b=4 c=2 --export trace.svg
+      bpcli trace "3*(a+b*c)" a=5 b=4 c=2 --export circuit.svg
+      bpcli trace "x*x*y" x=3 y=2 --export trace.html   (step through backward)
+      bpcli trace "(x+y)*z" --export-tables tables.svg
       bpcli trace @big_expression.txt x=1 --format json   (too long for the command line)
     """
     check_format(fmt, TRACE_FORMATS)
-    if export is not None and export.suffix.lower() not in EXPORT_SUFFIXES:
-        from bpcli.errors import UsageError
+    for option, path in (("--export", export), ("--export-tables", export_tables)):
+        if path is not None and path.suffix.lower() not in EXPORT_SUFFIXES:
+            from bpcli.errors import UsageError
 
-        raise UsageError(f"--export must end in .svg or .html, got '{export.name}'")
+            raise UsageError(f"{option} must end in .svg or .html, got '{path.name}'")
     reject_unknown_options(assignments or [])
     pairs = split_assignments(assignments or [])
     expression = _read_expression(expression)
@@ -78,8 +87,10 @@ def trace_command(
         from bpcli.render.trace_dot import render_dot
 
         sys.stdout.write(render_dot(report))
-    if fmt == "rich" or export is not None:
-        _render_rich(report, to_stdout=fmt == "rich", export=export)
+    if export is not None:
+        _export_circuit(report, export)
+    if fmt == "rich" or export_tables is not None:
+        _render_rich(report, to_stdout=fmt == "rich", export=export_tables)
     if report.warnings:
         raise typer.Exit(1)
 
@@ -104,6 +115,30 @@ def _read_expression(argument: str) -> str:
     return argument
 
 
+def _export_circuit(report, path: Path) -> None:
+    """The lecture's circuit as a picture (.svg) or a page to step through (.html)."""
+    if path.suffix.lower() == ".svg":
+        from bpcli.render.circuit import layout_circuit
+        from bpcli.render.circuit_svg import render_svg
+
+        text = render_svg(layout_circuit(report))
+    else:
+        from bpcli.render.trace_html import render_html
+
+        text = render_html(report)
+    _write(path, text)
+
+
+def _write(path: Path, text: str) -> None:
+    from bpcli.errors import UsageError
+
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
+    print(f"saved {path}", file=sys.stderr)
+
+
 def _render_rich(report, *, to_stdout: bool, export: Optional[Path]) -> None:
     import io
 
@@ -118,13 +153,16 @@ def _render_rich(report, *, to_stdout: bool, export: Optional[Path]) -> None:
         console = Console(file=io.StringIO(), record=True, width=100)
     render_rich(report, console)
     if export is not None:
-        from bpcli.errors import UsageError
+        if export.suffix.lower() == ".svg":
+            import re
 
-        try:
-            if export.suffix.lower() == ".svg":
-                console.save_svg(str(export), title=f"bpcli trace {report.expression[:60]}")
-            else:
-                console.save_html(str(export))
-        except OSError as err:
-            raise UsageError(f"cannot write {export}: {err.strerror or err}") from None
-        print(f"saved {export}", file=sys.stderr)
+            from rich._export_format import CONSOLE_SVG_FORMAT
+
+            # Rich's template loads its font from a CDN: keep the local font and the fallback only
+            offline = re.sub(r"@font-face \{\{.*?\}\}\s*", "", CONSOLE_SVG_FORMAT, flags=re.S)
+            text = console.export_svg(
+                title=f"bpcli trace {report.expression[:60]}", code_format=offline
+            )
+        else:
+            text = console.export_html()
+        _write(export, text)

@@ -18,7 +18,7 @@ class Swish(Layer):
         self._x: Optional[np.ndarray] = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._x = x if self.caching else None
+        self._x = x if self.training else None
         return x / (1.0 + np.exp(-self.beta * x))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:

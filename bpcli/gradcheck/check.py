@@ -30,6 +30,7 @@ class TargetReport:
     report: GradcheckReport
     inputs: dict = field(default_factory=dict)  # expression values used
     drawn: list = field(default_factory=list)  # expression variables given no value
+    kernels: str = ""  # the built-in layers checked: "fast" twins | "reference" layers ("" where none)
 
     @property
     def passed(self) -> bool:
@@ -131,7 +132,8 @@ def check_layer(layer: Any, shape: Any = None, *, options: Optional[dict] = None
             examples = [(examples[0][0], shape)]
     objectives = layer_objectives(name, cls, seed=seed, options=options, examples=examples, dtype=dtype)
     description = objectives[0].label.removeprefix("layer ") if kind == "built-in layer" else name
-    return TargetReport(kind, description, _run(objectives, seed, **run))
+    return TargetReport(kind, description, _run(objectives, seed, **run),
+                        kernels="reference" if kind == "built-in layer" else "")
 
 
 def check_builtin_layers(*, seed: int = 0, dtype="float64", **run) -> TargetReport:
@@ -141,7 +143,7 @@ def check_builtin_layers(*, seed: int = 0, dtype="float64", **run) -> TargetRepo
     import_all_layers()
     dtype = _dtype(dtype)
     objectives = [o for name, cls in LAYERS.items() for o in layer_objectives(name, cls, seed=seed, dtype=dtype)]
-    return TargetReport("built-in layers", "every registered layer", _run(objectives, seed, **run))
+    return TargetReport("built-in layers", "every registered layer", _run(objectives, seed, **run), kernels="reference")
 
 
 def check_expression(expression: str, values: Union[dict, list, None] = None, *, seed: int = 0,
@@ -179,7 +181,8 @@ def check_spec(source: Union[str, Path], overrides: list = (), *, batch: int = D
     model = build_model(spec, data.input_shape, data.n_classes, np.float64)
     objectives = model_objectives(model, X, y, seed=seed, split=split, label=str(source), dtype=dtype)
     what = "data loss and regularization separately" if split else "data loss + regularization"
-    return TargetReport("spec", f"{source}: {what} on {len(X)} examples", _run(objectives, seed, **run))
+    return TargetReport("spec", f"{source}: {what} on {len(X)} examples", _run(objectives, seed, **run),
+                        kernels=spec.train.kernels)
 
 
 def check_spec_layers(source: Union[str, Path], overrides: list = (), *, seed: Optional[int] = None,
@@ -199,9 +202,11 @@ def check_spec_layers(source: Union[str, Path], overrides: list = (), *, seed: O
         placed = graph.nodes[[n.name for n in graph.nodes].index(node.name)]
         shapes = [graph.shapes[s] for s in placed.inputs]
         shape = shapes[0] if placed.layer.n_inputs == 1 else shapes
-        objectives.append(layer_objective(node.make_layer(), shape, seed=seed, dtype=dtype,
+        layer = type(placed.layer)(**node.options)  # a fresh one of the kernels the spec trains with
+        objectives.append(layer_objective(layer, shape, seed=seed, dtype=dtype,
                                           label=f"layer {node.name} ({node.type})", prefix=f"{node.name}."))
-    return TargetReport("layers", f"{source}: every layer alone", _run(objectives, seed, **run))
+    return TargetReport("layers", f"{source}: every layer alone", _run(objectives, seed, **run),
+                        kernels=spec.train.kernels)
 
 
 def _sample_batch(X: np.ndarray, y: np.ndarray, size: int, seed: int):

@@ -7,7 +7,7 @@ walk over the graph is an iterative loop over the precomputed order: no recursio
 from __future__ import annotations
 
 import math
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -157,7 +157,6 @@ class LayerGraph:
             for i, n in enumerate(self.nodes)
         ]
         self._set_input_grad_flags(True)
-        self._set_overwrite_flags()
         self._probe()
         self._set_training(True)
         self.reseed(seed)
@@ -240,26 +239,6 @@ class LayerGraph:
                     pending[src] = pending[src] + dx
                     owned.add(src)
         return pending.get(INPUT) if input_grad else None
-
-    def _set_overwrite_flags(self) -> None:
-        """layer.may_overwrite_input = True where a one-input layer is the only reader of a tensor
-        that its producer returned fresh (the producer's class sets `fresh_output`: forward returns a
-        new array it keeps no reference to), so e.g. relu after dense works in place.
-        layer.may_overwrite_dout = True where the gradient of the layer's output is a scratch dx:
-        one reader whose class sets `scratch_dx` (backward returns a buffer it never reads again),
-        so e.g. relu before dense masks dense's dx in place."""
-        readers = Counter(s for n in self.nodes for s in n.inputs)
-        producers = {n.name: n.layer for n in self.nodes}
-        reader_of = {s: n.layer for n in self.nodes for s in n.inputs}
-        for node in self.nodes:
-            src = node.inputs[0]
-            node.layer.may_overwrite_input = bool(
-                len(node.inputs) == 1 and src != INPUT and readers[src] == 1
-                and getattr(type(producers[src]), "fresh_output", False)
-            )
-            node.layer.may_overwrite_dout = bool(
-                readers[node.name] == 1 and getattr(type(reader_of[node.name]), "scratch_dx", False)
-            )
 
     def _set_input_grad_flags(self, input_grad: bool) -> None:
         """Tell each layer whether anyone upstream needs its dx (params above it, or the data's gradient)."""

@@ -8,11 +8,10 @@ exposes that state as a flat dict of arrays for checkpoints. Defaults follow CS2
 from __future__ import annotations
 
 import math
-from typing import Collection, Dict, Optional
+from typing import Collection, Dict
 
 import numpy as np
 
-from bpcli.nn.blas import axpy
 from bpcli.registry import Registry
 
 OPTIMIZERS = Registry("optimizer")
@@ -54,26 +53,14 @@ class Optimizer:
         self.state: dict[str, Arrays] = {b: {k: np.zeros_like(p) for k, p in params.items()} for b in self.buffers}
         self._scratch = {k: np.empty_like(p) for k, p in params.items()}
 
-    def step(self, grads: Arrays, fused: Collection[str] = ()) -> None:
-        """One update of every parameter from its gradient (same keys as params). Names in
-        `fused` had their gradient taken by `fused_target` during backward: only finished here."""
+    def step(self, grads: Arrays, skip: Collection[str] = ()) -> None:
+        """One update of every parameter from its gradient (same keys as params), except the
+        names in `skip`, whose update this step made elsewhere (bpcli/fast/fused_update.py)."""
         self.t += 1
         state = [self.state[b] for b in self.buffers]
         for name, p in self.params.items():
-            if name in fused:
-                self.finish_fused(name)
-            else:
+            if name not in skip:
                 self.update(p, grads[name], self._scratch[name], *(buffers[name] for buffers in state))
-
-    def fused_target(self, name: str) -> Optional[tuple[np.ndarray, float, float]]:
-        """(target, alpha, beta) when this step's update of params[name] can begin, inside backward,
-        as target = alpha · g + beta · target; `step(..., fused=...)` then calls `finish_fused`.
-        None (the default) when the update cannot be split that way."""
-        return None
-
-    def finish_fused(self, name: str) -> None:
-        """The rest of params[name]'s update once its fused target took the gradient."""
-        raise NotImplementedError
 
     def update(self, p: np.ndarray, g: np.ndarray, tmp: np.ndarray, *state: np.ndarray) -> None:
         """Update p in place from g, with scratch tmp and this optimizer's buffers (in `buffers` order)."""
@@ -106,12 +93,6 @@ class SGD(Optimizer):
         np.multiply(g, self.lr, out=tmp)
         p -= tmp
 
-    def fused_target(self, name):
-        return self.params[name], -self.lr, 1.0  # w = -lr·dw + w: the parameter itself
-
-    def finish_fused(self, name):
-        pass
-
 
 @OPTIMIZERS.register("momentum")
 class Momentum(Optimizer):
@@ -129,12 +110,6 @@ class Momentum(Optimizer):
         v -= tmp
         p += v
 
-    def fused_target(self, name):
-        return self.state["velocity"][name], -self.lr, self.momentum  # v = -lr·dw + mu·v
-
-    def finish_fused(self, name):
-        axpy(1.0, self.state["velocity"][name], self.params[name])  # w += v on BLAS's threads
-
 
 @OPTIMIZERS.register("nesterov")
 class Nesterov(Momentum):
@@ -150,9 +125,6 @@ class Nesterov(Momentum):
         v -= tmp
         np.multiply(v, 1.0 + mu, out=tmp)
         p += tmp
-
-    def fused_target(self, name):
-        return None  # w needs v before and after: no single target = alpha·g + beta·target
 
 
 @OPTIMIZERS.register("rmsprop")

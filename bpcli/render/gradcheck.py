@@ -81,6 +81,7 @@ def gradcheck_document(result) -> dict:
         "k": report.k,
         "seed": report.seed,
         "target": {"kind": result.kind, "description": result.description},
+        "kernels": result.kernels or None,
         "verdict": report.verdict(),
         "checks": [check_document(c, o.label) for o in report.objectives for c in o.checks],
         "dtype": report.dtype,
@@ -118,8 +119,9 @@ def render_rich(result, console) -> None:
     mode_note = f"{report.mode} mode" + (" (auto)" if report.requested_mode == "auto" else "")
     per = {"full": "every entry", "sparse": f"{report.k} random entries per tensor",
            "directional": f"{report.k} random unit directions per tensor"}[report.mode]
+    kernels = f", {result.kernels} kernels" if result.kernels else ""
     _note(console, "", f"gradcheck {result.description} — {mode_note}: {per}, h={report.h:g}, "
-          f"{report.dtype}", "")
+          f"{report.dtype}{kernels}", "")
     if result.kind == "expression":
         values = ", ".join(f"{k}={v:g}" for k, v in result.inputs.items())
         drawn = f" (drawn with seed {report.seed}: {', '.join(result.drawn)})" if result.drawn else ""

@@ -12,14 +12,24 @@ from bpcli.spec.validate import Spec
 
 
 def build_graph(spec: Spec, input_shape: tuple, dtype: Any = np.float32):
-    """The model's LayerGraph for per-example `input_shape`, initialized from `spec.seed`."""
+    """The model's LayerGraph for per-example `input_shape`, initialized from `spec.seed`, from
+    the layers `spec.train.kernels` names: the fast twins (wired for in-place work) or the reference layers."""
     from bpcli.nn.graph import LayerGraph, Node
 
-    nodes = [Node(n.name, n.make_layer(), list(n.inputs)) for n in spec.model]
+    fast = spec.train.kernels == "fast"
+    if fast:
+        from bpcli.fast import fast_class, wire
+    nodes = [
+        Node(n.name, (fast_class(n.layer_class) if fast else n.layer_class)(**n.options), list(n.inputs))
+        for n in spec.model
+    ]
     try:
-        return LayerGraph(nodes, tuple(input_shape), dtype=dtype, seed=spec.seed)
+        graph = LayerGraph(nodes, tuple(input_shape), dtype=dtype, seed=spec.seed)
     except ShapeError as err:
         raise SpecError(_place(spec, err.message)) from None
+    if fast:
+        wire(graph)
+    return graph
 
 
 def build_model(spec: Spec, input_shape: tuple, n_classes: Optional[int] = None, dtype: Any = np.float32):

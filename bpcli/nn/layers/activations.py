@@ -1,4 +1,7 @@
-"""Elementwise activations: relu, leaky_relu, elu, sigmoid, tanh, and softmax over features."""
+"""Elementwise activations: relu, leaky_relu, elu, sigmoid, tanh, and softmax over features.
+
+Each caches what its local derivative needs (x or the output) and multiplies it into dout.
+"""
 
 from __future__ import annotations
 
@@ -6,63 +9,45 @@ from typing import Optional
 
 import numpy as np
 
-from bpcli.nn.functional import sigmoid, softmax_numerator
+from bpcli.nn.functional import sigmoid
 from bpcli.nn.layer import LAYERS, Layer
-from bpcli.nn.layers._common import Scratch, check_option, no_cache
+from bpcli.nn.layers._common import check_option, no_cache
 
 _SHAPES = ((5,), (2, 3, 3))
 
 
 class _Elementwise(Layer):
-    """Shared plumbing: one cached array (`_saved`) and a scratch buffer for dx."""
+    """One cached array (x or out, as the subclass needs) and the error when it is missing."""
 
     examples = tuple(({}, s) for s in _SHAPES)
 
     def __init__(self) -> None:
         super().__init__()
         self._saved: Optional[np.ndarray] = None
-        self._dx = Scratch()
 
     def _keep(self, array: np.ndarray) -> None:
-        self._saved = array if self.caching else None
+        self._saved = array if self.training else None
 
     def _cached(self) -> np.ndarray:
         if self._saved is None:
             raise no_cache(self)
         return self._saved
 
-    def _dx_like(self, dout: np.ndarray) -> np.ndarray:
-        return self._dx.get(dout.shape, dout.dtype)
-
 
 @LAYERS.register("relu")
 class ReLU(_Elementwise):
     """out = max(0, x), any shape (N, ...); dx = dout · [x > 0]."""
 
-    fresh_output = True  # the result is new, or x itself when the graph said x was fresh
-    scratch_dx = True  # dx is its own scratch, or dout itself when the graph said dout was one
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._mask = Scratch()
-
     def forward(self, x: np.ndarray) -> np.ndarray:
-        # a bool mask, reused across steps: multiplying by it costs the same as by a 0/1 float mask
-        # (NumPy >= 2), and casting it to float cost ~6x the whole forward on (512, 1024)
-        if self.caching:
-            self._saved = np.greater(x, 0, out=self._mask.get(x.shape, np.bool_))
-        else:
-            self._saved = None
-        if self.may_overwrite_input:
-            return np.maximum(x, 0, out=x)
+        self._keep(x)
         return np.maximum(x, 0)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        out = dout if self.may_overwrite_dout else self._dx_like(dout)
-        return np.multiply(dout, self._cached(), out=out)
+        x = self._cached()
+        return dout * (x > 0)
 
     def kink_state(self) -> Optional[np.ndarray]:
-        return None if self._saved is None else self._saved.copy()
+        return None if self._saved is None else self._saved > 0
 
 
 @LAYERS.register("leaky_relu")
@@ -76,18 +61,15 @@ class LeakyReLU(_Elementwise):
         self.alpha = alpha
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        alpha = x.dtype.type(self.alpha)
-        slope = (x > 0).astype(x.dtype)  # 1 where x > 0, alpha elsewhere (arithmetic, not np.where)
-        slope *= 1 - alpha
-        slope += alpha
-        self._keep(slope)
-        return x * slope
+        self._keep(x)
+        return np.where(x > 0, x, self.alpha * x)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return np.multiply(dout, self._cached(), out=self._dx_like(dout))
+        x = self._cached()
+        return np.where(x > 0, dout, self.alpha * dout)
 
     def kink_state(self) -> Optional[np.ndarray]:
-        return None if self._saved is None else self._saved == 1
+        return None if self._saved is None else self._saved > 0
 
 
 @LAYERS.register("elu")
@@ -102,20 +84,13 @@ class ELU(_Elementwise):
         self.alpha = alpha
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out = np.minimum(x, 0)
-        np.expm1(out, out=out)
-        out *= x.dtype.type(self.alpha)
-        out += np.maximum(x, 0)  # exactly one of the two parts is nonzero
+        out = np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0)))  # expm1 of x <= 0 only: no overflow
         self._keep(out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         out = self._cached()
-        alpha = out.dtype.type(self.alpha)
-        local = np.minimum(out, 0)  # x <= 0: out + alpha; x > 0: 0 + alpha + (1 - alpha)
-        local += alpha
-        local += (out > 0).astype(out.dtype) * (1 - alpha)
-        return np.multiply(dout, local, out=self._dx_like(dout))
+        return np.where(out > 0, dout, dout * (out + self.alpha))
 
     def kink_state(self) -> Optional[np.ndarray]:
         return None if self._saved is None else self._saved > 0
@@ -132,10 +107,7 @@ class Sigmoid(_Elementwise):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         out = self._cached()
-        dx = np.subtract(1, out, out=self._dx_like(dout))
-        dx *= out
-        dx *= dout
-        return dx
+        return dout * out * (1 - out)
 
 
 @LAYERS.register("tanh")
@@ -149,10 +121,7 @@ class Tanh(_Elementwise):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         out = self._cached()
-        dx = np.multiply(out, out, out=self._dx_like(dout))
-        np.subtract(1, dx, out=dx)
-        dx *= dout
-        return dx
+        return dout * (1 - out * out)
 
 
 @LAYERS.register("softmax")
@@ -162,15 +131,11 @@ class Softmax(_Elementwise):
     examples = (({}, (5,)), ({}, (3, 2)))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, total, _ = softmax_numerator(x)
-        out /= total
+        e = np.exp(x - x.max(axis=1, keepdims=True))  # shifted by each row's max: no overflow
+        out = e / e.sum(axis=1, keepdims=True)
         self._keep(out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         out = self._cached()
-        dx = np.multiply(dout, out, out=self._dx_like(dout))
-        total = dx.sum(axis=1, keepdims=True)
-        np.subtract(dout, total, out=dx)
-        dx *= out
-        return dx
+        return out * (dout - (dout * out).sum(axis=1, keepdims=True))

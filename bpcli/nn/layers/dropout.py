@@ -7,7 +7,7 @@ from typing import Optional
 import numpy as np
 
 from bpcli.nn.layer import LAYERS, Layer
-from bpcli.nn.layers._common import Scratch, check_option, no_cache
+from bpcli.nn.layers._common import check_option, no_cache
 
 
 @LAYERS.register("dropout")
@@ -22,20 +22,20 @@ class Dropout(Layer):
         super().__init__()
         check_option(0.0 <= p < 1.0, "dropout", "p", f"(the drop probability) must be in [0, 1), got {p}")
         self.p = p
-        self._mask: Optional[np.ndarray] = None  # m / (1 - p), in x's dtype
-        self._dx = Scratch()
+        self._mask: Optional[np.ndarray] = None  # m / (1 - p), x's shape and dtype
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if not self.training or self.p == 0.0:
-            self._mask = np.ones(x.shape, dtype=x.dtype) if self.caching else None
+        if not self.training:
+            self._mask = None
             return x
-        mask = self.rng.random(x.shape, dtype=x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
-        mask = np.greater_equal(mask, self.p).astype(x.dtype)
-        mask *= mask.dtype.type(1.0 / (1.0 - self.p))
-        self._mask = mask
-        return x * mask
+        if self.p == 0.0:
+            self._mask = np.ones_like(x)
+            return x
+        kept = self.rng.random(x.shape, dtype=x.dtype) >= self.p  # each entry kept with probability 1 - p
+        self._mask = kept.astype(x.dtype) / x.dtype.type(1.0 - self.p)  # E[mask] = 1: eval needs no rescaling
+        return x * self._mask
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         if self._mask is None:
             raise no_cache(self)
-        return np.multiply(dout, self._mask, out=self._dx.get(dout.shape, dout.dtype))
+        return dout * self._mask

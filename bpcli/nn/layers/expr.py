@@ -73,7 +73,7 @@ class Expr(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         values = self._forward_values(x)
-        self._values = values if self.caching else None
+        self._values = values if self.training else None
         out = values[self.graph.output]
         if out is x or np.shape(out) != x.shape:
             out = np.broadcast_to(np.asarray(out, dtype=x.dtype), x.shape).copy()

@@ -36,7 +36,7 @@ class Add(Layer):
         out = xs[0] + xs[1]
         for x in xs[2:]:
             out += x
-        self._n = len(xs) if self.caching else None
+        self._n = len(xs) if self.training else None
         return out
 
     def backward(self, dout: np.ndarray) -> tuple:
@@ -66,7 +66,7 @@ class Concat(Layer):
         return (sum(s[0] for s in shapes),) + rest
 
     def forward(self, *xs: np.ndarray) -> np.ndarray:
-        if self.caching:
+        if self.training:
             self._splits = list(np.cumsum([x.shape[1] for x in xs[:-1]]))
         else:
             self._splits = None

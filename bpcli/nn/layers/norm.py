@@ -9,7 +9,7 @@ import numpy as np
 
 from bpcli.errors import ShapeError
 from bpcli.nn.layer import LAYERS, Layer
-from bpcli.nn.layers._common import check_option, grad_buffer, no_cache
+from bpcli.nn.layers._common import check_option, no_cache
 
 
 @dataclass
@@ -80,12 +80,12 @@ class BatchNorm(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         gamma = self._per_channel(self.params["gamma"], x)
         beta = self._per_channel(self.params["beta"], x)
-        if not self.training:
+        if not self.training:  # the running statistics, constants: nothing to cache
             mean = self._per_channel(self.buffers["running_mean"], x)
             inv_std = 1.0 / np.sqrt(self._per_channel(self.buffers["running_var"], x) + x.dtype.type(self.eps))
             xhat = x - mean
             xhat *= inv_std
-            self._cache = _NormCache(xhat, inv_std) if self.keep_cache else None
+            self._cache = None
         else:
             xhat, inv_std, mean, var = _normalize(x, self._axes(x), self.eps)
             m = x.dtype.type(self.momentum)
@@ -103,12 +103,9 @@ class BatchNorm(Layer):
         if cache is None:
             raise no_cache(self)
         axes = self._axes(dout)
-        np.add.reduce(dout, axis=axes, out=grad_buffer(self, "beta"))
-        np.sum(dout * cache.xhat, axis=axes, out=grad_buffer(self, "gamma"))
+        self.grads["beta"] = dout.sum(axis=axes)
+        self.grads["gamma"] = np.sum(dout * cache.xhat, axis=axes)
         dxhat = dout * self._per_channel(self.params["gamma"], dout)
-        if not self.training:  # running statistics are constants: dx = dxhat · inv_std
-            dxhat *= cache.inv_std
-            return dxhat
         return _normalize_backward(dxhat, cache, axes)
 
 
@@ -132,7 +129,7 @@ class LayerNorm(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         xhat, inv_std, _, _ = _normalize(x, tuple(range(1, x.ndim)), self.eps)
-        self._cache = _NormCache(xhat, inv_std) if self.caching else None
+        self._cache = _NormCache(xhat, inv_std) if self.training else None
         out = xhat * self.params["gamma"]
         out += self.params["beta"]
         return out
@@ -141,7 +138,7 @@ class LayerNorm(Layer):
         cache = self._cache
         if cache is None:
             raise no_cache(self)
-        np.add.reduce(dout, axis=0, out=grad_buffer(self, "beta"))
-        np.sum(dout * cache.xhat, axis=0, out=grad_buffer(self, "gamma"))
+        self.grads["beta"] = dout.sum(axis=0)
+        self.grads["gamma"] = np.sum(dout * cache.xhat, axis=0)
         dxhat = dout * self.params["gamma"]
         return _normalize_backward(dxhat, cache, tuple(range(1, dout.ndim)))

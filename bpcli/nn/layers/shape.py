@@ -25,7 +25,7 @@ class Flatten(Layer):
         return (math.prod(input_shape),)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._x_shape = x.shape if self.caching else None
+        self._x_shape = x.shape if self.training else None
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@
 
 NumPy's matmul has no alpha or beta, so "scale the product and add it to what is there" costs
 extra passes over memory and a temporary; BLAS does it while the product is still in cache. The
-fused optimizer update (`bpcli/nn/train_step.py`) writes v = mu·v − lr·(x.T @ dout) straight from
+fused optimizer update (`bpcli/fast/train_step.py`) writes v = mu·v − lr·(x.T @ dout) straight from
 the dense layer's backward with it, then w += v with axpy (OpenBLAS runs it on its threads; NumPy's
 in-place add runs on one). Operands BLAS cannot take (other dtypes, strides, overlap, no
 OpenBLAS) take the NumPy route, which gives the same numbers up to rounding.

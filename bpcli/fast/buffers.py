@@ -1,0 +1,50 @@
+"""Buffers of the fast layers: reusable scratch arrays, gradient arrays kept across steps, the fusable gradient product."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bpcli.fast.blas import gemm
+
+
+class Scratch:
+    """One reusable output buffer (reallocated when shape or dtype change).
+
+    Used for dx in backward: what a layer returns from backward stays valid until its next
+    backward, which is all the graph needs, and saves an allocation per step.
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self) -> None:
+        self.array: np.ndarray | None = None
+
+    def get(self, shape: tuple, dtype: Any) -> np.ndarray:
+        a = self.array
+        if a is None or a.shape != shape or a.dtype != dtype:
+            a = self.array = np.empty(shape, dtype=dtype)
+        return a
+
+
+def grad_buffer(layer: Any, key: str) -> np.ndarray:
+    """layer.grads[key] when it already fits params[key] (shape, dtype), else a fresh one."""
+    p = layer.params[key]
+    g = layer.grads.get(key)
+    if g is None or g.shape != p.shape or g.dtype != p.dtype:
+        g = layer.grads[key] = np.empty_like(p)
+    return g
+
+
+def emit_grad_product(layer: Any, key: str, a: np.ndarray, b: np.ndarray) -> None:
+    """d(loss)/d(params[key]) = a @ b (reshaped to the param's shape as (M, N)): written to
+    grads[key], or, while the optimizer's update is fused in, as sink.target = alpha · a @ b + beta · sink.target."""
+    sinks = layer.grad_sinks
+    sink = sinks.get(key) if sinks else None
+    rows_cols = (a.shape[0], b.shape[1])
+    if sink is None:
+        gemm(a, b, grad_buffer(layer, key).reshape(rows_cols))
+        return
+    gemm(a, b, sink.target.reshape(rows_cols), sink.alpha, sink.beta)
+    sink.taken = True

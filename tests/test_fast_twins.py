@@ -1,0 +1,247 @@
+"""Every fast twin (bpcli/fast/) against its reference layer, registry-wide, and the fast tier's
+own promises (fresh outputs, scratch dx, in-place relu, fused optimizer steps).
+
+Registering a twin with `@twin_of(name)` enrolls it: on every `examples` entry of its reference,
+in float64 and float32, in training and eval mode, outputs, dx, every gradient and kink state
+agree to round-off, and the optimizer step fused into backward lands where the plain step does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bpcli.fast import TWINS, wire
+from bpcli.fast.fused_update import fused_update
+from bpcli.fast.train_step import GradSink
+from bpcli.nn.graph import LayerGraph, Node
+from bpcli.nn.layer import LAYERS
+from bpcli.nn.optim import OPTIMIZERS
+
+BATCH = 4
+TOLERANCE = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-6)}
+
+
+def _twin_cases():
+    for name, fast in TWINS.items():
+        for i, (options, shape) in enumerate(LAYERS.get(name).examples):
+            for dtype in (np.float64, np.float32):
+                yield pytest.param(name, options, shape, dtype, id=f"{name}-{i}-{np.dtype(dtype).name}")
+
+
+def _pair(name, options, shape, dtype, seed=0):
+    """(reference layer, fast layer, inputs): built from one seed, so with equal parameters."""
+    layers = []
+    for cls in (LAYERS.get(name), TWINS.get(name)):
+        layer = cls(**options)
+        layer.name = name
+        multi = layer.n_inputs != 1
+        layer.build([tuple(s) for s in shape] if multi else tuple(shape), np.random.default_rng(seed), dtype)
+        layers.append(layer)
+    rng = np.random.default_rng(seed + 1)
+    for key, p in layers[0].params.items():  # away from the neutral init (b = 0), the same in both
+        p += rng.standard_normal(p.shape).astype(dtype)
+        np.copyto(layers[1].params[key], p)
+    shapes = list(shape) if layers[0].n_inputs != 1 else [shape]
+    xs = [rng.standard_normal((BATCH,) + tuple(s)).astype(dtype) for s in shapes]
+    return layers[0], layers[1], xs
+
+
+def _forward(layer, xs):
+    if layer.stochastic:
+        layer.rng = np.random.default_rng(7)  # the same noise in both
+    return layer.forward(*xs) if layer.n_inputs != 1 else layer.forward(xs[0])
+
+
+def _dxs(layer, dout):
+    dx = layer.backward(dout)
+    return [np.array(d, copy=True) for d in (dx if layer.n_inputs != 1 else (dx,))]
+
+
+def test_every_twin_subclasses_its_reference_and_says_what_it_speeds_up():
+    assert {"dense", "relu", "conv2d", "maxpool2d"} <= set(TWINS.names())
+    for name, fast in TWINS.items():
+        assert issubclass(fast, LAYERS.get(name)), name
+        doc = (fast.__dict__.get("__doc__") or "").strip()
+        assert doc and "\n" not in doc, name
+
+
+@pytest.mark.parametrize("name,options,shape,dtype", list(_twin_cases()))
+def test_twin_equals_its_reference_in_training(name, options, shape, dtype):
+    reference, fast, xs = _pair(name, options, shape, dtype)
+    tol = TOLERANCE[dtype]
+    out_ref, out_fast = np.array(_forward(reference, xs), copy=True), _forward(fast, xs)
+    assert out_fast.dtype == out_ref.dtype == dtype
+    np.testing.assert_allclose(out_fast, out_ref, **tol, err_msg="forward")
+    kinks_ref, kinks_fast = reference.kink_state(), fast.kink_state()
+    assert (kinks_ref is None) == (kinks_fast is None)
+    if kinks_ref is not None:
+        np.testing.assert_array_equal(np.asarray(kinks_fast), np.asarray(kinks_ref), err_msg="kink_state")
+    dout = np.random.default_rng(9).standard_normal(out_ref.shape).astype(dtype)
+    dout_before = dout.copy()
+    dx_ref, dx_fast = _dxs(reference, dout), _dxs(fast, dout)
+    np.testing.assert_array_equal(dout, dout_before, err_msg="backward modified dout")
+    for a, b in zip(dx_fast, dx_ref):
+        assert a.dtype == dtype
+        np.testing.assert_allclose(a, b, **tol, err_msg="dx")
+    assert set(fast.grads) >= set(fast.params)
+    for key in reference.params:
+        assert fast.grads[key].dtype == dtype
+        np.testing.assert_allclose(fast.grads[key], reference.grads[key], **tol, err_msg=key)
+
+
+@pytest.mark.parametrize("name,options,shape,dtype", list(_twin_cases()))
+def test_twin_equals_its_reference_in_eval_mode(name, options, shape, dtype):
+    reference, fast, xs = _pair(name, options, shape, dtype)
+    _forward(reference, xs), _forward(fast, xs)  # batchnorm: running statistics move, in both
+    reference.training = fast.training = False
+    out_ref = np.array(_forward(reference, xs), copy=True)
+    np.testing.assert_allclose(_forward(fast, xs), out_ref, **TOLERANCE[dtype])
+    for layer in (reference, fast):  # eval mode caches nothing
+        with pytest.raises(RuntimeError, match="without a training-mode forward"):
+            layer.backward(np.ones_like(out_ref))
+
+
+def _fused_cases():
+    for case in _twin_cases():
+        if TWINS.get(case.values[0]).fusable_grads:
+            for opt in ("sgd", "momentum"):
+                yield pytest.param(*case.values, opt, id=f"{case.id}-{opt}")
+
+
+@pytest.mark.parametrize("name,options,shape,dtype,opt", list(_fused_cases()))
+def test_the_fused_optimizer_step_lands_where_the_plain_step_does(name, options, shape, dtype, opt):
+    reference, fast, xs = _pair(name, options, shape, dtype)
+    plain = OPTIMIZERS.get(opt)(reference.params, lr=0.1)
+    fused_opt = OPTIMIZERS.get(opt)(fast.params, lr=0.1)
+    update = fused_update(fused_opt)
+    assert update is not None
+    rng = np.random.default_rng(3)
+    for _ in range(3):  # momentum: the velocity's beta · v term is exercised from the second step
+        out = _forward(reference, xs)
+        _forward(fast, xs)
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        reference.backward(dout)
+        plain.step(reference.grads)
+        sinks = {k: GradSink(*update.target(fused_opt, k)) for k in fast.fusable_grads if k in fast.params}
+        fast.grad_sinks = sinks
+        fast.backward(dout)
+        fast.grad_sinks = None
+        taken = {k for k, sink in sinks.items() if sink.taken}
+        assert taken == set(sinks)
+        for k in taken:
+            update.finish(fused_opt, k)
+        fused_opt.step(fast.grads, skip=taken)
+    for key in reference.params:
+        np.testing.assert_allclose(fast.params[key], reference.params[key], **TOLERANCE[dtype], err_msg=key)
+
+
+def test_optimizers_that_cannot_fuse_say_so():
+    params = {"w": np.zeros(3)}
+    assert fused_update(OPTIMIZERS.get("nesterov")(params)) is None  # needs v before and after
+    assert fused_update(OPTIMIZERS.get("adam")(params)) is None
+
+
+# --- the fast tier's own promises ------------------------------------------------------------
+
+def _flagged_cases(flag):
+    for name, cls in TWINS.items():
+        if getattr(cls, flag):
+            for i, (options, shape) in enumerate(cls.examples):
+                yield pytest.param(name, options, shape, id=f"{name}-{i}")
+
+
+@pytest.mark.parametrize("name,options,shape", list(_flagged_cases("fresh_output")))
+def test_fresh_output_layers_return_arrays_nobody_else_holds(name, options, shape):
+    """`fresh_output` lets the next layer write into the output: so it must share no memory with
+    the input or the previous output, and scribbling over it must not change backward."""
+    _, layer, xs = _pair(name, options, shape, np.float64)
+    first = _forward(layer, xs)
+    out = _forward(layer, xs)
+    assert not any(np.shares_memory(out, x) for x in xs)
+    assert not np.shares_memory(out, first)
+    dout = np.random.default_rng(2).standard_normal(out.shape)
+    clean = _dxs(layer, dout)
+    clean_grads = {k: g.copy() for k, g in layer.grads.items()}
+    out[...] = np.nan
+    for a, b in zip(clean, _dxs(layer, dout)):
+        np.testing.assert_array_equal(a, b)
+    for k, g in layer.grads.items():
+        np.testing.assert_array_equal(g, clean_grads[k])
+
+
+@pytest.mark.parametrize("name,options,shape", list(_flagged_cases("scratch_dx")))
+def test_scratch_dx_layers_never_read_the_dx_they_returned(name, options, shape):
+    """`scratch_dx` lets the layer below write into the returned dx: so it must share no memory
+    with dout, the input or the params, and scribbling over it must not change the next backward."""
+    _, layer, xs = _pair(name, options, shape, np.float64)
+    out = _forward(layer, xs)
+    dout = np.random.default_rng(2).standard_normal(out.shape)
+    dx = layer.backward(dout)
+    for other in [dout, *xs, *layer.params.values(), *layer.grads.values()]:
+        assert not np.shares_memory(dx, other)
+    clean, clean_grads = dx.copy(), {k: g.copy() for k, g in layer.grads.items()}
+    dx[...] = np.nan
+    np.testing.assert_array_equal(layer.backward(dout), clean)
+    for k, g in layer.grads.items():
+        np.testing.assert_array_equal(g, clean_grads[k])
+
+
+def _fast_graph(nodes, input_shape):
+    graph = LayerGraph(nodes, input_shape, dtype=np.float64, seed=0)
+    wire(graph)
+    return graph
+
+
+def _dense_relu_dense():
+    return [Node("d0", TWINS.get("dense")(units=4)), Node("r", TWINS.get("relu")(), ["d0"]),
+            Node("d1", TWINS.get("dense")(units=3), ["r"])]
+
+
+def test_alone_relu_never_overwrites_its_input_and_keeps_no_mask_in_eval_mode():
+    relu = TWINS.get("relu")()
+    x = np.array([[-1.0, 2.0, -3.0]])
+    relu.training = False
+    np.testing.assert_array_equal(relu.forward(x), [[0.0, 2.0, 0.0]])
+    assert relu.kink_state() is None
+    np.testing.assert_array_equal(x, [[-1.0, 2.0, -3.0]])
+
+
+def test_wire_lets_relu_work_in_place_only_where_nobody_else_reads_the_arrays():
+    graph = _fast_graph(_dense_relu_dense(), (5,))
+    d0, relu, d1 = (n.layer for n in graph.nodes)
+    assert relu.may_overwrite_input and not d0.may_overwrite_input  # the data is the caller's array
+    assert relu.may_overwrite_dout and not d1.may_overwrite_dout  # d1's dout is the caller's
+    forked = _fast_graph(
+        [Node("h", TWINS.get("dense")(units=4)), Node("r", TWINS.get("relu")(), ["h"]),
+         Node("t", TWINS.get("tanh")(), ["h"]), Node("out", LAYERS.get("add")(), ["r", "t"])], (5,))
+    assert not forked.nodes[1].layer.may_overwrite_input  # tanh reads h too
+    after_tanh = _fast_graph([Node("t", TWINS.get("tanh")()), Node("r", TWINS.get("relu")(), ["t"])], (5,))
+    assert not after_tanh.nodes[1].layer.may_overwrite_input  # tanh caches the array it returns
+
+
+def test_in_place_relu_gives_the_reference_values_and_gradients_and_leaves_data_and_dout_alone():
+    rng = np.random.default_rng(3)
+    fast = _fast_graph(_dense_relu_dense(), (5,))
+    reference = LayerGraph([Node("d0", LAYERS.get("dense")(units=4)), Node("r", LAYERS.get("relu")(), ["d0"]),
+                            Node("d1", LAYERS.get("dense")(units=3), ["r"])], (5,), dtype=np.float64, seed=0)
+    x = rng.standard_normal((7, 5))
+    x_before = x.copy()
+    dout = rng.standard_normal((7, 3))
+    dout_before = dout.copy()
+    np.testing.assert_allclose(fast.forward(x), reference.forward(x), rtol=1e-12)
+    np.testing.assert_allclose(fast.backward(dout), reference.backward(dout), rtol=1e-12)
+    np.testing.assert_array_equal(x, x_before)
+    np.testing.assert_array_equal(dout, dout_before)
+    for key, g in reference.grads().items():
+        np.testing.assert_allclose(fast.grads()[key], g, rtol=1e-12, err_msg=key)
+
+
+def test_forked_relu_branch_still_sees_the_dense_output_unchanged():
+    rng = np.random.default_rng(4)
+    g = _fast_graph(
+        [Node("h", TWINS.get("dense")(units=4)), Node("r", TWINS.get("relu")(), ["h"]),
+         Node("t", TWINS.get("tanh")(), ["h"]), Node("out", LAYERS.get("add")(), ["r", "t"])], (3,))
+    x = rng.standard_normal((5, 3))
+    h = x @ g.params()["h.W"] + g.params()["h.b"]
+    np.testing.assert_allclose(g.forward(x), np.maximum(h, 0) + np.tanh(h))
