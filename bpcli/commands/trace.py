@@ -43,6 +43,15 @@ def trace_command(
     export_tables: Optional[Path] = typer.Option(
         None, "--export-tables", help="Also save the terminal tables as FILE.svg or FILE.html."
     ),
+    dout: Optional[str] = typer.Option(
+        None, "--dout", help="Upstream gradient of a non-scalar f (default ones: the gradient of sum(f))."
+    ),
+    jacobian: bool = typer.Option(
+        False, "--jacobian", help="Form each gate's Jacobian when small and check Jᵀ·dout = VJP."
+    ),
+    jacobian_limit: int = typer.Option(
+        4096, "--jacobian-limit", help="Largest Jacobian (entries) --jacobian forms.", min=1, max=1_000_000
+    ),
 ) -> None:
     """Trace an expression: its graph, forward pass and every backward step.
 
@@ -50,6 +59,12 @@ def trace_command(
     with its formula, the product sent down and the += where a variable is used twice. The
     final table checks every gradient against a central difference. Exit 1 when a value or
     gradient is nan or inf (a warning names the gate); exit 2 on a bad expression or value.
+
+    Vectors and matrices: give a value as a list ([1,2,3], [[1,2],[3,4]]), a seeded
+    constructor (randn(3,4), rand, zeros, ones, eye(3), arange(4)) or a file (@W.npy,
+    @X.csv). Then @ is the matrix product, x.T the transpose, sum/mean/max(x, axis=1)
+    reduce, S[y] picks one entry per row, softmax and logsumexp work on the last axis;
+    each gate shows its shapes and the vector-Jacobian product it uses.
 
     \b
     Examples:
@@ -62,6 +77,11 @@ def trace_command(
       bpcli trace "x*x*y" x=3 y=2 --export trace.html   (step through backward)
       bpcli trace "(x+y)*z" --export-tables tables.svg
       bpcli trace @big_expression.txt x=1 --format json   (too long for the command line)
+      bpcli trace "W2@max(0, W1@x)" "W1=randn(4,3)" "W2=randn(2,4)" "x=[1,0,2]"
+      bpcli trace "mean(logsumexp(X@W+b) - (X@W+b)[y])" "X=randn(5,3)" "W=randn(3,4)" \\
+          "b=zeros(4)" "y=[0,1,2,3,0]"
+      bpcli trace "max(0, x)" "x=randn(4096)"
+      bpcli trace "x*y" "x=[1,2]" "y=[[3],[4]]" --jacobian
     """
     check_format(fmt, TRACE_FORMATS)
     for option, path in (("--export", export), ("--export-tables", export_tables)):
@@ -75,18 +95,29 @@ def trace_command(
 
     from bpcli.expr.report import trace_expression
 
-    report = trace_expression(expression, pairs, seed=seed, expand=expand)
+    report = trace_expression(
+        expression, pairs, seed=seed, expand=expand, dout=dout,
+        jacobian_limit=jacobian_limit if jacobian else None,
+    )
+    tensor = getattr(report, "tensor", False)
+    if tensor and export is not None:
+        from bpcli.errors import UsageError
+
+        raise UsageError(
+            "--export draws circuits of scalars; for vectors and matrices use --export-tables "
+            "(the tables as .svg or .html) or --format dot"
+        )
 
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if fmt == "json":
-        from bpcli.render.trace_json import render_json
+        from bpcli.render.trace_json import render_json, render_tensor_json
 
-        sys.stdout.write(render_json(report) + "\n")
+        sys.stdout.write((render_tensor_json if tensor else render_json)(report) + "\n")
     elif fmt == "dot":
-        from bpcli.render.trace_dot import render_dot
+        from bpcli.render.trace_dot import render_dot, render_tensor_dot
 
-        sys.stdout.write(render_dot(report))
+        sys.stdout.write((render_tensor_dot if tensor else render_dot)(report))
     if export is not None:
         _export_circuit(report, export)
     if fmt == "rich" or export_tables is not None:
@@ -151,7 +182,12 @@ def _render_rich(report, *, to_stdout: bool, export: Optional[Path]) -> None:
         from rich.console import Console
 
         console = Console(file=io.StringIO(), record=True, width=100)
-    render_rich(report, console)
+    if getattr(report, "tensor", False):
+        from bpcli.render.trace_tensor_rich import render_tensor_rich
+
+        render_tensor_rich(report, console)
+    else:
+        render_rich(report, console)
     if export is not None:
         if export.suffix.lower() == ".svg":
             import re
