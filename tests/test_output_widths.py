@@ -36,7 +36,8 @@ def render(args, width):
 
 
 def words(text: str) -> set[str]:
-    return set(BOX.split(text)) - {""}
+    """Whitespace-separated words, without the punctuation a different layout may put after them."""
+    return {w.rstrip(",;:") for w in BOX.split(text)} - {""}
 
 
 def assert_nothing_cut(narrow: str, wide: str, width: int) -> None:
