@@ -10,12 +10,13 @@ read by `json` and regular expressions, never evaluated.
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import Any
 
 from bpcli.errors import UsageError
+
+# json and pathlib are imported where a tensor is read: `trace` of scalars only needs
+# is_tensor_text, and its start-up pays for every module imported here.
 
 MAX_ENTRIES = 10_000_000  # the budget of one value (80 MB in float64)
 MAX_CSV_BYTES = 200_000_000
@@ -31,21 +32,22 @@ def is_tensor_text(text: str) -> bool:
     return stripped.startswith(("[", "@")) or bool(_CALL.match(stripped))
 
 
-def parse_tensor(name: str, text: str, *, seed: int = 0, index: int = 0, base_dir: Path = Path(".")):
+def parse_tensor(name: str, text: str, *, seed: int = 0, index: int = 0, base_dir=None):
     """The array a tensor form names, float64; a UsageError saying what is wrong otherwise.
 
     `seed` and `index` (the variable's position) seed the random constructors, so each variable
     gets its own stream and the same command gives the same numbers.
     """
     import numpy as np
+    from pathlib import Path
 
-    array = _parse(name, text, seed, index, base_dir)
+    array = _parse(name, text, seed, index, Path(".") if base_dir is None else Path(base_dir))
     if not np.all(np.isfinite(array)):
         raise UsageError(f"value of '{name}' must be finite numbers: it has nan or inf")
     return array
 
 
-def _parse(name: str, text: str, seed: int, index: int, base_dir: Path):
+def _parse(name: str, text: str, seed: int, index: int, base_dir):
     import numpy as np
 
     stripped = text.strip()
@@ -101,6 +103,8 @@ def _check_budget(name: str, shape: tuple) -> None:
 
 
 def _nested_list(name: str, text: str):
+    import json
+
     import numpy as np
 
     if len(text) > 8 * MAX_ENTRIES:
@@ -118,6 +122,8 @@ def _nested_list(name: str, text: str):
 
 def _list_shape(name: str, data: Any) -> tuple:
     """The shape of a nested list, walking it level by level (no recursion); ragged is an error."""
+    import json
+
     shape: list[int] = []
     level = [data]
     while True:
@@ -141,7 +147,7 @@ def _list_shape(name: str, data: Any) -> tuple:
     return tuple(shape)
 
 
-def _from_file(name: str, path: Path):
+def _from_file(name: str, path):
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return _from_npy(name, path)
@@ -150,7 +156,7 @@ def _from_file(name: str, path: Path):
     raise UsageError(f"value of '{name}': @{path} must be a .npy or .csv file")
 
 
-def _from_npy(name: str, path: Path):
+def _from_npy(name: str, path):
     import numpy as np
 
     try:
@@ -172,7 +178,7 @@ def _from_npy(name: str, path: Path):
     return np.asarray(array, dtype=float)
 
 
-def _from_csv(name: str, path: Path):
+def _from_csv(name: str, path):
     import numpy as np
 
     try:
