@@ -19,7 +19,7 @@ from bpcli.expr.graph import CONSTANT, NAMED_CONSTANTS, VARIABLE, ExprGraph
 from bpcli.expr.interpret import NUMPY, backward, forward
 from bpcli.expr.ops import OPS
 from bpcli.expr.tensor_ops import check_index_values, elementwise_nonzeros, shape_text
-from bpcli.expr.values import is_tensor_text, parse_tensor
+from bpcli.expr.values import as_tensor, is_tensor_text, parse_tensor
 
 JACOBIAN_LIMIT = 4096  # --jacobian forms Jacobians with at most this many entries
 SMALL = 64  # tensors up to this size are checked entry by entry
@@ -148,7 +148,9 @@ def resolve_tensor_inputs(graph: ExprGraph, assignments, seed: int):
         if name in given:
             raise UsageError(f"'{name}' is given twice")
         index = graph.variables.index(name)
-        if is_tensor_text(text):
+        if not isinstance(text, str):  # from Python: bpcli.trace("W@x", W=np.ones((2, 3)), ...)
+            given[name] = as_tensor(name, text)
+        elif is_tensor_text(text):
             given[name] = parse_tensor(name, text, seed=seed, index=index)
         else:
             given[name] = np.array(parse_value(name, text))
