@@ -34,7 +34,7 @@ def test_every_builtin_spec_passes_its_own_sanity_check(name):
 @pytest.mark.parametrize(
     "loss, units, classes, fragment",
     [("softmax_cross_entropy", 3, 2, "gives 3 scores per example, but the data has 2 classes"),
-     ("svm", 2, 3, "gives 2 scores per example, but the data has 3 classes"),
+     ("svm", 2, 3, "3 classes but the model has 2 outputs"),
      ("bce_with_logits", 2, 2, "gives 2 scores per example, but the data has 2 classes and bce_with_logits needs 1"),
      ("bce_with_logits", 1, 3, "bce_with_logits is for 2 classes")],
 )
