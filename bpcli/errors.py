@@ -90,8 +90,8 @@ class SpecError(BpcliError):
         super().__init__("\n".join(p.render() for p in self.problems))
 
     def render(self) -> str:
-        """One `file:line:col: path: message` line per problem, like a compiler."""
-        return self.message
+        """One `error: file:line:col: path: message` line per problem, like a compiler."""
+        return "\n".join(f"error: {p.render()}" for p in self.problems)
 
 
 class DataError(BpcliError):

@@ -46,7 +46,7 @@ def test_broken_spec_exits_2_with_the_problem_at_its_line(case: Path):
     lines = result.stderr.splitlines()
     for where, fragment in expects:
         prefix = f"{where}:" if where.startswith("<") else f"{case}:{where}:"
-        matching = [ln for ln in lines if ln.startswith(prefix)]
+        matching = [ln for ln in lines if ln.startswith("error: " + prefix)]
         assert matching, f"no problem reported at {prefix}\n{result.stderr}"
         assert any(fragment in ln for ln in matching), f"{fragment!r} not at {prefix}\n{result.stderr}"
 
@@ -55,5 +55,5 @@ def test_every_problem_is_reported_at_once_with_line_and_column():
     case = CATALOGUE / "several-problems-at-once.yaml"
     result = runner.invoke(app, ["show", str(case)])
     assert result.exit_code == 2
-    assert re.search(rf"^{re.escape(str(case))}:4:5: model\.0\.type: unknown layer 'rellu'", result.stderr, re.M)
-    assert re.search(rf"^{re.escape(str(case))}:6:11: train\.epochs: must be at least 1, got 0$", result.stderr, re.M)
+    assert re.search(rf"^error: {re.escape(str(case))}:4:5: model\.0\.type: unknown layer 'rellu'", result.stderr, re.M)
+    assert re.search(rf"^error: {re.escape(str(case))}:6:11: train\.epochs: must be at least 1, got 0$", result.stderr, re.M)

@@ -130,7 +130,8 @@ def test_show_json_has_the_spec_and_every_layer():
 def test_show_a_missing_file_lists_the_builtin_specs():
     result = runner.invoke(app, ["show", "no-such-spec.yaml"])
     assert result.exit_code == 2
-    assert "no-such-spec.yaml: spec file not found; built-in specs:" in result.stderr
+    assert "error: no-such-spec.yaml: spec file not found" in result.stderr
+    assert "built-in specs:" in result.stderr
     assert "spiral" in result.stderr and "residual" in result.stderr
 
 
@@ -138,7 +139,7 @@ def test_show_without_a_config_shows_the_spiral_with_overrides():
     result = runner.invoke(app, ["show", "optimizer.lr=0.25", "--format", "json"])
     assert result.exit_code == 0, result.stderr
     out = json.loads(result.stdout)
-    assert out["source"].endswith("spiral.yaml")
+    assert out["source"] == "built-in spec spiral" and out["path"].endswith("spiral.yaml")
     assert out["spec"]["optimizer"]["lr"] == 0.25
 
 

@@ -75,7 +75,7 @@ def test_bad_overrides_exit_2_and_name_the_override(tmp_path, override, message)
     spec_file.write_text(CHAIN + "optimizer: {type: sgd, lr: 1.0}\n")
     result = runner.invoke(app, ["show", str(spec_file), override])
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"<override {override}>"), result.stderr
+    assert result.stderr.startswith(f"error: <override {override}>"), result.stderr
     assert message in result.stderr
 
 

@@ -161,7 +161,7 @@ def test_ctrl_c_saves_a_checkpoint_exits_130_and_the_run_resumes(tmp_path):
 
 
 def test_overfit_flag_reports_the_loss_going_near_zero(tmp_path):
-    result = runner.invoke(app, ["train", "--overfit", "20", "--quiet", "--out", str(tmp_path / "r")])
+    result = runner.invoke(app, ["train", "--overfit", "20", "--out", str(tmp_path / "r")])
     assert result.exit_code == 0, result.output
     line = next(l for l in result.stdout.splitlines() if l.startswith("overfit check"))
     assert "(20 examples)" in line and line.endswith("near zero, ok")

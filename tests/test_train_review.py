@@ -71,7 +71,7 @@ def test_plot_that_fails_to_save_after_training_keeps_the_run_and_exits_2(tmp_pa
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(plots, "save_png", fail)
-    result = runner.invoke(app, ["train", "train.epochs=2", "--quiet", "--plot", str(tmp_path / "p.png"),
+    result = runner.invoke(app, ["train", "train.epochs=2", "--plot", str(tmp_path / "p.png"),
                                  "--out", str(tmp_path / "r")])
     assert result.exit_code == 2
     assert "cannot save the plot" in result.stderr and "Permission denied" in result.stderr

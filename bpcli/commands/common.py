@@ -105,7 +105,13 @@ def make_console(stderr: bool = False, record: bool = False):
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
+    columns = os.environ.get("COLUMNS", "")
+    valid = columns.isdigit() and int(columns) > 0  # a bad COLUMNS is ignored, as Rich does
     width = None
     if not stream.isatty():
-        width = int(os.environ.get("COLUMNS", "100"))
+        width = int(columns) if valid else 100
+    elif columns and not valid:
+        import shutil
+
+        width = shutil.get_terminal_size().columns if columns.isdigit() else None
     return Console(file=stream, record=record, width=width, soft_wrap=False, highlight=False)

@@ -29,7 +29,7 @@ def gradcheck_command(
     h_sweep: bool = typer.Option(False, "--h-sweep", help="Show the error at the worst entry for h = 1e-1 … 1e-10 and the convergence order measured (2 for a right gradient)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for sampled entries, directions, inputs (default: the spec's seed, else 0)."),
     batch: int = typer.Option(8, "--batch", help="Examples of the spec's data in the checked batch."),
-    fmt: str = typer.Option("rich", "--format", help=FORMATS_HELP),
+    fmt: str = typer.Option("rich", "--format", "-f", help=FORMATS_HELP),
 ) -> None:
     """Compare analytic gradients (backward passes) with numerical ones (float64, or float32).
 

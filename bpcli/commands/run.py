@@ -25,9 +25,9 @@ def train_command(
         None, metavar="[CONFIG] [NAME=VALUE]...",
         help="A spec file or built-in name (default: spiral), then dotted overrides like optimizer.lr=0.1.",
     ),
-    out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default: runs/NAME-TIMESTAMP)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: runs/NAME-TIMESTAMP)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on stdout (errors still go to stderr); with --format json, only the JSON."),
     overfit: Optional[int] = typer.Option(None, "--overfit", metavar="N", help="Sanity check: train on N examples (no regularization) and show the loss goes near zero."),
     plot: Optional[Path] = typer.Option(None, "--plot", metavar="FILE.png", help="Also save the curves (and decision boundary) as an image: .png, .svg, .pdf ... (needs the 'plot' extra)."),
     fmt: str = typer.Option("rich", "--format", "-f", help=FORMATS_HELP),
@@ -71,6 +71,8 @@ def train_command(
             if seed is not None:
                 overrides.append(f"seed={seed}")
             spec = load_spec(config or "spiral", overrides)
+            if not quiet:
+                console.print(f"spec: {spec.origin}", markup=False, highlight=False, soft_wrap=True)
             name = Path(config).stem if config else "spiral"
             run = train_spec(spec, name=name, out=out, callbacks=callbacks, overfit=overfit)
     except TrainingInterrupted as err:
@@ -145,20 +147,21 @@ def _render(run, summary, history, surface, console, json_mode: bool, quiet: boo
 
         print(json.dumps(summary))
         return
-    if not quiet:
-        width = console.width
-        final = summary["final"]
-        series = {"train": [h["train_loss"] for h in history], "val": [h["val_loss"] for h in history]}
-        console.print(line_chart(series, title="data loss (without regularization)", color=color, width=width,
-                                 finals={"train": final.get("train_loss")}))
-        if any(h["train_accuracy"] is not None for h in history):
-            acc = {"train": [h["train_accuracy"] for h in history], "val": [h["val_accuracy"] for h in history]}
-            console.print(line_chart(acc, title="accuracy", color=color, width=width,
-                                     finals={"train": final.get("train_accuracy")}))
-        if surface is not None:
-            console.print(decision_boundary(surface, run.data.X_train, run.data.y_train, color=color, width=width))
-        if saved_plot is not None:
-            console.print(f"plot saved to {saved_plot}", markup=False, highlight=False)
+    if quiet:  # nothing on stdout but what --format json asks for
+        return
+    width = console.width
+    final = summary["final"]
+    series = {"train": [h["train_loss"] for h in history], "val": [h["val_loss"] for h in history]}
+    console.print(line_chart(series, title="data loss (without regularization)", color=color, width=width,
+                             finals={"train": final.get("train_loss")}))
+    if any(h["train_accuracy"] is not None for h in history):
+        acc = {"train": [h["train_accuracy"] for h in history], "val": [h["val_accuracy"] for h in history]}
+        console.print(line_chart(acc, title="accuracy", color=color, width=width,
+                                 finals={"train": final.get("train_accuracy")}))
+    if surface is not None:
+        console.print(decision_boundary(surface, run.data.X_train, run.data.y_train, color=color, width=width))
+    if saved_plot is not None:
+        console.print(f"plot saved to {saved_plot}", markup=False, highlight=False)
     if run.overfit is not None:
         first = history[0]["train_loss"] if history else None
         render_overfit(console, summary, first)
@@ -220,8 +223,9 @@ def predict_command(
     out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE.csv", help="Write the predictions here (default: stdout); never the input file."),
     force: bool = typer.Option(False, "--force", help="Overwrite --out when it already exists."),
     checkpoint: str = typer.Option("last", "--checkpoint", metavar="last|best", help=CHECKPOINT_HELP),
+    fmt: str = typer.Option("csv", "--format", "-f", help="csv (a header row, one row per example) or json."),
 ) -> None:
-    """Predict classes (with probabilities) for the rows of a CSV file, as CSV.
+    """Predict classes (with probabilities) for the rows of a CSV file, as CSV or JSON.
 
     The training standardization is applied to the inputs. A file with one column more than
     the model's features (like the training CSV) has its label column skipped, with a note.
@@ -231,9 +235,11 @@ def predict_command(
       bpcli predict runs/spiral-20250101-120000 points.csv
       bpcli predict runs/spiral-20250101-120000 points.csv --out predictions.csv
       bpcli predict runs/spiral-20250101-120000 points.csv --out predictions.csv --force
+      bpcli predict runs/spiral-20250101-120000 points.csv --format json
     """
-    from bpcli.runs.predictions import check_output_path, predict, read_prediction_inputs, write_predictions_csv, write_predictions_file
+    from bpcli.runs.predictions import check_output_path, predict, read_prediction_inputs, write_predictions, write_predictions_file
 
+    fmt = check_format(fmt, ("csv", "json"))
     if out is not None:
         check_output_path(out, inputs, force)
     trained = _load(target, checkpoint)
@@ -242,7 +248,7 @@ def predict_command(
         print(note, file=sys.stderr)
     columns = predict(trained, X)
     if out is None:
-        write_predictions_csv(sys.stdout, columns)
+        write_predictions(sys.stdout, columns, fmt)
     else:
-        write_predictions_file(out, columns)
+        write_predictions_file(out, columns, fmt)
         print(f"{len(X)} predictions written to {out}", file=sys.stderr)

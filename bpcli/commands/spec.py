@@ -55,7 +55,7 @@ def show_command(
 
 @handles_errors
 def schema_command(
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to FILE instead of stdout."),
+    output: Optional[Path] = typer.Option(None, "--out", "-o", "--output", help="Write to FILE instead of stdout."),
 ) -> None:
     """Print the JSON Schema of a spec, for editor completion and checking.
 

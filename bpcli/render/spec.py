@@ -11,17 +11,18 @@ import yaml
 YAML_WIDTH = 96  # the resolved spec fits a 100-column terminal or pipe
 
 
-def spec_yaml(spec: dict[str, Any]) -> str:
+def spec_yaml(spec: dict[str, Any], width: int = YAML_WIDTH) -> str:
     """The resolved spec as YAML, keys in spec order: leaf mappings in flow style
-    (`data: {type: spiral, ...}`, wrapped) when every line fits YAML_WIDTH columns, else that
+    (`data: {type: spiral, ...}`, wrapped) when every line fits `width` columns, else that
     section in block style."""
     parts = []
     for key, value in spec.items():
         nested = isinstance(value, (dict, list))  # a lone scalar would come out as `{seed: 0}`
-        # PyYAML breaks a flow line only once it is past `width`, so aim below YAML_WIDTH
-        text = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=None if nested else False, width=80)
-        if max(len(line) for line in text.splitlines()) > YAML_WIDTH:
-            text = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=False, width=YAML_WIDTH)
+        # PyYAML breaks a flow line only once it is past `width`, so aim below it
+        text = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=None if nested else False,
+                              width=max(width * 5 // 6, 20))
+        if max(len(line) for line in text.splitlines()) > width:
+            text = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=False, width=width)
         parts.append(text)
     return "".join(parts)
 
@@ -35,8 +36,10 @@ def render_show_rich(summary, console) -> None:
     from rich.syntax import Syntax
     from rich.table import Table
 
-    console.print(f"# resolved spec: {summary.source}", markup=False)
-    text = spec_yaml(summary.spec)
+    from bpcli.render.fit import fit_table
+
+    console.print(f"# resolved spec: {summary.source}", markup=False, soft_wrap=True)  # one line: a YAML comment
+    text = spec_yaml(summary.spec, min(YAML_WIDTH, console.width - 1))
     if console.is_terminal:
         console.print(Syntax(text, "yaml", background_color="default"))
     else:
@@ -59,7 +62,7 @@ def render_show_rich(summary, console) -> None:
         table.add_row(*cells, _shape(row.output_shape), f"{row.params:,}")
     table.add_section()
     table.add_row("total", "", *([""] if graph else []), "", f"{summary.total_params:,}")
-    console.print(table)
+    console.print(fit_table(table, console.width))
 
 
 def _shape(shape) -> str:

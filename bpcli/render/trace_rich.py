@@ -13,6 +13,7 @@ from rich.text import Text
 from bpcli.expr.ops import OPS
 from bpcli.expr.printer import short_texts
 from bpcli.expr.report import TraceReport
+from bpcli.render.fit import fit_table
 from bpcli.render.trace_numbers import local_formula, num, precise, product_text, short_role
 
 ROW_LIMIT = 200  # more nodes than this: show the first and last HEAD_ROWS rows only
@@ -217,9 +218,9 @@ def gradients_table(report: TraceReport) -> Table:
 def render_rich(report: TraceReport, console: Console) -> None:
     """Print the whole trace to `console`."""
     console.print(_header(report))
-    console.print(forward_table(report))
+    console.print(fit_table(forward_table(report), console.width))
     if report.trace.steps:
-        console.print(backward_table(report))
+        console.print(fit_table(backward_table(report), console.width, break_before=("to",)))
         if len(report.graph) <= ROW_LIMIT:
             console.print(roles_legend(report))
     else:
@@ -229,7 +230,7 @@ def render_rich(report: TraceReport, console: Console) -> None:
     f = report.trace.output
     console.print(Text.assemble(("f = ", "bold"), (precise(f), "bold")))
     if report.graph.variables:
-        console.print(gradients_table(report))
+        console.print(fit_table(gradients_table(report), console.width))
     if any(c.status == "kink" for c in report.checks or ()):
         console.print(
             Text(

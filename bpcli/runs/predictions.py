@@ -59,8 +59,16 @@ def predict(trained: TrainedModel, X: np.ndarray) -> Dict[str, list]:
     return columns
 
 
-def write_predictions_csv(stream: TextIO, columns: Dict[str, list]) -> None:
-    """A header row, then one row per example; floats with 6 significant digits."""
+def write_predictions(stream: TextIO, columns: Dict[str, list], fmt: str = "csv") -> None:
+    """A header row, then one row per example; floats with 6 significant digits. With
+    fmt="json": {"columns": [...], "predictions": [{column: value} per example]}, full floats."""
+    if fmt == "json":
+        import json
+
+        names = list(columns)
+        rows = [dict(zip(names, row)) for row in zip(*(columns[n] for n in names))]
+        stream.write(json.dumps({"columns": names, "predictions": rows}) + "\n")
+        return
     writer = csv.writer(stream, lineterminator="\n")
     names = list(columns)
     writer.writerow(names)
@@ -80,12 +88,12 @@ def check_output_path(out: Path, inputs: Path, force: bool = False) -> None:
         raise UsageError(f"cannot write {out}: the directory {out.parent} does not exist")
 
 
-def write_predictions_file(out: Path, columns: Dict[str, list]) -> None:
+def write_predictions_file(out: Path, columns: Dict[str, list], fmt: str = "csv") -> None:
     """Write the table to `out` whole or not at all (temporary file + os.replace)."""
     from bpcli.atomic_file import atomic_writer
 
     text = io.StringIO()
-    write_predictions_csv(text, columns)
+    write_predictions(text, columns, fmt)
     try:
         with atomic_writer(out) as f:
             f.write(text.getvalue().encode("utf-8"))

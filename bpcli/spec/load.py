@@ -26,12 +26,16 @@ def builtin_names() -> list[str]:
 
 
 def resolve_source(source: Union[str, Path]) -> Path:
-    """A path that exists, else the built-in spec of that name, else a SpecError listing them."""
+    """The user's file first: the path as given, else NAME.yaml beside it; only when neither
+    exists the built-in spec of that name; else a SpecError with the closest built-in name."""
     path = Path(source)
     if path.is_file():
         return path
     name = str(source)
     name = name[:-5] if name.endswith(".yaml") else name
+    own = Path(f"{name}.yaml")
+    if own.is_file():
+        return own
     builtin = builtin_dir() / f"{name}.yaml"
     if "/" not in name and builtin.is_file():
         return builtin
@@ -39,15 +43,24 @@ def resolve_source(source: Union[str, Path]) -> Path:
     if kind:
         raise SpecError(SpecProblem(f"is {kind}, not a spec file", "", str(source)))
     what = "is a directory, not a spec file" if path.is_dir() else "not found"
+    from bpcli.errors import did_you_mean
+
     raise SpecError(
-        SpecProblem(f"spec file {what}; built-in specs: {', '.join(builtin_names())}", "", str(source))
+        SpecProblem(f"spec file {what}{did_you_mean(name, builtin_names())}; "
+                    f"built-in specs: {', '.join(builtin_names())}", "", str(source))
     )
 
 
+def is_builtin(path: Path) -> bool:
+    """True for a spec file of the packaged configs directory."""
+    return path.resolve().parent == builtin_dir().resolve()
+
+
 def load_spec(source: Union[str, Path], overrides: Iterable[str] = ()) -> Spec:
-    """Read, override and validate a spec file or built-in spec."""
+    """Read, override and validate a spec file or built-in spec (the user's file wins)."""
     path = resolve_source(source)
-    label = str(source) if Path(source).is_file() else str(path)
+    builtin = is_builtin(path) and not Path(source).is_file()
+    label = f"built-in spec {path.stem}" if builtin else str(path)
     try:
         data = read_limited(path, MAX_SPEC_BYTES, "spec file")
         text = data.decode("utf-8")
@@ -60,7 +73,9 @@ def load_spec(source: Union[str, Path], overrides: Iterable[str] = ()) -> Spec:
     except OSError as err:
         raise SpecError(SpecProblem(f"cannot read the spec: {err.strerror or err}", "", label)) from None
     raw, positions = parse_yaml(text, label)
-    return validate_spec(raw, positions, label, path.resolve().parent, list(overrides), path)
+    spec = validate_spec(raw, positions, label, path.resolve().parent, list(overrides), path)
+    spec.origin = label
+    return spec
 
 
 def load_spec_text(text: str, overrides: Iterable[str] = (), base_dir: Union[str, Path] = ".", file: str = "<spec>") -> Spec:

@@ -30,6 +30,7 @@ class SpecSummary:
     n_classes: Optional[int] = None
     layers: list[LayerRow] = field(default_factory=list)
     note: str = ""  # why the layer table is missing, when it is
+    path: str = ""  # the spec file ("source" names a built-in spec as "built-in spec NAME")
 
     @property
     def total_params(self) -> int:
@@ -38,6 +39,7 @@ class SpecSummary:
     def to_json(self) -> dict[str, Any]:
         return {
             "source": self.source,
+            "path": self.path,
             "spec": self.spec,
             "model": {
                 "form": self.model_form,
@@ -60,7 +62,8 @@ def summarize(spec: Spec) -> SpecSummary:
     from bpcli.errors import DataMissing
     from bpcli.spec.build import build_graph
 
-    summary = SpecSummary(spec.to_dict(), str(spec.path) if spec.path else "<spec>", spec.model_form)
+    source = spec.origin or (str(spec.path) if spec.path else "<spec>")
+    summary = SpecSummary(spec.to_dict(), source, spec.model_form, path=str(spec.path or ""))
     try:
         input_shape, summary.n_classes = data_shape(spec.data, base_dir=spec.base_dir, seed=spec.seed)
     except DataMissing as missing:

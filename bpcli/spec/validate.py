@@ -22,6 +22,20 @@ SECTIONS = ("seed", "data", "model", "loss", "regularization", "optimizer", "sch
 TYPED_SECTIONS = tuple(DEFAULT_SECTIONS)
 
 
+# what `SECTION: null` (in a file or as an override) means: off, never the default silently
+NULL_MEANS = {"regularization": {"type": "none"}, "schedule": {"type": "constant"}}
+
+
+def _explicit_null(raw: dict, name: str, problems: Problems):
+    """The section as given; an explicit null is NULL_MEANS[name], or a problem where null means nothing."""
+    if not (isinstance(raw, dict) and name in raw and raw[name] is None):
+        return raw.get(name) if isinstance(raw, dict) else None
+    if name in NULL_MEANS:
+        return dict(NULL_MEANS[name])
+    problems.add((name,), f"null is not a {name}: give its type (or leave the section out for the default)")
+    return None
+
+
 @dataclass
 class Spec:
     """A validated spec. Typed sections are plain dicts {"type": NAME, **every option}."""
@@ -37,6 +51,7 @@ class Spec:
     model_form: str = "list"  # "list" (a chain) or "graph" (named nodes)
     path: Optional[Path] = None  # the YAML file, None for text
     base_dir: Path = field(default_factory=Path.cwd)  # user layers and data files are relative to it
+    origin: str = ""  # how to name it to the user: its path, or "built-in spec NAME"
 
     @property
     def output_node(self) -> NodeSpec:
@@ -107,7 +122,8 @@ def validate_spec(
         if key not in SECTIONS:
             problems.add((key,), f"unknown section '{key}'{did_you_mean(str(key), SECTIONS)}; sections: {', '.join(SECTIONS)}", at_key=True)
     seed = check_seed(raw.get("seed"), problems)
-    typed = {name: check_section(name, raw.get(name), problems) for name in TYPED_SECTIONS}
+    typed = {name: check_section(name, _explicit_null(raw, name, problems), problems)
+             for name in TYPED_SECTIONS}
     train = check_train(raw.get("train"), problems)
     _check_fractions(typed.get("data"), problems)
     model, form = parse_model(raw.get("model"), problems, base_dir)
