@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Optional
 
+from bpcli.assignments import NUMBERS
 from bpcli.errors import UsageError, did_you_mean
 from bpcli.expr.graph import NAMED_CONSTANTS, ExprGraph, Trace
 from bpcli.expr.parse import parse
@@ -82,17 +83,6 @@ class TraceReport:
         return counts
 
 
-def parse_value(name: str, text: str) -> float:
-    """A NAME=VALUE value: a finite number, or a UsageError that says what was wrong."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"value of '{name}' is not a number: '{text}'") from None
-    if not math.isfinite(value):
-        raise UsageError(f"value of '{name}' must be a finite number, got '{text}'")
-    return value
-
-
 def resolve_inputs(
     graph: ExprGraph, assignments: Iterable[tuple[str, str]], seed: int
 ) -> tuple[dict[str, float], list[str]]:
@@ -112,7 +102,7 @@ def resolve_inputs(
             )
         if name in given:
             raise UsageError(f"'{name}' is given twice")
-        given[name] = parse_value(name, text)
+        given[name] = NUMBERS.parse(name, text)
     rng = None
     inputs: dict[str, float] = {}
     drawn: list[str] = []
