@@ -9,6 +9,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from bpcli.faults import crash_point
+
+
+TMP_SUFFIX = ".tmp"
+
+
+def remove_stale_temporaries(folder: Path | str) -> list[Path]:
+    """Delete the temporary files a killed writer left in `folder` (only call it while owning
+    the folder: another writer's temporary file looks the same)."""
+    removed = []
+    for tmp in Path(folder).glob(f".*{TMP_SUFFIX}"):
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError:
+            pass
+    return removed
+
 
 def new_file_mode() -> int:
     """The mode open() gives a new file: 0o666 & ~umask (0o644 with the usual umask 022)."""
@@ -21,15 +39,18 @@ def new_file_mode() -> int:
 def atomic_writer(path: Path | str, *, fsync: bool = False) -> Iterator[BinaryIO]:
     """Yield a binary file; on success it replaces `path`, on any error it is removed."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            crash_point(f"{path.name}:opened")
             yield f
             f.flush()
             if fsync:
                 os.fsync(f.fileno())
         os.chmod(tmp, new_file_mode())
+        crash_point(f"{path.name}:written")
         os.replace(tmp, path)
+        crash_point(f"{path.name}:replaced")
     except BaseException:
         try:
             os.unlink(tmp)

@@ -3,12 +3,21 @@ the run's position; written to a temporary file and renamed into place, read wit
 
 Layout inside the .npz (every entry a plain array; text is a 0-d unicode array):
   param/<name>, buffer/<name>, optim/<key>, sched/<key>, extra/<key>
-  meta   JSON text: epoch, step, position in the epoch, resolved spec, tracking state
+  bestparam/<name>, bestbuffer/<name>   (last only) the best weights so far, unless they are
+                                        the weights above (meta best_is_current)
+  meta   JSON text: epoch, step, position in the epoch, resolved spec, tracking state;
+         `best_record` {epoch, digest} in last.npz names the best weights it holds, `record` in
+         best.npz the ones that file holds
   rng    JSON text: {name: numpy bit_generator.state} (exact: JSON keeps Python ints whole)
+
+A set stays consistent at every instant because last.npz alone is complete: it carries the
+best weights itself, and best.npz (written after it, a copy for evaluate/predict/export) is
+trusted only when its record matches the one in last.npz (`best_of`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from dataclasses import dataclass, field
@@ -21,7 +30,10 @@ from bpcli.atomic_file import atomic_writer
 from bpcli.errors import DataError
 
 Arrays = Dict[str, np.ndarray]
-SECTIONS = {"param": "params", "buffer": "buffers", "optim": "optimizer", "sched": "schedule", "extra": "extra"}
+SECTIONS = {
+    "param": "params", "buffer": "buffers", "optim": "optimizer", "sched": "schedule", "extra": "extra",
+    "bestparam": "best_params", "bestbuffer": "best_buffers",
+}
 
 
 @dataclass
@@ -35,6 +47,34 @@ class Checkpoint:
     schedule: Arrays = field(default_factory=dict)
     extra: Arrays = field(default_factory=dict)
     rng: Dict[str, Any] = field(default_factory=dict)
+    best_params: Arrays = field(default_factory=dict)
+    best_buffers: Arrays = field(default_factory=dict)
+
+
+def weights_digest(params: Arrays, buffers: Arrays) -> str:
+    """A content hash of a set of weights (names, dtypes, shapes and bytes)."""
+    h = hashlib.blake2b(digest_size=16)
+    for prefix, arrays in (("param", params), ("buffer", buffers)):
+        for name in sorted(arrays):
+            a = np.ascontiguousarray(arrays[name])
+            h.update(f"{prefix}/{name}:{a.dtype.str}:{a.shape}".encode())
+            h.update(memoryview(a).cast("B"))
+    return h.hexdigest()
+
+
+def best_of(last: Checkpoint, best: Checkpoint | None) -> Checkpoint | None:
+    """The best weights of a run as a Checkpoint: `best` when its record matches the one
+    `last` carries, else the copy inside `last` (best.npz was older: a save was cut short).
+    None when the run has no best weights yet."""
+    record = last.meta.get("best_record")
+    if record is None:  # a checkpoint from before records: trust best.npz as it is
+        return best
+    if best is not None and best.meta.get("record") == record:
+        return best
+    meta = dict(last.meta, kind="best", record=record)
+    if last.meta.get("best_is_current"):
+        return Checkpoint(params=last.params, buffers=last.buffers, meta=meta, extra=last.extra)
+    return Checkpoint(params=last.best_params, buffers=last.best_buffers, meta=meta, extra=last.extra)
 
 
 def rng_state(rng: np.random.Generator) -> Dict[str, Any]:

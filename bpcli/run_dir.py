@@ -4,6 +4,10 @@
   metrics.jsonl        one JSON line per epoch (no clock times: equal runs give equal files)
   checkpoints/last.npz the latest state; checkpoints/best.npz the best weights so far
   summary.json         epochs, steps, train_seconds, run_dir, final {...} and more
+  .lock                held (fcntl.flock) by the one process training in it; records its pid
+
+The lock belongs to an open file, so the kernel drops it when its process dies, however it
+dies: a lock left by a killed run never blocks a resume.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from typing import Any, Dict, Iterable, Optional
 
 import yaml
 
+from bpcli.atomic_file import remove_stale_temporaries
 from bpcli.errors import UsageError
+from bpcli.faults import crash_point
 
 
 class RunDir:
@@ -30,14 +36,14 @@ class RunDir:
         self.checkpoints = self.path / "checkpoints"
         self.last = self.checkpoints / "last.npz"
         self.best = self.checkpoints / "best.npz"
+        self.lock_file = self.path / ".lock"
+        self._lock_fd: Optional[int] = None
 
     @classmethod
     def create(cls, name: str, out: Optional[Path | str] = None, root: Path | str = "runs") -> "RunDir":
         """A new run directory: `out` exactly, or root/NAME-YYYYmmdd-HHMMSS (made unique)."""
         if out is not None:
             run = cls(out)
-            if run.metrics_file.exists() or run.last.exists():
-                raise UsageError(f"{run.path} already holds a run; continue it with --resume {run.path} or pick another --out")
         else:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             base = Path(root) / f"{name}-{stamp}"
@@ -50,7 +56,55 @@ class RunDir:
             run.checkpoints.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise UsageError(f"cannot create run directory {run.path}: {_why(err, run.path)}") from None
+        run.lock()
+        if out is not None:
+            try:
+                run._refuse_existing_run()  # checked once it is ours: another run may be starting here
+            except UsageError:
+                run.unlock()
+                raise
         return run
+
+    def _refuse_existing_run(self) -> None:
+        if self.last.exists():
+            raise UsageError(f"{self.path} already holds a run; continue it with --resume {self.path} or pick another --out")
+        if self.metrics_file.exists():
+            raise UsageError(
+                f"{self.path} holds a run stopped before its first checkpoint; start it again with "
+                f"--resume {self.path} or pick another --out"
+            )
+
+    def lock(self) -> None:
+        """Own this run directory until `unlock` (or the process ends): a usage error naming the
+        pid of the process that owns it now. Clears temporary files left by killed saves."""
+        import fcntl
+
+        try:
+            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise UsageError(f"cannot write to the run directory {self.path}: {err.strerror or err}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise UsageError(
+                f"{self.path} is in use by another bpcli process (pid {holder}); wait for it to end "
+                "or pick another --out"
+            ) from None
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError:
+            pass  # the lock is what counts; the pid is for the message
+        self._lock_fd = fd
+        for folder in (self.path, self.checkpoints):
+            remove_stale_temporaries(folder)
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     @classmethod
     def existing(cls, path: Path | str) -> "RunDir":
@@ -72,6 +126,7 @@ class RunDir:
     def append_metrics(self, record: Dict[str, Any]) -> None:
         with open(self.metrics_file, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+        crash_point("metrics.jsonl:appended")
 
     def read_metrics(self) -> list[Dict[str, Any]]:
         if not self.metrics_file.is_file():
@@ -98,6 +153,7 @@ def _why(err: OSError, path: Path) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    from bpcli.atomic_file import atomic_writer
+
+    with atomic_writer(path) as f:
+        f.write(text.encode("utf-8"))

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-from bpcli.checkpoint import Checkpoint, rng_state, set_rng_state
+from bpcli.checkpoint import Checkpoint, best_of, rng_state, set_rng_state, weights_digest
 from bpcli.errors import BpcliError, SpecError, SpecProblem, TrainingDiverged
 from bpcli.nn.optim import OPTIMIZERS
 from bpcli.fast.train_step import TrainStep
@@ -211,8 +211,19 @@ class Trainer:
         self.best_value = math.inf  # signed: lower is better
         self.best_epoch: Optional[int] = None
         self.bad_epochs = 0
+        self.stopped_early = False
         self.best_params = {k: p.copy() for k, p in self.params.items()}
         self.best_buffers = {k: b.copy() for k, b in self._buffers().items()}
+        self._record: Optional[Dict[str, Any]] = None  # best_record() of the current best weights
+        self._best_saved: Optional[Dict[str, Any]] = None  # the record best.npz holds
+
+    def best_record(self) -> Optional[Dict[str, Any]]:
+        """{epoch, digest} naming the best weights so far (None before the first best)."""
+        if self.best_epoch is None:
+            return None
+        if self._record is None or self._record["epoch"] != self.best_epoch:
+            self._record = {"epoch": self.best_epoch, "digest": weights_digest(self.best_params, self.best_buffers)}
+        return self._record
 
     def _buffers(self) -> Dict[str, np.ndarray]:
         getter = getattr(self.model.graph, "buffers", None)
@@ -231,9 +242,18 @@ class Trainer:
             best_value=self.best_value,
             best_epoch=self.best_epoch,
             bad_epochs=self.bad_epochs,
+            stopped_early=self.stopped_early,
             history=self.history_dicts,
             kind="best" if best else "last",
         )
+        record = self.best_record()
+        # right after the epoch that set it, the best weights are the current ones: not stored twice
+        current = record is not None and self.best_epoch == self.epoch and self.position == 0
+        if best:
+            meta["record"] = record
+        elif record is not None:
+            meta.update(best_record=record, best_is_current=current)
+        embed = not best and record is not None and not current
         return Checkpoint(
             params=self.best_params if best else self.params,
             buffers=self.best_buffers if best else self._buffers(),
@@ -242,10 +262,13 @@ class Trainer:
             extra=self.extra_arrays,
             meta=meta,
             rng={"shuffle": rng_state(self.shuffle_rng), **layer_rngs},
+            best_params=self.best_params if embed else {},
+            best_buffers=self.best_buffers if embed else {},
         )
 
     def restore(self, ck: Checkpoint, best: Optional[Checkpoint] = None) -> None:
-        """Continue from a `last` checkpoint (and its run's `best` one, when there is one)."""
+        """Continue from a `last` checkpoint (and its run's `best` one, when there is one: used
+        only when it matches the record in `last`, which otherwise holds the best weights)."""
         for k, p in self.params.items():
             np.copyto(p, ck.params[k])
         for k, b in self._buffers().items():
@@ -263,13 +286,16 @@ class Trainer:
         self.epoch_rng = m.get("epoch_rng")
         self.best_value, self.best_epoch = float(m["best_value"]), m["best_epoch"]
         self.bad_epochs = int(m["bad_epochs"])
+        self.stopped_early = bool(m.get("stopped_early", False))
         self.history = [EpochMetrics(**h) for h in m["history"]]
         self.history_dicts = [h.to_dict() for h in self.history]
-        source = best if best is not None else ck
+        source = best_of(ck, best) or ck
         for k, p in self.best_params.items():
             np.copyto(p, source.params[k])
         for k, b in self.best_buffers.items():
             np.copyto(b, source.buffers[k])
+        self._record = None
+        self._best_saved = best.meta.get("record") if best is not None else None
 
     def interrupt(self) -> None:
         """Ask the loop to stop after the current step, save a checkpoint and raise TrainingInterrupted."""
@@ -335,6 +361,7 @@ class Trainer:
         sanity = None
         if resume is not None:
             self.restore(resume, resume_best)
+            self._save_best()  # repairs best.npz when a killed save left it behind last.npz
         else:
             sanity = self.sanity_check()
             cb.on_sanity(sanity)
@@ -343,7 +370,7 @@ class Trainer:
         steps_per_epoch = 1 if batch_size is None else -(-n_train // batch_size)
         cb.on_start(start_epoch=self.epoch, epochs=opts.epochs, steps_per_epoch=steps_per_epoch, n_train=n_train)
 
-        stopped_early = False
+        stopped_early = self.stopped_early  # True: a finished run whose last save was its final one
         previous_handler = self._install_sigint()
         started = time.perf_counter()
         try:
@@ -353,6 +380,7 @@ class Trainer:
         finally:
             self._restore_sigint(previous_handler)
         train_seconds = time.perf_counter() - started
+        self.stopped_early = stopped_early
 
         if opts.early_stopping is not None and self.best_epoch is not None:
             for k, p in self.params.items():
@@ -452,8 +480,15 @@ class Trainer:
         self.last_saved_epoch = self.epoch
         if self.save_last:
             self.save_last(self.checkpoint())
-        if self.save_best and self.best_epoch is not None:
+        self._save_best()
+
+    def _save_best(self) -> None:
+        """Write best.npz when it does not hold the current best weights (always after last.npz,
+        which carries them too: see bpcli/checkpoint.py)."""
+        record = self.best_record()
+        if self.save_best and record is not None and record != self._best_saved:
             self.save_best(self.checkpoint(best=True))
+            self._best_saved = record
 
     def _diverged(self, loss: float) -> None:
         where = f"epoch {self.epoch + 1}, step {self.step + 1}"
@@ -470,8 +505,7 @@ class Trainer:
         path = None
         if self.save_last:
             path = self.save_last(self.checkpoint())
-            if self.save_best and self.best_epoch is not None:
-                self.save_best(self.checkpoint(best=True))
+            self._save_best()
         raise TrainingInterrupted(
             f"interrupted at epoch {self.epoch + (1 if self.position else 0)}, step {self.step}",
             None if path is None else str(path),

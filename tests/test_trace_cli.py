@@ -122,12 +122,22 @@ def test_dot_output_has_value_and_gradient_on_every_node():
 
 
 @pytest.mark.parametrize("suffix, marker", [(".svg", "<svg"), (".html", "<html")])
-def test_export_writes_svg_or_html(tmp_path, suffix, marker):
+def test_export_tables_writes_the_terminal_tables_without_fetching_a_font(tmp_path, suffix, marker):
     target = tmp_path / f"trace{suffix}"
-    result = trace("3*(a+b*c)", "a=5", "b=4", "c=2", "--export", str(target))
+    result = trace("3*(a+b*c)", "a=5", "b=4", "c=2", "--export-tables", str(target))
     assert result.exit_code == 0, result.output
     text = target.read_text()
     assert marker in text and "Backward" in text
+    assert "url(\"http" not in text and "cdnjs" not in text  # no font fetched
+
+
+@pytest.mark.parametrize("suffix, marker", [(".svg", "<svg"), (".html", "<html")])
+def test_export_draws_the_circuit(tmp_path, suffix, marker):
+    target = tmp_path / f"circuit{suffix}"
+    result = trace("3*(a+b*c)", "a=5", "b=4", "c=2", "--export", str(target))
+    assert result.exit_code == 0, result.output
+    text = target.read_text()
+    assert marker in text and 'class="gate"' in text and ">*3</text>" in text
 
 
 def test_export_next_to_json_keeps_stdout_pure_json(tmp_path):
@@ -153,6 +163,8 @@ def test_expression_starting_with_minus_is_accepted():
         (["x*y", "x=inf"], "finite"),
         (["x*y", "--format", "xml"], "--format"),
         (["x*y", "--export", "out.png"], ".svg or .html"),
+        (["x*y", "--export-tables", "out.txt"], "--export-tables must end in .svg or .html"),
+        (["+".join(f"x{i}*y{i}" for i in range(200)), "--export", "big.svg"], "at most 300 gates"),
         (["sigmod(x)"], "did you mean 'sigmoid'"),
         (["max()"], "2 or more arguments"),
         ([""], "empty"),

@@ -44,7 +44,7 @@ def test_plain_output_has_the_sanity_check_one_line_per_epoch_curves_and_boundar
     assert [line.split()[1] for line in out.splitlines() if line.startswith("epoch ")] == ["1/4", "2/4", "3/4", "4/4"]
     assert "decision boundary" in out and "\x1b[" not in out
     run = tmp_path / "run"
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "metrics.jsonl", "spec.yaml", "summary.json"]
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "checkpoints", "metrics.jsonl", "spec.yaml", "summary.json"]
     assert {p.name for p in (run / "checkpoints").iterdir()} == {"last.npz", "best.npz"}
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 4
 

@@ -65,7 +65,7 @@ def train_command(
         if resume is not None:
             if config is not None or seed is not None or overfit is not None or out is not None:
                 raise UsageError("--resume continues a run with its own spec and seed; give only NAME=VALUE overrides with it")
-            run = resume_run(resume, overrides, callbacks=callbacks)
+            run = resume_run(resume, overrides, callbacks=callbacks, on_note=lambda text: print(text, file=sys.stderr))
         else:
             if seed is not None:
                 overrides.append(f"seed={seed}")

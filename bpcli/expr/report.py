@@ -12,6 +12,7 @@ from bpcli.assignments import NUMBERS
 from bpcli.errors import UsageError, did_you_mean
 from bpcli.expr.graph import NAMED_CONSTANTS, ExprGraph, Trace
 from bpcli.expr.parse import parse
+from bpcli.expr.values import is_tensor_text
 
 MAX_NODES = 1_000_000
 CHECK_BUDGET = 2_000_000  # node evaluations the central-difference check may spend
@@ -119,6 +120,11 @@ def resolve_inputs(
     return inputs, drawn
 
 
+def needs_tensors(graph: ExprGraph, assignments: Iterable[tuple[str, str]]) -> bool:
+    """Whether a trace needs the tensor engine: a tensor value, or a gate only tensors have."""
+    return bool(graph.tensor_gates) or any(is_tensor_text(text) for _, text in assignments)
+
+
 def central_differences(
     graph: ExprGraph, inputs: dict[str, float], gradients: dict[str, float]
 ) -> list[GradientCheck]:
@@ -157,12 +163,26 @@ def trace_expression(
     seed: int = 0,
     expand: bool = False,
     check: bool = True,
-) -> TraceReport:
-    """Parse, resolve inputs, run forward + recorded backward, and check against central differences."""
+    dout: Optional[str] = None,
+    jacobian_limit: Optional[int] = None,
+):
+    """Parse, resolve inputs, run forward + recorded backward, and check against central differences.
+
+    Scalars give a TraceReport (pure Python); a tensor value or a tensor gate (`@`, `.T`,
+    `sum(x, axis=1)`, `s[y]` ...) gives a TensorTraceReport (`bpcli.expr.tensor_trace`).
+    """
     graph = parse(text)
+    assignments = list(assignments)
+    if needs_tensors(graph, assignments) or dout is not None or jacobian_limit is not None:
+        if len(graph) > MAX_NODES:
+            raise UsageError(f"expression too large: {len(graph):,} nodes (limit {MAX_NODES:,})")
+        from bpcli.expr.tensor_trace import trace_tensors
+
+        return trace_tensors(graph, text, assignments, seed=seed, expand=expand, check=check,
+                             dout=dout, jacobian_limit=jacobian_limit)
     if len(graph) > MAX_NODES:
         raise UsageError(f"expression too large: {len(graph):,} nodes (limit {MAX_NODES:,})")
-    inputs, drawn = resolve_inputs(graph, list(assignments), seed)
+    inputs, drawn = resolve_inputs(graph, assignments, seed)
     notes = []
     if expand:
         graph = graph.expanded()

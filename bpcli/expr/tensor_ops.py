@@ -53,10 +53,11 @@ def _as_matrices(a, b):
 
 def _product_grad(g, a, b):
     """g reshaped to the 2-D product of `_as_matrices(a, b)` (the vector axes put back)."""
-    if a.ndim == 1:
-        g = np.expand_dims(g, -2)
+    g = np.asarray(g)
     if b.ndim == 1:
-        g = np.expand_dims(g, -1)
+        g = g[..., None]
+    if a.ndim == 1:
+        g = g[..., None, :]
     return g
 
 
@@ -138,16 +139,16 @@ def _reduce_check(shapes, options) -> Optional[str]:
 def _reduced_over(options) -> str:
     axis = options.get("axis")
     if axis is None:
-        return "every entry"
-    return {0: "every row", 1: "every column", -1: "the last axis"}.get(axis, f"axis {axis}")
+        return "to every entry"
+    return {-1: "along the last axis"}.get(axis, f"along axis {axis}")
 
 
 def _sum_formula(names, shapes, options):
-    return (f"dout copied to {_reduced_over(options)}",)
+    return (f"dout copied {_reduced_over(options)}",)
 
 
 def _mean_formula(names, shapes, options):
-    return (f"dout / N copied to {_reduced_over(options)}",)
+    return (f"dout / N copied {_reduced_over(options)}",)
 
 
 def _first_winner_mask(x, axis, larger: bool):
@@ -163,7 +164,7 @@ def _first_winner_mask(x, axis, larger: bool):
 
 
 def _chooser_formula(names, shapes, options):
-    return (f"dout routed to the winner of {_reduced_over(options)}, 0 elsewhere",)
+    return (f"dout routed to the winner {_reduced_over(options).replace('to every entry', 'of all entries')}, 0 elsewhere",)
 
 
 def _np_sum(x, axis=None, keepdims=False):
@@ -349,7 +350,7 @@ register(Op(
 ))
 register(Op(
     "logsumexp", np_forward=_np_logsumexp, vjps=(_logsumexp_vjp,),
-    vjp_formula=lambda n, s, o: ("dout ⊗ softmax(x) (per row)",),
+    vjp_formula=lambda n, s, o: (f"dout ⊗ softmax({n[0]}) (per row)",),
     role="softens max: each input of a row gets dout × its softmax weight",
     expansion=_expand_logsumexp, nonzeros=lambda p, a, out, **o: int(np.count_nonzero(_np_softmax(a[0]))),
     check_shapes=_last_axis_check,

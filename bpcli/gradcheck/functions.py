@@ -314,6 +314,12 @@ def loss_objective(fn: Callable, arguments: dict, *, wrt: Optional[list] = None,
         if isinstance(v, np.ndarray) and v.ndim >= 1 and not _is_checked(v):
             batch = int(v.shape[0])  # labels y: one per example
             break
+
+    def rebatch(n: int) -> Objective:
+        """The first n examples: every array argument whose first axis has the labels' length."""
+        cut = {k: (v[:n] if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == batch else v)
+               for k, v in {**arguments, **({} if own else checked)}.items()}
+        return loss_objective(fn, cut, wrt=wrt, dtype=dtype, label=label)
     reference = None
     if np.dtype(dtype) != np.float64 and not own:
         twin = loss_objective(fn, {**arguments, **{n: a.astype(np.float64) for n, a in checked.items()}},
@@ -328,4 +334,5 @@ def loss_objective(fn: Callable, arguments: dict, *, wrt: Optional[list] = None,
         label=label or what, params={shown[n]: checked[n] for n in names}, value=value,
         gradients=gradients, batch_size=batch, problems=problems, dtype=np.dtype(dtype),
         info=_copy_note(calls), reference=reference,
+        rebatch=rebatch if batch and batch > 1 and not own else None,
     )

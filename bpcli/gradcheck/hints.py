@@ -126,11 +126,13 @@ def _structure_hints(name: str, a: np.ndarray, n: np.ndarray, indices: list,
                 "entries where the numeric one is not, and right elsewhere: a path whose gradient "
                 "is not sent back (a branch dropped, a mask that blocks too much, windows or "
                 "positions the backward loop never visits)"]
-    if np.sum(wrong) >= 2 and np.all(~clear_n[wrong] & clear_a[wrong]):
-        return [f"{name}: the analytic gradient is non-zero at {int(np.sum(wrong))} of {len(a)} "
-                "entries where the numeric one is 0 (the loss does not depend on them), and right "
-                "elsewhere: a gate lets gradient through that should block it (relu's mask, the "
-                "entries of a pooling window that were not the max, units dropout removed)"]
+    leaking = wrong & ~clear_n & clear_a & (np.abs(a) > 1e3 * floor)
+    if np.sum(leaking) >= 2 and np.sum(leaking) * 2 >= np.sum(wrong):
+        rest = "and right elsewhere" if np.all(leaking[wrong]) else f"of {int(np.sum(wrong))} wrong ones"
+        return [f"{name}: the analytic gradient is non-zero at {int(np.sum(leaking))} of {len(a)} "
+                f"entries where the numeric one is 0 (the loss does not depend on them) {rest}: a "
+                "gate lets gradient through that should block it (relu's mask, the entries of a "
+                "pooling window that were not the max, units dropout removed)"]
     spatial = _spatial_hint(name, wrong, indices)
     if spatial:
         return [spatial]
@@ -190,7 +192,7 @@ def _grouped_ratio_hint(name: str, a: np.ndarray, n: np.ndarray, indices: list,
     ratios = a[clear] / n[clear]
     kept = [idx for idx, c in zip(indices, clear) if c]
     for axis, what in ((0, "row (example)"), (len(indices[0]) - 1, "column (feature)"), (1, "channel")):
-        if axis >= len(indices[0]) or (axis == 1 and len(indices[0]) < 4):
+        if axis >= len(indices[0]) or (what == "channel" and len(indices[0]) < 4):
             continue
         groups: dict = {}
         for idx, r in zip(kept, ratios):
@@ -245,11 +247,14 @@ def _spatial_hint(name: str, wrong: np.ndarray, indices: list) -> Optional[str]:
     H, W = int(hs.max()) + 1, int(ws.max()) + 1
     if H < 3 or W < 3:
         return None
-    border = (hs == 0) | (hs == H - 1) | (ws == 0) | (ws == W - 1)
-    if np.any(wrong) and np.all(border[wrong]) and np.any(~border):
-        return (f"{name}: only entries on the border (first or last row or column) are wrong, the "
-                "interior is right: padding — the gradient of the padded array is cropped at the "
-                "wrong offset, or the windows that overlap the padding are skipped")
+    for depth in (1, 2):
+        border = (hs < depth) | (hs >= H - depth) | (ws < depth) | (ws >= W - depth)
+        if np.any(wrong) and np.all(border[wrong]) and np.any(~border):
+            rows = "row or column" if depth == 1 else f"{depth} rows or columns"
+            return (f"{name}: only entries near the border (within the outer {rows}) are wrong, "
+                    "the interior is right: padding — the gradient of the padded array cropped at "
+                    "the wrong offset, or the windows that overlap the padding skipped or given "
+                    "the wrong part of the kernel")
     for period in (2, 3):
         if H < 2 * period and W < 2 * period:
             continue
@@ -257,7 +262,7 @@ def _spatial_hint(name: str, wrong: np.ndarray, indices: list) -> Optional[str]:
         for h, w, bad in zip(hs, ws, wrong):
             cells.setdefault((h % period, w % period), set()).add(bool(bad))
         if all(len(v) == 1 for v in cells.values()) and len({next(iter(v)) for v in cells.values()}) == 2:
-            bad_cells = sorted(k for k, v in cells.items() if True in v)
+            bad_cells = sorted((int(h), int(w)) for (h, w), v in cells.items() if True in v)
             return (f"{name}: the errors repeat with period {period} along the rows and columns "
                     f"(wrong at offsets {', '.join(map(str, bad_cells[:4]))}"
                     f"{' …' if len(bad_cells) > 4 else ''} of each {period}×{period} block): the "
@@ -273,7 +278,7 @@ def batch_one_hint(name: str, batch: int) -> str:
 
 
 def diagonal_hint(name: str) -> str:
-    return (f"{name}: for a one-hot upstream gradient the analytic gradient matches the numeric "
-            "one only on the diagonal of the Jacobian and is zero elsewhere: backward treats the "
-            "layer as elementwise and drops the cross terms ∂out_i/∂x_j (i ≠ j) that a softmax or a "
-            "normalization over several entries has")
+    return (f"{name}: with a one-hot upstream gradient (one row of the Jacobian) the analytic "
+            "gradient is zero off the diagonal of the Jacobian where the numeric one is not: "
+            "backward treats the layer as elementwise and drops the cross terms ∂out_i/∂x_j "
+            "(i ≠ j) that a softmax or a normalization over several entries has")

@@ -163,3 +163,117 @@ def _step_rows(report: TraceReport) -> list[str]:
             f'"inputs":[{",".join(sent_rows)}]}}'
         )
     return rows
+
+
+def _tensor(value) -> Any:
+    """An array as nested lists (non-finite entries as strings), a 0-d array as a number."""
+    import numpy as np
+
+    array = np.asarray(value, dtype=float)
+    if np.all(np.isfinite(array)):
+        return array.tolist()
+    flat = [_number(v) for v in array.reshape(-1).tolist()]
+    if array.ndim == 0:
+        return flat[0]
+    return np.array(flat, dtype=object).reshape(array.shape).tolist()
+
+
+def _shape(value) -> list:
+    import numpy as np
+
+    return list(np.shape(value))
+
+
+def tensor_document(report) -> dict:
+    """A TensorTraceReport as JSON data: the scalar keys, tensors as nested lists, and a
+    `shape` beside each value (`shapes` beside the `inputs` and `gradients` maps)."""
+    graph = report.graph
+    nodes = []
+    for node in graph.nodes:
+        value, grad = report.values[node.id], report.grads[node.id]
+        entry = {
+            "id": node.id,
+            "op": node.op,
+            "gate": graph.gate_label(node.id),
+            "label": graph.label(node.id),
+            "inputs": list(node.inputs),
+            "value": _tensor(value),
+            "shape": _shape(value),
+            "grad": None if grad is None else _tensor(grad),
+        }
+        if node.options:
+            entry["options"] = dict(node.options)
+        if node.op == "var":
+            entry["name"] = node.name
+        nodes.append(entry)
+    steps = []
+    for step in report.steps:
+        steps.append({
+            "node": step.node,
+            "op": graph.nodes[step.node].op,
+            "upstream": _tensor(step.upstream),
+            "upstream_shape": _shape(step.upstream),
+            "inputs": [
+                {
+                    "node": s.node,
+                    "formula": s.formula,
+                    "sent": _tensor(s.sent),
+                    "shape": _shape(s.sent),
+                    "accumulate": s.accumulated,
+                    "grad": _tensor(s.total),
+                    "jacobian": {
+                        "shape": [_shape_size(s.jacobian.out_shape), _shape_size(s.jacobian.in_shape)],
+                        "entries": s.jacobian.entries,
+                        "nonzeros": s.jacobian.nonzeros,
+                        "formed": None if s.jacobian.matrix is None else _tensor(s.jacobian.matrix),
+                        "max_rel_difference": s.jacobian.max_error,
+                    },
+                }
+                for s in step.inputs
+            ],
+        })
+    checks = None
+    if report.checks is not None:
+        checks = [
+            {
+                "name": c.name,
+                "indices": [list(i) for i in c.indices],
+                "analytic": [_number(float(c.analytic[i])) for i in c.indices],
+                "numeric": [_number(float(v)) for v in c.numeric],
+                "rel_error": _number(c.rel_error),
+                "sampled": c.sampled,
+                "status": c.status,
+            }
+            for c in report.checks
+        ]
+    gradients = report.gradients
+    return {
+        "expression": report.expression,
+        "expanded": report.expanded,
+        "inputs": {k: _tensor(v) for k, v in report.inputs.items()},
+        "shapes": {k: _shape(v) for k, v in report.inputs.items()},
+        "labels": sorted(report.labels),
+        "drawn": report.drawn,
+        "seed": report.seed,
+        "output": _tensor(report.output),
+        "output_shape": _shape(report.output),
+        "upstream": "dout" if report.dout_given else "ones",
+        "gradients": {k: _tensor(v) for k, v in gradients.items()},
+        "gradient_shapes": {k: _shape(v) for k, v in gradients.items()},
+        "checks": checks,
+        "warnings": report.warnings,
+        "notes": report.notes,
+        "nodes": nodes,
+        "steps": steps,
+    }
+
+
+def _shape_size(shape: tuple) -> int:
+    size = 1
+    for n in shape:
+        size *= n
+    return size
+
+
+def render_tensor_json(report) -> str:
+    return json.dumps(tensor_document(report), ensure_ascii=False, separators=(",", ":"))

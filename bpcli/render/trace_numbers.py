@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-import re
 from typing import Optional
 
 from bpcli.expr.graph import ExprGraph, InputStep
-from bpcli.expr.ops import OPS
+from bpcli.expr.formulas import local_formula as named_local_formula
 
 
 def num(value: Optional[float]) -> str:
@@ -56,19 +55,9 @@ def precise(value: Optional[float]) -> str:
     return f"{value:.6g}"
 
 
-_GATE_VARIABLE = re.compile(r"(?<![A-Za-z0-9_])([xy])(?![A-Za-z0-9_(])")
-
-
 def local_formula(graph: ExprGraph, gate_id: int, sent: InputStep) -> str:
-    """The local partial's formula, e.g. `-1/x²`, `σ(1-σ)`; a two-input gate's x and y are
-    replaced by its inputs' names (for `w1*x1`, ∂/∂w1 reads `x1`, not the table's `y`)."""
-    node = graph.nodes[gate_id]
-    formulas = OPS[node.op].formula
-    formula = formulas[sent.position] if sent.position < len(formulas) else formulas[0]
-    if OPS[node.op].arity != 2:
-        return formula
-    names = {"x": graph.label(node.inputs[0]), "y": graph.label(node.inputs[1])}
-    return _GATE_VARIABLE.sub(lambda m: names[m.group(1)], formula)
+    """The local partial's formula in the gate's input names (see `bpcli.expr.formulas`)."""
+    return named_local_formula(graph, gate_id, sent.position)
 
 
 def short_role(graph: ExprGraph, gate_id: int) -> str:

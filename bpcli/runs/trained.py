@@ -10,7 +10,7 @@ from typing import Any, List, Literal, Optional
 import numpy as np
 import yaml
 
-from bpcli.checkpoint import Checkpoint, load_checkpoint
+from bpcli.checkpoint import Checkpoint, best_of, load_checkpoint
 from bpcli.errors import DataError, UsageError
 from bpcli.run_dir import RunDir
 from bpcli.runs.training import model_dtype
@@ -67,6 +67,8 @@ def load_trained(path: Path | str, checkpoint: str = DEFAULT_CHECKPOINT) -> Trai
 
     path, run = checkpoint_of(Path(path), checkpoint)
     ck = load_checkpoint(path)
+    if run is not None and checkpoint == "best" and run.last.is_file():
+        ck = best_of(load_checkpoint(run.last), ck) or ck  # best.npz may trail a save cut short
     if "spec" not in ck.meta or "data" not in ck.meta:
         raise DataError(f"{path}: the checkpoint does not record its spec")
     spec = load_spec_text(yaml.safe_dump(ck.meta["spec"], sort_keys=False), file=f"{path} (spec)")

@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Optional
 import numpy as np
 
 from bpcli.checkpoint import Checkpoint, load_checkpoint
-from bpcli.errors import TrainingDiverged, UsageError
+from bpcli.errors import DataError, TrainingDiverged, UsageError
 from bpcli.run_dir import RunDir
 from bpcli.train import TrainCallbacks, Trainer, TrainingInterrupted, TrainResult
 
@@ -123,6 +123,14 @@ def train_spec(
     if overfit is not None:
         model.reg_strength = 0.0
     run = RunDir.create(name + ("-overfit" if overfit else ""), out, runs_root)
+    try:
+        return _train_fresh(spec, model, data, run, callbacks, overfit, on_trainer)
+    finally:
+        run.unlock()
+
+
+def _train_fresh(spec, model, data, run: RunDir, callbacks, overfit, on_trainer) -> Run:
+    """Train from the start in `run` (locked by the caller)."""
     run.write_spec(spec.to_dict(absolute_paths=True))
     run.metrics_file.write_text("", encoding="utf-8")
     trainer = _trainer(spec, model, data, run, callbacks, early_stopping=overfit is None)
@@ -138,20 +146,35 @@ def resume_run(
     *,
     callbacks: Optional[TrainCallbacks] = None,
     on_trainer: Optional[Callable[[Trainer], None]] = None,
+    on_note: Optional[Callable[[str], None]] = None,
 ) -> Run:
-    """Continue a run from its checkpoints/last.npz, in the same directory."""
+    """Continue a run from its checkpoints/last.npz, in the same directory; a run stopped
+    before its first checkpoint starts again from scratch (told through `on_note`)."""
+    run = RunDir.existing(path)
+    run.lock()
+    try:
+        return _resume_locked(run, overrides, callbacks, on_trainer, on_note)
+    finally:
+        run.unlock()
+
+
+def _resume_locked(run: RunDir, overrides, callbacks, on_trainer, on_note) -> Run:
     from bpcli.spec import build_model, load_spec
 
-    run = RunDir.existing(path)
-    if not run.last.is_file():
-        raise UsageError(f"{run.path} has no checkpoint to resume from ({run.last} is missing)")
     spec = load_spec(run.spec_file, list(overrides))
+    if not run.last.is_file():
+        dtype = model_dtype(spec)
+        data = load_dataset(spec, dtype)
+        model = build_model(spec, data.input_shape, data.n_classes, dtype)
+        if on_note:
+            on_note(f"{run.path} was stopped before its first checkpoint: training it again from the start")
+        return _train_fresh(spec, model, data, run, callbacks, None, on_trainer)
     last = load_checkpoint(run.last)
     _check_unfinished(run, last, spec.train.epochs)
     dtype = model_dtype(spec)
     data = load_dataset(spec, dtype)
     model = build_model(spec, data.input_shape, data.n_classes, dtype)
-    best = load_checkpoint(run.best) if run.best.is_file() else None
+    best = _readable_best(run)
     run.write_spec(spec.to_dict(absolute_paths=True))
     run.write_metrics(last.meta.get("history", []))
     trainer = _trainer(spec, model, data, run, callbacks)
@@ -161,14 +184,40 @@ def resume_run(
     return _finish(Run(result, run, model, data, spec))
 
 
+def _readable_best(run: RunDir) -> Optional[Checkpoint]:
+    """best.npz, or None when it is missing or unreadable (last.npz carries the best weights)."""
+    if not run.best.is_file():
+        return None
+    try:
+        return load_checkpoint(run.best)
+    except DataError:
+        return None
+
+
 def _check_unfinished(run: RunDir, last: Checkpoint, epochs: int) -> None:
-    """A usage error for a run that already trained `epochs` epochs: say how to extend it."""
+    """A usage error for a finished run (one whose summary.json describes its last save): say
+    how to extend it. A run killed after its final save but before its summary goes on, to
+    write the summary."""
     done = int(last.meta.get("epoch", 0))
-    if done >= epochs and not last.meta.get("position"):
-        raise UsageError(
-            f"{run.path} is complete ({done}/{epochs} epochs); to train it further give more epochs, "
-            f"e.g. bpcli train --resume {run.path} train.epochs={done + epochs}"
-        )
+    stopped_early = bool(last.meta.get("stopped_early"))
+    finished = stopped_early or (done >= epochs and not last.meta.get("position"))
+    summary = _readable_summary(run)
+    if not finished or summary is None or summary.get("steps") != last.meta.get("step"):
+        return
+    if stopped_early:
+        raise UsageError(f"{run.path} is complete: early stopping ended it after epoch {done}")
+    raise UsageError(
+        f"{run.path} is complete ({done}/{epochs} epochs); to train it further give more epochs, "
+        f"e.g. bpcli train --resume {run.path} train.epochs={done + epochs}"
+    )
+
+
+def _readable_summary(run: RunDir) -> Optional[Dict[str, Any]]:
+    try:
+        summary = run.read_summary()
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
 
 
 def _run(trainer: Trainer, run: RunDir, resume: Optional[Checkpoint] = None, best: Optional[Checkpoint] = None) -> TrainResult:
