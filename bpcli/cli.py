@@ -14,6 +14,7 @@ from bpcli.commands.options_errors import SpecCommand
 from bpcli.commands.run import evaluate_command, predict_command, train_command
 from bpcli.commands.spec import schema_command, show_command
 from bpcli.commands.trace import trace_command
+from bpcli.commands.weights import export_command, import_command
 
 app = typer.Typer(
     name="bpcli",
@@ -48,6 +49,8 @@ app.command("evaluate")(evaluate_command)
 app.command("predict")(predict_command)
 app.command("show", cls=SpecCommand)(show_command)
 app.command("schema")(schema_command)
+app.command("export")(export_command)
+app.command("import")(import_command)
 
 
 def main() -> None:

@@ -45,3 +45,6 @@ class TrainOptions:
     # which layer implementations train: "fast" = the tested fast twins (bpcli/fast/),
     # "reference" = the readable layers of bpcli/nn/layers/ (same math, slower)
     kernels: Literal["fast", "reference"] = "fast"
+    # start from the weights in this .safetensors file (torch state_dict or bpcli names, as `bpcli
+    # export` writes them; every name and shape checked) instead of the initializers'
+    init_from: Optional[str] = None

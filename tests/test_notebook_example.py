@@ -33,7 +33,7 @@ def test_the_lecture_notebook_runs_and_shows_the_lecture():
     from jupyter_client.kernelspec import NATIVE_KERNEL_NAME  # ipykernel's, this interpreter
 
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=120, kernel_name=NATIVE_KERNEL_NAME,
+    client = nbclient.NotebookClient(notebook, timeout=300, startup_timeout=300, kernel_name=NATIVE_KERNEL_NAME,
                                      resources={"metadata": {"path": str(NOTEBOOK.parent)}})
     client.execute()
     code = [c for c in notebook.cells if c.cell_type == "code"]

@@ -35,7 +35,7 @@ def _extend(children):
     binary = st.tuples(st.sampled_from(sorted(BINARY)), children, partner).map(
         lambda t: (f"({t[1][0]} {t[0]} {t[2][0]})",
                    lambda env, f=BINARY[t[0]], g=t[1][1], h=t[2][1]: f(g(env), h(env))))
-    product = children.map(lambda t: (f"({t[0]})@M", lambda env, g=t[1]: g(env) @ env["M"]))
+    product = children.map(lambda t: (f"(({t[0]})@M)", lambda env, g=t[1]: g(env) @ env["M"]))
     transposed = children.map(lambda t: (f"(({t[0]}).T).T", lambda env, g=t[1]: g(env)))
     return st.one_of(unary, binary, product, transposed)
 

@@ -34,6 +34,8 @@ EXAMPLES = [
     ("tanh(x)*y + max(x, y) - x/2", dict(x=0.3, y=-0.7), True),
     ("(a*b + c*d)*(a - d) + exp(b)*log(c)", dict(a=1, b=2, c=3, d=4), False),
     ("1/(1+exp(-(w0*x0+w1*x1+w2)))*w0*x0", NEURON[1], False),
+    ("x", dict(x=2), False),
+    ("3", {}, False),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 from bpcli.cli import app
 
 runner = CliRunner()
+NEURON_ARGS = ("1/(1+exp(-(w0*x0+w1*x1+w2)))", "w0=2", "x0=-1", "w1=-3", "x1=-2", "w2=-3")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -111,14 +113,38 @@ def test_expand_and_fused_give_the_same_gradients_through_the_cli():
     assert "σ(1-σ) = 0.20" in fused_out
 
 
-def test_dot_output_has_value_and_gradient_on_every_node():
-    result = trace("(x+y)*z", "x=-2", "y=5", "z=-4", "--format", "dot")
+def test_dot_is_the_lecture_circuit():
+    result = trace(*NEURON_ARGS, "--format", "dot")
     assert result.exit_code == 0
     dot = result.stdout
     assert dot.startswith("digraph trace {") and dot.rstrip().endswith("}")
-    node_lines = [line for line in dot.splitlines() if re.match(r"  n\d+ \[", line)]
-    assert len(node_lines) == 5 and all("value" in l and "grad" in l for l in node_lines)
-    assert "n0 -> n2" in dot and "grad -4" in dot
+    gates = re.findall(r'shape=circle, fixedsize=true, width=0.55, label="([^"]+)"', dot)
+    assert sorted(gates) == sorted(["*", "*", "+", "+", "*-1", "exp", "+1", "1/x"])
+    assert 'label="1"' not in dot  # the constant is folded into its +1 gate
+    assert "value" not in dot and "grad" not in dot and "(n" not in dot  # no clutter
+    edges = [line for line in dot.splitlines() if "->" in line]
+    assert len(edges) == 13  # 12 wires between gates and inputs + the output
+    for line in edges:  # value in green above the gradient in red, beside the wire
+        assert re.search(r'<font color="#1b7a1b">[^<]+</font><br/><font color="#c62828">[^<]+</font>', line)
+    (w0,) = [e for e in edges if e.startswith("  n0 ->")]
+    assert w0.endswith('>2</font><br/><font color="#c62828">-0.20</font>>];')  # the lecture's w0
+
+
+def test_dot_forks_through_a_plus_equals_point():
+    dot = trace("x*x*y", "x=3", "y=2", "--format", "dot").stdout
+    assert "fork0 [shape=point" in dot and "+=</font>" in dot
+    assert re.search(r"n0 -> fork0 .*>3</font><br/><font[^>]*>12</font>", dot)  # 6 + 6
+    assert len(re.findall(r"fork0 -> n\d+ .*>3</font><br/><font[^>]*>6</font>", dot)) == 2
+
+
+def test_graphviz_reads_the_dot_output():
+    dot_program = shutil.which("dot")
+    if dot_program is None:
+        pytest.skip("Graphviz is optional")
+    dot = trace(*NEURON_ARGS, "--format", "dot").stdout
+    done = subprocess.run([dot_program, "-Tsvg"], input=dot, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "&#45;0.59</text>" in done.stdout  # x1's gradient, as a label of its own
 
 
 @pytest.mark.parametrize("suffix, marker", [(".svg", "<svg"), (".html", "<html")])

@@ -90,14 +90,14 @@ def _close(callbacks) -> None:
         close()
 
 
-def _save_plot(run, history, plot: Path, has_surface: bool) -> Optional[str]:
+def _save_plot(run, history, plot: Path, has_surface: bool, summary_final: dict) -> Optional[str]:
     """Save the picture; the error text when that fails (the run itself is kept)."""
     from bpcli.render.plots import save_png
     from bpcli.runs.surface import decision_surface
 
     fine = decision_surface(run.model, run.data.X_train, cols=300, rows=300) if has_surface else None
     try:
-        save_png(plot, history, fine, run.data.X_train, run.data.y_train)
+        save_png(plot, history, fine, run.data.X_train, run.data.y_train, final=summary_final)
     except (OSError, ValueError, RuntimeError) as err:
         why = getattr(err, "strerror", None) or str(err)
         return f"cannot save the plot to {plot}: {why} (the run itself is saved in {run.run_dir.path})"
@@ -110,16 +110,29 @@ def _report(run, console, json_mode: bool, quiet: bool, plot: Optional[Path], co
 
     summary = summary_of(run)
     history = [m.to_dict() for m in run.result.history]
-    surface = decision_surface(run.model, run.data.X_train)
-    plot_error = _save_plot(run, history, plot, surface is not None) if plot is not None else None
-    _render(run, summary, history, surface, console, json_mode, quiet, color)
+    surface = _terminal_surface(run, console.width)
+    plot_error = _save_plot(run, history, plot, surface is not None, summary["final"]) if plot is not None else None
+    saved = plot if plot is not None and plot_error is None else None
+    _render(run, summary, history, surface, console, json_mode, quiet, color, saved)
     if plot_error:
         raise UsageError(plot_error)
-    if plot is not None and not json_mode and not quiet:
-        console.print(f"plot saved to {plot}", markup=False, highlight=False)
 
 
-def _render(run, summary, history, surface, console, json_mode: bool, quiet: bool, color: bool) -> None:
+def _terminal_surface(run, width: int):
+    """The decision surface at the terminal's width and the data's aspect (None unless 2-D)."""
+    from bpcli.render.plots import surface_size
+    from bpcli.runs.surface import decision_surface
+
+    X = run.data.X_train
+    if X is None or X.ndim != 2 or X.shape[1] != 2 or len(X) == 0:
+        return None
+    span = X.max(axis=0) - X.min(axis=0)
+    cols, rows = surface_size(width, float(span[0]), float(span[1]))
+    return decision_surface(run.model, X, cols=cols, rows=rows)
+
+
+def _render(run, summary, history, surface, console, json_mode: bool, quiet: bool, color: bool, saved_plot: Optional[Path] = None) -> None:
+    """Pictures first, then the run's essentials (final metrics, where it was saved) last."""
     from bpcli.render.plots import decision_boundary, line_chart
     from bpcli.render.summary import render_overfit, render_summary
 
@@ -128,19 +141,24 @@ def _render(run, summary, history, surface, console, json_mode: bool, quiet: boo
 
         print(json.dumps(summary))
         return
+    if not quiet:
+        width = console.width
+        final = summary["final"]
+        series = {"train": [h["train_loss"] for h in history], "val": [h["val_loss"] for h in history]}
+        console.print(line_chart(series, title="data loss (without regularization)", color=color, width=width,
+                                 finals={"train": final.get("train_loss")}))
+        if any(h["train_accuracy"] is not None for h in history):
+            acc = {"train": [h["train_accuracy"] for h in history], "val": [h["val_accuracy"] for h in history]}
+            console.print(line_chart(acc, title="accuracy", color=color, width=width,
+                                     finals={"train": final.get("train_accuracy")}))
+        if surface is not None:
+            console.print(decision_boundary(surface, run.data.X_train, run.data.y_train, color=color, width=width))
+        if saved_plot is not None:
+            console.print(f"plot saved to {saved_plot}", markup=False, highlight=False)
     if run.overfit is not None:
         first = history[0]["train_loss"] if history else None
         render_overfit(console, summary, first)
     render_summary(console, summary)
-    if quiet:
-        return
-    series = {"train": [h["train_loss"] for h in history], "val": [h["val_loss"] for h in history]}
-    console.print(line_chart(series, title="data loss (without regularization)", color=color))
-    if any(h["train_accuracy"] is not None for h in history):
-        acc = {"train": [h["train_accuracy"] for h in history], "val": [h["val_accuracy"] for h in history]}
-        console.print(line_chart(acc, title="accuracy", color=color))
-    if surface is not None:
-        console.print(decision_boundary(surface, run.data.X_train, run.data.y_train, color=color))
 
 
 CHECKPOINT_HELP = "For a run directory: 'last' (the final weights, the ones summary.json describes) or 'best' (the best epoch's)."

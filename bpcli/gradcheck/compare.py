@@ -118,6 +118,7 @@ class Check:
     probe: Optional[object] = field(default=None, repr=False, compare=False)  # redo a difference (sweep)
     one_sided: Optional[tuple] = None  # (D−, D+) at the worst entry when it is at a kink
     precision: Optional[float] = None  # float32 checks: max|g32 − g64| / max|g64| of the analytic
+    kink_sides: list = field(default_factory=list)  # [(label, D−, D+, analytic)] first few kinked entries
 
     @property
     def passed(self) -> bool:
@@ -188,11 +189,16 @@ def judge(
         status = "zero" if negligible else "small"
     else:
         return Check(name, tuple(shape), 0, 0.0, "small", None, None, None)
-    if one_sided is not None and kinked[worst]:
-        sides = (float(one_sided[0][worst]), float(one_sided[1][worst]))
+    kink_sides = []
+    if one_sided is not None:
+        if kinked[worst]:
+            sides = (float(one_sided[0][worst]), float(one_sided[1][worst]))
+        kink_sides = [(labels[i], float(one_sided[0][i]), float(one_sided[1][i]), float(analytic[i]))
+                      for i in np.flatnonzero(kinked)[:3]]
     return Check(
         name, tuple(shape), n, max_rel, status, labels[worst], float(analytic[worst]),
         float(numeric[worst]), kinks=int(np.sum(kinked)), small=int(np.sum(small)), one_sided=sides,
+        kink_sides=kink_sides,
     )
 
 

@@ -161,8 +161,8 @@ def pair_objective(forward: Callable, backward: Callable, arguments: dict, *, se
     if not (isinstance(first, tuple) and len(first) == 2):
         raise UsageError(f"{what} must return (out, cache), got {type(first).__name__}")
     out = np.asarray(first[0])
-    if dout is None:
-        dout = np.random.default_rng(seed).standard_normal(out.shape)
+    if dout is None:  # its own stream: inputs drawn with `seed` must not equal dout
+        dout = np.random.default_rng((seed, 1)).standard_normal(out.shape)
     dout = np.asarray(dout).astype(dtype)
     dout64 = dout.astype(np.float64)
     names = list(checked)

@@ -125,21 +125,7 @@ def render_rich(result, console) -> None:
         drawn = f" (drawn with seed {report.seed}: {', '.join(result.drawn)})" if result.drawn else ""
         _note(console, "", f"at {values}{drawn}", "")
     for objective in report.objectives:
-        table = Table(title=f"{objective.label}  (loss {objective.loss:.6g})", title_justify="left",
-                      box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-        widest = max((len(c.name) for c in objective.checks), default=9)
-        table.add_column("parameter", no_wrap=True, min_width=min(widest, 32))  # names stay whole
-        columns = (("status", "left"), ("max rel err", "right"), ("worst index", "left"),
-                   ("analytic", "right"), ("numeric", "right"), ("shape", "left"), ("checked", "right"))
-        for column, justify in columns:
-            table.add_column(column, justify=justify, no_wrap=True,
-                             min_width=6 if column == "status" else None)
-        for c in objective.checks:
-            status = c.status + (f" ({c.kinks} kink)" if c.kinks and c.status != "kink" else "")
-            table.add_row(c.name, Text(status, style=STATUS_STYLE.get(c.status, "")),
-                          _err(c.max_rel_error), _index_text(c.worst_index), _g(c.analytic),
-                          _g(c.numeric), "×".join(map(str, c.shape)) or "scalar", str(c.entries))
-        console.print(table)
+        _render_checks(objective, console)
         for note in objective.notes:
             _note(console, "  problem: ", note, "bold red")
         for line in objective.info:
@@ -148,6 +134,14 @@ def render_rich(result, console) -> None:
         kinked = [(c, index, crossing) for c in objective.checks for index, crossing in c.kink_details]
         for c, index, crossing in kinked:
             _note(console, "  kink: ", f"{c.name}{_index_text(index)} — {crossing.describe()}", "cyan")
+        seen = {(c.name, index) for c, index, _ in kinked}
+        detected = [(c, side) for c in objective.checks for side in c.kink_sides if (c.name, side[0]) not in seen]
+        for c, (index, lower, upper, analytic) in detected:
+            lo, hi = sorted((lower, upper))
+            verdict = "between them: a valid subgradient" if lo <= analytic <= hi else "outside them"
+            _note(console, "  kink: ", f"{c.name}{_index_text(index)} — the slopes on either side differ "
+                  f"(left {lower:.5g}, right {upper:.5g}); the analytic {analytic:.5g} is {verdict}", "cyan")
+        kinked = kinked or detected
         if kinked:
             _note(console, "  ", KINK_NOTE, "cyan")
         for c in objective.checks:
@@ -159,6 +153,52 @@ def render_rich(result, console) -> None:
             _render_sweep(objective.sweep, console)
     style = "bold green" if report.passed else "bold red"
     _note(console, "", report.verdict(), style)
+
+
+def _natural_width(table) -> int:
+    """The width a table takes when nothing in it is wrapped or cut."""
+    import io
+
+    from rich.console import Console
+
+    wide = Console(file=io.StringIO(), width=10_000, color_system=None, record=True)
+    wide.print(table)
+    return max((len(line) for line in wide.export_text().splitlines()), default=0)
+
+
+def _status_text(c) -> str:
+    return c.status + (f" ({c.kinks} kink)" if c.kinks and c.status != "kink" else "")
+
+
+def _render_checks(objective, console) -> None:
+    """The checks as a table; as one block per gradient where the table would not fit whole."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    title = f"{objective.label}  (loss {objective.loss:.6g})"
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("parameter", no_wrap=True)
+    columns = (("status", "left"), ("max rel err", "right"), ("worst index", "left"),
+               ("analytic", "right"), ("numeric", "right"), ("shape", "left"), ("checked", "right"))
+    for column, justify in columns:
+        table.add_column(column, justify=justify, no_wrap=True)
+    for c in objective.checks:
+        table.add_row(c.name, Text(_status_text(c), style=STATUS_STYLE.get(c.status, "")),
+                      _err(c.max_rel_error), _index_text(c.worst_index), _g(c.analytic),
+                      _g(c.numeric), "×".join(map(str, c.shape)) or "scalar", str(c.entries))
+    _note(console, "", title, "bold")
+    if _natural_width(table) <= console.width:
+        console.print(table)
+        return
+    for c in objective.checks:  # narrow terminals: nothing is cut, each gradient on a few lines
+        console.print(Text.assemble(("  " + c.name, "bold"), "  ",
+                                    (_status_text(c), STATUS_STYLE.get(c.status, "")),
+                                    f"  max rel err {_err(c.max_rel_error)}"), no_wrap=True, crop=False)
+        _note(console, "    ", f"worst {_index_text(c.worst_index)}: analytic {_g(c.analytic)}, "
+              f"numeric {_g(c.numeric)}; shape {'×'.join(map(str, c.shape)) or 'scalar'}, "
+              f"{c.entries} checked", "")
+    console.print()
 
 
 def _precision_note(objective, console) -> None:
@@ -195,23 +235,23 @@ def _render_sweep(sweep, console) -> None:
     from rich.table import Table
 
     where = "" if sweep.where == () else _index_text(sweep.where)
-    table = Table(title=f"h sweep at {sweep.name}{where} (analytic {sweep.analytic:.10g})",
-                  title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("h", justify="right")
-    table.add_column("numeric", justify="right")
-    table.add_column("rel error", justify="right")
-    table.add_column("no floor", justify="right")
-    table.add_column("", justify="left")
+    _note(console, "", f"h sweep at {sweep.name}{where} (analytic {sweep.analytic:.10g})", "bold")
     best = sweep.best()
-    for p in sweep.points:
-        bar = "#" * max(0, min(16, int(round(16 + math.log10(p.rel_error))))) if p.rel_error > 0 else ""
-        mark = "  ← best" if p is best else ""
-        table.add_row(f"{p.h:.0e}", f"{p.numeric:.10g}", f"{p.rel_error:.1e}",
-                      f"{p.raw_rel_error:.1e}", bar + mark)
+    for bars in (True, False):  # the bars go first when the terminal is narrow
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for column in ("h", "numeric", "rel error", "no floor", ""):
+            table.add_column(column, justify="left" if column == "" else "right", no_wrap=True)
+        for p in sweep.points:
+            bar = "#" * max(0, min(16, int(round(16 + math.log10(p.rel_error))))) if p.rel_error > 0 and bars else ""
+            mark = ("  ← best" if bars else "←") if p is best else ""
+            table.add_row(f"{p.h:.0e}", f"{p.numeric:.10g}", f"{p.rel_error:.1e}",
+                          f"{p.raw_rel_error:.1e}", bar + mark)
+        if _natural_width(table) <= console.width:
+            break
     console.print(table)
     if sweep.floor > 0:
         _note(console, "  ", f"rel error = |a − n| / max(|a|, |n|, {sweep.floor:.1e}), the floor the "
-              "table used (round-off of one difference at its h, ×1e8), so the two agree there; "
+              "table used at its h (from the round-off of one difference), so the two agree there; "
               "no floor = |a − n| / max(|a|, |n|).", "")
     _note(console, "  ", "large h: truncation error (~h²); tiny h: round-off (~ε/h); the error is "
           "smallest in between.", "")

@@ -1,8 +1,12 @@
 """Pictures of a run: loss/accuracy curves and a 2-D decision boundary, as terminal text
-(Rich colours on a terminal, plain characters otherwise) or as a PNG through matplotlib.
+(Rich colours on a terminal, characters that carry the meaning without colour) or as one
+16:9 image through matplotlib.
 
 Nothing here computes anything about the model: the decision surface arrives as a grid of
 predicted classes (bpcli.runs.surface.decision_surface).
+
+Classes keep one colour everywhere (CLASS_COLORS, the Okabe-Ito palette, safe for colour-blind
+readers), and in the terminal also one region character and one point glyph each.
 """
 
 from __future__ import annotations
@@ -12,10 +16,16 @@ from typing import Dict, List, Optional, Sequence
 
 from rich.text import Text
 
-CLASS_COLORS = ["red", "green", "blue", "magenta", "cyan", "yellow", "bright_red", "bright_green", "bright_blue", "white"]
-REGION_CHARS = ".-~:+=^'\"`"
-POINT_CHARS = "0123456789"
-SERIES_MARKS = "*o+x#"
+# Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision deficiency
+CLASS_COLORS = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
+                "#999999", "#000000", "#882255"]
+REGION_CHARS = ".-:=+~^'\"`"  # background of each predicted class
+POINT_CHARS = "0123456789"  # a training point, by its true class
+MARKERS = "os^Dv<>pP*"  # PNG point marker of each class
+SERIES_MARKS = "*o"  # terminal glyph of the first and second series
+SERIES_STYLES = ["#56B4E9", "#E69F00"]
+BOTH_MARK = "@"  # both series in one character cell
+SERIES_COLORS = ["#0072B2", "#D55E00"]  # PNG lines: train, val
 
 PLOT_EXTRA_HINT = "--plot needs matplotlib: pip install 'bpcli[plot]' (or pip install matplotlib)"
 
@@ -57,8 +67,53 @@ def _finite(values: Sequence[Optional[float]]) -> List[float]:
     return [v for v in values if v is not None and math.isfinite(v)]
 
 
-def line_chart(series: Dict[str, Sequence[Optional[float]]], *, title: str, width: int = 60, height: int = 10, color: bool = True) -> Text:
-    """Curves over epochs on a character grid; each series gets its own mark (and colour)."""
+def _interpolate(values: Sequence[Optional[float]], t: float) -> Optional[float]:
+    """The series at fractional index t (linear between neighbours; None at a gap)."""
+    i = int(math.floor(t))
+    if i >= len(values) - 1:
+        return values[-1] if len(values) - 1 == round(t) else None
+    a, b = values[i], values[i + 1]
+    if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
+        near = values[round(t)]
+        return near if near is not None and math.isfinite(near) else None
+    return a + (b - a) * (t - i)
+
+
+def _epoch_axis(n: int, cols: int) -> str:
+    """Whole-epoch tick labels under a chart of `cols` columns spanning epochs 1..n."""
+    line = [" "] * (cols + 8)
+    last_end = -2
+    steps = [k * 10**e for e in range(8) for k in (1, 2, 5)]
+    every = next(step for step in steps if n / step <= max(cols // 6, 1))
+    epochs = sorted(set(list(range(1, n + 1, every)) + [n]))
+    def column(epoch: int) -> int:
+        return 0 if n == 1 else round((epoch - 1) * (cols - 1) / (n - 1))
+
+    last_start = min(column(n), cols - len(str(n)))  # the last epoch is always labelled
+    line[last_start:last_start + len(str(n))] = str(n)
+    for epoch in epochs[:-1]:
+        text, start = str(epoch), column(epoch)
+        if start <= last_end + 1 or start + len(text) + 1 >= last_start:
+            continue
+        line[start:start + len(text)] = text
+        last_end = start + len(text) - 1
+    return "".join(line).rstrip()
+
+
+def line_chart(
+    series: Dict[str, Sequence[Optional[float]]],
+    *,
+    title: str,
+    width: int = 80,
+    height: int = 10,
+    color: bool = True,
+    finals: Optional[Dict[str, Optional[float]]] = None,
+) -> Text:
+    """Curves over epochs on a character grid `width` columns wide (axis labels included).
+
+    Each series has its own glyph and colour, a cell both pass through shows BOTH_MARK, and
+    `finals` (the value after training, where it differs from the last epoch's mean) are
+    written under the chart, named as such."""
     series = {k: list(v) for k, v in series.items() if _finite(v)}
     if not series:
         return Text(f"{title}: nothing to plot")
@@ -67,37 +122,63 @@ def line_chart(series: Dict[str, Sequence[Optional[float]]], *, title: str, widt
     lo, hi = min(values), max(values)
     if hi - lo < 1e-12:
         hi = lo + 1.0
-    cols = max(min(width, n), 2)
-    grid: List[List[Optional[int]]] = [[None] * cols for _ in range(height)]
+    labels = [f"{hi:.4g}", f"{(hi + lo) / 2:.4g}", f"{lo:.4g}"]
+    label_width = max(len(t) for t in labels)
+    cols = max(width - label_width - 3, 10)
+    grid: List[List[set]] = [[set() for _ in range(cols)] for _ in range(height)]
     for s, values_ in enumerate(series.values()):
+        values_ = values_ + [None] * (n - len(values_))
         for c in range(cols):
-            i = min(round(c * (n - 1) / (cols - 1)), len(values_) - 1)
-            v = values_[i]
-            if v is None or not math.isfinite(v):
+            t = 0.0 if n == 1 else c * (n - 1) / (cols - 1)
+            v = _interpolate(values_, t)
+            if v is None:
                 continue
             r = height - 1 - round((v - lo) / (hi - lo) * (height - 1))
-            grid[r][c] = s
-    styles = ["cyan", "yellow", "magenta", "green", "red"]
-    label_width = max(len(f"{hi:.4g}"), len(f"{lo:.4g}"))
+            grid[r][c].add(s)
     out = Text()
-    legend = "   ".join(f"{SERIES_MARKS[i % len(SERIES_MARKS)]} {name}" for i, name in enumerate(series))
-    out.append(f"{title}   {legend}\n", style="bold" if color else "")
+    out.append(title, style="bold" if color else "")
+    names = list(series)
+    for i, name in enumerate(names):
+        out.append("   ")
+        out.append(SERIES_MARKS[i], style=f"bold {SERIES_STYLES[i]}" if color else "")
+        out.append(f" {name}")
+    if len(names) > 1:
+        out.append(f"   {BOTH_MARK} both")
+    out.append("\n")
     for r, row in enumerate(grid):
-        label = f"{hi:.4g}" if r == 0 else f"{lo:.4g}" if r == height - 1 else ""
+        label = labels[0] if r == 0 else labels[2] if r == height - 1 else labels[1] if r == height // 2 else ""
         out.append(f"{label:>{label_width}} |")
         for cell in row:
-            if cell is None:
+            if not cell:
                 out.append(" ")
+            elif len(cell) > 1:
+                out.append(BOTH_MARK, style="bold" if color else "")
             else:
-                out.append(SERIES_MARKS[cell % len(SERIES_MARKS)], style=styles[cell % len(styles)] if color else "")
+                s = next(iter(cell))
+                out.append(SERIES_MARKS[s], style=SERIES_STYLES[s] if color else "")
         out.append("\n")
-    out.append(" " * label_width + " +" + "-" * cols + "\n")
-    out.append(" " * label_width + f"  epoch 1{' ' * max(cols - 8 - len(str(n)), 1)}{n}")
+    pad = " " * (label_width + 1)
+    out.append(pad + "+" + "-" * cols + "\n")
+    out.append(pad + " " + _epoch_axis(n, cols) + "\n")
+    out.append(pad + " epoch")
+    shown = {k: v for k, v in (finals or {}).items() if v is not None and k in series}
+    if shown:
+        text = ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
+        out.append(f"\n{pad} after training: {text}; the curve: epoch means")
     return out
 
 
-def decision_boundary(surface, X, y, *, color: bool = True) -> Text:
-    """The predicted class of every cell (background) with the training points drawn over it."""
+def surface_size(width: int, x_range: float, y_range: float) -> tuple[int, int]:
+    """(cols, rows) of a terminal decision boundary `width` columns wide at equal aspect
+    (a character cell is about twice as tall as it is wide)."""
+    cols = max(min(width, 72), 20)
+    rows = round(cols * (y_range / x_range) / 2) if x_range > 0 else cols // 2
+    return cols, max(min(rows, 30), 6)
+
+
+def decision_boundary(surface, X, y, *, color: bool = True, width: int = 80) -> Text:
+    """The predicted class of every cell (a character per class) with the training points drawn
+    over it (their class digit); a legend names both. Readable with and without colour."""
     grid = surface.classes  # (rows, cols), row 0 = top (largest x2)
     rows, cols = grid.shape
     points: Dict[tuple, int] = {}
@@ -106,53 +187,111 @@ def decision_boundary(surface, X, y, *, color: bool = True) -> Text:
         r = int((surface.y_max - x2) / (surface.y_max - surface.y_min) * (rows - 1) + 0.5)
         if 0 <= r < rows and 0 <= c < cols:
             points[(r, c)] = int(label)
+    n_classes = max(getattr(surface, "n_classes", 0), int(grid.max()) + 1, int(max(y, default=0)) + 1)
     out = Text()
-    out.append("decision boundary (regions: predicted class; digits: training points by true class)\n",
-               style="bold" if color else "")
+    out.append("decision boundary", style="bold" if color else "")
+    out.append(" (x1 across, x2 up)\n")
     for r in range(rows):
         for c in range(cols):
             region = int(grid[r, c])
             label = points.get((r, c))
-            if color:
-                bg = f"on {CLASS_COLORS[region % len(CLASS_COLORS)]}"
-                if label is None:
-                    out.append(" ", style=f"dim {bg}")
-                else:
-                    out.append("●", style=f"bold white {bg}" if label == region else f"bold black {bg}")
+            if label is None:
+                out.append(REGION_CHARS[region % len(REGION_CHARS)],
+                           style=CLASS_COLORS[region % len(CLASS_COLORS)] if color else "")
             else:
-                out.append(REGION_CHARS[region % len(REGION_CHARS)] if label is None else POINT_CHARS[label % 10])
+                style = f"bold {CLASS_COLORS[label % len(CLASS_COLORS)]}" if color else ""
+                out.append(POINT_CHARS[label % 10], style=style + (" reverse" if color and label != region else ""))
         out.append("\n")
-    if not color:
-        key = ", ".join(f"'{REGION_CHARS[k % len(REGION_CHARS)]}' = class {k}" for k in range(int(grid.max()) + 1))
-        out.append(f"regions: {key}")
+    legend = Text("")
+    for k in range(n_classes):
+        entry = Text()
+        entry.append(f"class {k}: ")
+        entry.append(REGION_CHARS[k % len(REGION_CHARS)], style=CLASS_COLORS[k % len(CLASS_COLORS)] if color else "")
+        entry.append(" region, ")
+        entry.append(POINT_CHARS[k % 10], style=f"bold {CLASS_COLORS[k % len(CLASS_COLORS)]}" if color else "")
+        entry.append(" point")
+        if k:
+            legend.append("\n" if legend.cell_len - legend.plain.rfind("\n") + entry.cell_len + 4 > width else "    ")
+        legend.append_text(entry)
+    out.append_text(legend)
     return out
 
 
-def save_png(path, history: List[dict], surface=None, X=None, y=None) -> None:
-    """The curves (and the decision boundary for 2-D data) as one PNG figure."""
-    import matplotlib
+def save_png(path, history: List[dict], surface=None, X=None, y=None,
+             final: Optional[Dict[str, Optional[float]]] = None) -> None:
+    """The run's figure (see `figure`) written to `path` (any format matplotlib knows)."""
+    fig = figure(history, surface, X, y, final)
+    fig.savefig(path, dpi=150)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    panels = 3 if surface is not None else 2
-    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4))
+def figure(history: List[dict], surface=None, X=None, y=None,
+           final: Optional[Dict[str, Optional[float]]] = None):
+    """Curves and (for 2-D data) the decision boundary as one 16:9 figure: data loss and
+    accuracy stacked on the left, the boundary at equal aspect on the right (a Figure not
+    attached to pyplot, so nothing needs closing)."""
+    import numpy as np
+    from matplotlib.figure import Figure
+    from matplotlib.colors import ListedColormap
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
+
+    final = final or {}
+    fig = Figure(figsize=(12.8, 7.2), layout="constrained")
+    if surface is not None:
+        grid = fig.add_gridspec(2, 2, width_ratios=[1, 1.15])
+        curve_axes = [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0])]
+        boundary_ax = fig.add_subplot(grid[:, 1])
+    else:
+        grid = fig.add_gridspec(1, 2)
+        curve_axes = [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])]
+        boundary_ax = None
     epochs = [h["epoch"] for h in history]
-    for ax, metric in zip(axes, ("loss", "accuracy")):
-        for split in ("train", "val"):
+    titles = {"loss": "data loss (without regularization)", "accuracy": "accuracy"}
+    for ax, metric in zip(curve_axes, ("loss", "accuracy")):
+        for i, split in enumerate(("train", "val")):
             values = [h.get(f"{split}_{metric}") for h in history]
             pairs = [(e, v) for e, v in zip(epochs, values) if v is not None]
-            if pairs:
-                ax.plot(*zip(*pairs), label=split)
+            if not pairs:
+                continue
+            name = "train (mean over each epoch)" if split == "train" else split
+            ax.plot(*zip(*pairs), color=SERIES_COLORS[i], marker="o" if split == "train" else "s",
+                    markersize=3.5, linestyle="-" if split == "train" else "--", label=name)
+            after = final.get(f"{split}_{metric}")
+            if split == "train" and after is not None and epochs:
+                ax.plot([epochs[-1]], [after], marker="*", markersize=11, linestyle="none",
+                        color=SERIES_COLORS[i], markeredgecolor="black",
+                        label=f"train after training: {after:.4f}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if epochs:
+            ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)  # no tick at an epoch 0 that never ran
         ax.set_xlabel("epoch")
-        ax.set_title(metric)
-        ax.legend()
-    if surface is not None:
-        ax = axes[2]
+        ax.set_ylabel("accuracy" if metric == "accuracy" else "data loss")
+        ax.set_title(titles[metric])
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=9)
+    if boundary_ax is not None:
+        ax = boundary_ax
+        n_classes = max(getattr(surface, "n_classes", 0), int(surface.classes.max()) + 1,
+                        int(np.max(y)) + 1 if y is not None and len(y) else 0)
+        colors = [CLASS_COLORS[k % len(CLASS_COLORS)] for k in range(n_classes)]
+        cmap = ListedColormap(colors)
         ax.imshow(surface.classes, extent=(surface.x_min, surface.x_max, surface.y_min, surface.y_max),
-                  cmap="Spectral", alpha=0.35, aspect="auto")
-        ax.scatter(X[:, 0], X[:, 1], c=y, cmap="Spectral", s=12, edgecolors="k", linewidths=0.3)
-        ax.set_title("decision boundary")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+                  cmap=cmap, vmin=-0.5, vmax=n_classes - 0.5, alpha=0.35, interpolation="nearest",
+                  aspect="equal")
+        handles = []
+        for k in range(n_classes):
+            mask = np.asarray(y) == k
+            ax.scatter(X[mask, 0], X[mask, 1], color=colors[k], marker=MARKERS[k % len(MARKERS)], s=16,
+                       edgecolors="black", linewidths=0.4)
+            handles.append(Line2D([], [], color=colors[k], marker=MARKERS[k % len(MARKERS)], linestyle="none",
+                                  markeredgecolor="black", markeredgewidth=0.4, label=f"class {k}"))
+        handles.append(Patch(facecolor="white", edgecolor="grey", label="shading: predicted class"))
+        ax.legend(handles=handles, fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+        ax.set_xlim(surface.x_min, surface.x_max)
+        ax.set_ylim(surface.y_min, surface.y_max)
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
+        ax.set_title("decision boundary (points: training data by true class)")
+    return fig

@@ -1,57 +1,85 @@
-"""`bpcli trace --format dot`: a Graphviz digraph (no Graphviz needed to write it).
+"""`bpcli trace --format dot`: the lecture's circuit as a Graphviz digraph (no Graphviz needed
+to write it; `dot -Tsvg` draws it).
 
-Every node shows its value and its gradient; every edge carries the gradient sent back
-along it, like the lecture's diagrams (values forward, gradients backward).
+Gates are circles showing only their operation, constants fold into their gate (`+1`, `*-1`),
+every wire carries its value (green) above its gradient (red) as a label beside it, and a value
+that feeds two gates passes through a fork point marked `+=` (its gradient is the sum).
 """
 
 from __future__ import annotations
 
-import math
-
 from bpcli.expr.report import TraceReport
-
-
-def _g(value) -> str:
-    if value is None:
-        return "—"
-    if not math.isfinite(value):
-        return str(value)
-    return f"{value:.4g}"
+from bpcli.render.circuit import folded
+from bpcli.render.circuit_svg import GRAD_COLOR, VALUE_COLOR, WIRE_COLOR
+from bpcli.render.trace_numbers import num
 
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _wire_label(value: str, grad) -> str:
+    lines = f'<font color="{VALUE_COLOR}">{_html(value)}</font>'
+    if grad is not None:
+        lines += f'<br/><font color="{GRAD_COLOR}">{_html(grad)}</font>'
+    return f"<{lines}>"
+
+
 def render_dot(report: TraceReport) -> str:
     graph, trace = report.graph, report.trace
+    title = "f = " + report.expression if len(report.expression) < 200 else "f"
     lines = [
         "digraph trace {",
-        "  rankdir=LR;",
-        '  node [fontname="Helvetica", fontsize=11];',
-        '  edge [fontname="Helvetica", fontsize=9, fontcolor="firebrick"];',
-        f"  label={_quote('f = ' + report.expression if len(report.expression) < 200 else 'f')};",
+        "  rankdir=LR; bgcolor=white; nodesep=0.35; ranksep=0.45;",
+        f'  fontname="monospace"; labelloc=t; labeljust=l; label={_quote(title)};',
+        f'  node [fontname="monospace", fontsize=12, color="{WIRE_COLOR}"];',
+        f'  edge [fontname="monospace", fontsize=11, color="{WIRE_COLOR}", arrowsize=0.6];',
     ]
+    hidden: set[int] = set()
     for node in graph.nodes:
-        value, grad = trace.values[node.id], trace.grads[node.id]
-        if node.op == "var":
-            shape, title = "box", node.name
-        elif node.op == "const":
-            shape, title = "plaintext", graph.label(node.id)
-        else:
-            shape, title = "ellipse", f"{graph.gate_label(node.id)}  ({graph.label(node.id)})"
-        extra = ", peripheries=2" if node.id == graph.output else ""
-        label = f"{title}\\nvalue {_g(value)}\\ngrad {_g(grad)}"
-        lines.append(f'  n{node.id} [shape={shape}{extra}, label="{label}"];')
-    sent_along: dict[tuple[int, int], float] = {}
+        hidden |= folded(report, node.id)
+    sent = {}
     for step in trace.steps:
-        for sent in step.inputs:
-            sent_along[(step.node, sent.position)] = sent.sent
+        for s in step.inputs:
+            sent[(step.node, s.position)] = num(s.sent)
+    edges = [
+        (child, node.id, position)
+        for node in graph.nodes
+        for position, child in enumerate(node.inputs)
+        if child not in folded(report, node.id)
+    ]
+    fanout: dict[int, int] = {}
+    for child, _, _ in edges:
+        fanout[child] = fanout.get(child, 0) + 1
+    used = {graph.output} | set(fanout)
     for node in graph.nodes:
-        for position, child in enumerate(node.inputs):
-            back = sent_along.get((node.id, position))
-            attrs = f' [xlabel="{_g(back)}"]' if back is not None else ""
-            lines.append(f"  n{child} -> n{node.id}{attrs};")
+        if node.id in hidden or node.id not in used:
+            continue
+        if node.is_leaf:
+            name = node.name if node.op == "var" else graph.label(node.id)
+            lines.append(f"  n{node.id} [shape=plaintext, fontsize=14, label={_quote(name)}];")
+        else:
+            label = _quote(graph.gate_label(node.id))
+            lines.append(f'  n{node.id} [shape=circle, fixedsize=true, width=0.55, label={label}, '
+                         'style=filled, fillcolor="#fffdf5"];')
+    for node_id, count in fanout.items():
+        if count > 1:
+            grad = None if trace.grads[node_id] is None else num(trace.grads[node_id])
+            lines.append(f'  fork{node_id} [shape=point, width=0.07, xlabel=<<font color="{GRAD_COLOR}">+=</font>>];')
+            lines.append(f"  n{node_id} -> fork{node_id} [arrowhead=none, "
+                         f"label={_wire_label(num(trace.values[node_id]), grad)}];")
+    for child, gate, position in edges:
+        source = f"fork{child}" if fanout[child] > 1 else f"n{child}"
+        grad = None if trace.grads[child] is None else sent.get((gate, position), num(0.0))
+        lines.append(f"  {source} -> n{gate} [label={_wire_label(num(trace.values[child]), grad)}];")
+    out = graph.output
+    grad = None if trace.grads[out] is None else num(trace.grads[out])
+    lines.append('  output [shape=plaintext, label=""];')
+    lines.append(f"  n{out} -> output [label={_wire_label(num(trace.values[out]), grad)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

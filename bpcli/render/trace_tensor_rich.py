@@ -36,6 +36,11 @@ def tensor_text(value, limit: int = SHOWN_ENTRIES, number=num) -> str:
     return f"min {number(float(np.min(array)))} mean {number(float(np.mean(array)))} max {number(float(np.max(array)))}"
 
 
+def labeled(prefix: str, text: str) -> str:
+    """`prefix` + a multi-line tensor text, its later rows lined up under the first."""
+    return prefix + text.replace("\n", "\n" + " " * len(prefix))
+
+
 def _shape(value) -> str:
     return shape_text(np.shape(value))
 
@@ -46,7 +51,7 @@ def _header(report: TensorTraceReport) -> Group:
         kind = " (labels)" if name in report.labels else ""
         style = "cyan" if name in report.drawn else ""
         drawn = f" drawn (--seed {report.seed})" if name in report.drawn else ""
-        lines.append(Text(f"{name}{kind} {_shape(value)}{drawn} = {tensor_text(value)}", style=style))
+        lines.append(Text(labeled(f"{name}{kind} {_shape(value)}{drawn} = ", tensor_text(value)), style=style))
     gates = sum(1 for n in report.graph.nodes if n.inputs)
     mode = "expanded into primitive gates (--expand)" if report.expanded else "fused gates"
     lines.append(Text(f"{len(report.graph):,} nodes, {gates:,} gates, {mode}; vectors and matrices in float64",
@@ -67,7 +72,8 @@ def forward_table(report: TensorTraceReport) -> Table:
         gate = "input" if node.op == "var" else ("const" if node.op == "const" else graph.gate_label(node.id))
         inputs = ", ".join(graph.label(c) for c in node.inputs)
         value = report.values[node.id]
-        table.add_row(graph.label(node.id), gate, inputs, _shape(value), Text(tensor_text(value)),
+        shown = Text("(above)", style="dim") if node.op == "var" else Text(tensor_text(value))
+        table.add_row(graph.label(node.id), gate, inputs, _shape(value), shown,
                       style="bold" if node.id == graph.output else None)
     if len(graph) > ROW_LIMIT:
         table.caption = f"⋮ {len(graph) - ROW_LIMIT:,} more nodes (--format json lists all)"
@@ -83,7 +89,8 @@ def jacobian_text(gate: str, target: str, jacobian: Jacobian) -> str:
         out = f"({out})"
     if len(jacobian.in_shape) > 1:
         into = f"({into})"
-    text = f"∂{gate}/∂{target}: {out}×{into} = {jacobian.entries:,} entries, {jacobian.nonzeros:,} nonzero"
+    entries = "1 entry" if jacobian.entries == 1 else f"{jacobian.entries:,} entries"
+    text = f"∂{gate}/∂{target}: {out}×{into} = {entries}, {jacobian.nonzeros:,} nonzero"
     if jacobian.matrix is not None:
         return text + "; formed below (--jacobian)"
     if jacobian.entries >= 1_000_000:
@@ -116,7 +123,9 @@ def backward_blocks(report: TensorTraceReport) -> list:
         grid.add_column(ratio=1)
         head = Text(f"{gate} {graph.gate_label(step.node)}", style="bold")
         head.append(f"  {short_role(graph, step.node)}", style="cyan")
-        head.append(f"  dout {_shape(step.upstream)} = {tensor_text(step.upstream)}")
+        upstream = f"  dout {_shape(step.upstream)} = "
+        indent = " " * (len(head.plain) + len(upstream))
+        head.append(upstream + tensor_text(step.upstream).replace("\n", "\n" + indent))
         blocks.append(Text(""))
         blocks.append(head)
         if not step.inputs:
@@ -126,18 +135,18 @@ def backward_blocks(report: TensorTraceReport) -> list:
             expected = _shape(report.values[s.node])
             mark = "✓" if s.shape_ok else "✗"
             body = Text(s.formula, style="bold")
-            body.append(f"\n= {tensor_text(s.sent)}")
+            body.append("\n" + labeled("= ", tensor_text(s.sent)))
             body.append(f"\nshape of d{target} {_shape(s.sent)} = shape of {target} {expected} {mark}",
                         style="green" if s.shape_ok else "bold red")
             body.append("\n" + jacobian_text(gate, target, s.jacobian), style="dim")
             if s.jacobian.matrix is not None:
-                body.append(f"\nJ = {tensor_text(s.jacobian.matrix, limit=64)}")
+                body.append("\n" + labeled("J = ", tensor_text(s.jacobian.matrix, limit=64)))
                 body.append(f"\nJᵀ·dout = VJP: max rel. difference {s.jacobian.max_error:.1e} "
                             f"{'✓' if s.jacobian.max_error <= 1e-5 else '✗'}")
             elif report.jacobian_limit is not None:
                 body.append(f"\nlarger than --jacobian-limit {report.jacobian_limit:,}: not formed", style="dim")
             if s.accumulated:
-                body.append(f"\n{target} += this (a fork) → {tensor_text(s.total)}", style="bold magenta")
+                body.append("\n" + labeled(f"{target} += this (a fork) → ", tensor_text(s.total)), style="bold magenta")
             grid.add_row("", body)
         blocks.append(grid)
     if len(report.steps) > ROW_LIMIT:
@@ -160,12 +169,13 @@ def roles_legend(report: TensorTraceReport) -> Text:
 
 
 def gradients_table(report: TensorTraceReport) -> Table:
+    """One row per variable: its shape and how its gradient compares with central differences
+    (the gradients themselves follow, one block each, so no number is squeezed into a cell)."""
     table = Table(title="Gradients: backprop vs central differences", box=box.SIMPLE_HEAD,
                   title_justify="left", pad_edge=False)
     table.add_column("variable", no_wrap=True)
     table.add_column("shape", no_wrap=True)
-    table.add_column("∂f/∂v (backprop)")
-    table.add_column("checked", justify="right")
+    table.add_column("entries checked", justify="right")
     table.add_column("rel. error", justify="right", no_wrap=True)
     table.add_column("check", no_wrap=True)
     checks = {c.name: c for c in report.checks} if report.checks is not None else {}
@@ -174,16 +184,21 @@ def gradients_table(report: TensorTraceReport) -> Table:
         label = name + (f" (×{uses[name]}, summed)" if uses[name] > 1 else "")
         check = checks.get(name)
         if check is None:
-            table.add_row(label, _shape(grad), Text(tensor_text(grad, number=precise)), "—", "—", "skipped")
+            table.add_row(label, _shape(grad), "—", "—", "skipped")
             continue
         style = {"ok": "green", "kink": "yellow"}.get(check.status, "bold red")
         checked = f"{len(check.indices)} of {np.size(grad):,}" + (" (seeded)" if check.sampled else "")
         rel = f"{check.rel_error:.1e}" if math.isfinite(check.rel_error) else "nan"
-        table.add_row(label, _shape(grad), Text(tensor_text(grad, number=precise)), checked, rel,
-                      Text(check.status, style=style))
+        table.add_row(label, _shape(grad), checked, rel, Text(check.status, style=style))
     for name in sorted(report.labels):
-        table.add_row(name, _shape(report.inputs[name]), Text("labels: no gradient", style="dim"), "", "", "")
+        table.add_row(name, _shape(report.inputs[name]), "labels: no gradient", "", "")
     return table
+
+
+def gradient_values(report: TensorTraceReport) -> list[Text]:
+    """∂f/∂v of every variable, six significant digits (numbers when small, else min/mean/max)."""
+    return [Text(labeled(f"∂f/∂{name} = ", tensor_text(grad, number=precise)))
+            for name, grad in report.gradients.items()]
 
 
 def render_tensor_rich(report: TensorTraceReport, console: Console) -> None:
@@ -195,9 +210,11 @@ def render_tensor_rich(report: TensorTraceReport, console: Console) -> None:
             console.print(block)
         console.print(roles_legend(report))
     f = report.output
-    console.print(Text.assemble(("f = ", "bold"), (f"{_shape(f)} {tensor_text(f, number=precise)}", "bold")))
+    console.print(Text(labeled(f"f = {_shape(f)} ", tensor_text(f, number=precise)), style="bold"))
     if report.gradients or report.labels:
         console.print(gradients_table(report))
+        for line in gradient_values(report):
+            console.print(line)
     if any(c.status == "kink" for c in report.checks or ()):
         console.print(Text("kink: a relu/abs/max/min gate sits at (or within h of) its corner here, so the "
                            "one-sided derivatives differ and the central difference averages them.",

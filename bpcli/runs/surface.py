@@ -18,6 +18,7 @@ class DecisionSurface:
     x_max: float
     y_min: float
     y_max: float
+    n_classes: int = 2  # classes the model can predict (its score columns), predicted or not
 
 
 def decision_surface(model, X: np.ndarray, cols: int = 64, rows: int = 28, margin: float = 0.1) -> Optional[DecisionSurface]:
@@ -33,7 +34,7 @@ def decision_surface(model, X: np.ndarray, cols: int = 64, rows: int = 28, margi
     points = np.ascontiguousarray(np.stack([gx.ravel(), gy.ravel()], axis=1), dtype=model.graph.dtype)
     scores = model.scores(points)
     if scores.ndim == 2 and scores.shape[1] > 1:
-        classes = scores.argmax(axis=1)
+        classes, n_classes = scores.argmax(axis=1), scores.shape[1]
     else:
-        classes = (scores.reshape(-1) > 0).astype(np.int64)
-    return DecisionSurface(classes.reshape(rows, cols), float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
+        classes, n_classes = (scores.reshape(-1) > 0).astype(np.int64), 2
+    return DecisionSurface(classes.reshape(rows, cols), float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]), n_classes)

@@ -120,6 +120,8 @@ def train_spec(
         data = overfit_subset(data, overfit, spec.seed)
         spec = overfit_spec(spec)
     model = build_model(spec, data.input_shape, data.n_classes, dtype)
+    if spec.train.init_from:
+        _init_from(model, spec)
     if overfit is not None:
         model.reg_strength = 0.0
     run = RunDir.create(name + ("-overfit" if overfit else ""), out, runs_root)
@@ -138,6 +140,14 @@ def _train_fresh(spec, model, data, run: RunDir, callbacks, overfit, on_trainer)
         on_trainer(trainer)
     result = _run(trainer, run)
     return _finish(Run(result, run, model, data, spec, overfit))
+
+
+def _init_from(model, spec) -> None:
+    """Load `train.init_from` (relative to the spec's folder, else the working directory) into the model."""
+    from bpcli.data.arrays import resolve_path
+    from bpcli.weights import load_weights
+
+    load_weights(model.graph, resolve_path(spec.train.init_from, spec.base_dir, "train.init_from weights file"))
 
 
 def resume_run(
