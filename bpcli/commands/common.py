@@ -25,7 +25,7 @@ def handles_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except BpcliError as err:
-            print(err.render(), file=sys.stderr)
+            print(readable(err.render()), file=sys.stderr)
             raise typer.Exit(err.exit_code) from None
         except RecursionError:
             print("error: input is nested too deeply", file=sys.stderr)
@@ -35,6 +35,20 @@ def handles_errors(command: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+MAX_LINE = 1000  # characters of one message line; longer ones echo user text and are cut in the middle
+
+
+def readable(message: str) -> str:
+    """A message as it can be printed: user text echoed in it cut to a readable length, and
+    characters no terminal can encode (lone surrogates from YAML escapes) escaped."""
+    lines = []
+    for line in message.splitlines() or [""]:
+        if len(line) > MAX_LINE:
+            line = f"{line[:600]} ...({len(line) - 900:,} more characters)... {line[-300:]}"
+        lines.append(line.encode("utf-8", "backslashreplace").decode("utf-8"))
+    return "\n".join(lines)
 
 
 def check_format(fmt: str, allowed: Iterable[str]) -> str:

@@ -8,6 +8,7 @@ from typing import Optional
 import numpy as np
 
 from bpcli.errors import DataError
+from bpcli.input_files import special_kind
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -95,5 +96,8 @@ def resolve_path(path: str, base_dir: Optional[Path], what: str = "file") -> Pat
     for c in candidates:
         if c.is_dir():
             raise DataError(f"{what} {path} is a directory, not a file ({c}); give the file's path")
+        kind = special_kind(c)
+        if kind is not None:
+            raise DataError(f"{what} {c} is {kind}, not a regular file")
     tried = ", ".join(dict.fromkeys(str(c) for c in candidates))
     raise DataError(f"{what} not found: {path} (looked at {tried})")

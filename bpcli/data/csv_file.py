@@ -3,6 +3,7 @@ and `read_feature_csv`, the same reading for rows to predict (the label column o
 
 import csv
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Optional, Union
@@ -12,14 +13,18 @@ import numpy as np
 from bpcli.data.arrays import FLOAT32_MAX, as_features, as_targets, check_lengths, labels_for, resolve_path
 from bpcli.data.registry import DATASETS, RawData
 from bpcli.errors import DataError, did_you_mean
+from bpcli.input_files import cut
+
+
+# a decimal number in ASCII, nothing else: no '1_000', no Arabic-Indic digits, no trailing NUL
+# (NumPy's str -> float cast drops trailing NULs and reads all of those)
+NUMBER = re.compile(r"[ \t]*[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?[ \t]*")
+NON_FINITE = re.compile(r"[ \t]*[-+]?(?:nan|inf|infinity)[ \t]*", re.IGNORECASE)
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+    return NUMBER.fullmatch(cell) is not None
 
 
 def _read_rows(path: Path, delimiter: str) -> list[tuple[int, list[str]]]:
@@ -48,17 +53,16 @@ def _label_index(label: Union[int, str], names: Optional[list[str]], n_cols: int
 
 
 def _bad_cell(source: str, line: int, col: int, names: Optional[list[str]], cell: str, why: str) -> DataError:
-    column = f"column {col + 1}" + (f" ('{names[col]}')" if names else "")
-    return DataError(f"{source}: row {line}, {column}: {why} {cell!r}")
+    column = f"column {col + 1}" + (f" ('{cut(names[col], 40)}')" if names else "")
+    return DataError(f"{source}: row {line}, {column}: {why} {cut(repr(cell), 60)}")
 
 
 def _features(rows, feature_cols, names, source) -> np.ndarray:
     """The feature cells as float64; on failure, a DataError at the first bad cell."""
     cells = [[row[c] for c in feature_cols] for _, row in rows]
-    try:
+    X = None
+    if all(NUMBER.fullmatch(cell) for row in cells for cell in row):
         X = np.array(cells, dtype=np.str_).astype(np.float64)
-    except ValueError:
-        X = None
     if X is not None and np.isfinite(X).all() and (np.abs(X) <= FLOAT32_MAX).all():
         return X
     for line, row in rows:  # slow path: find the first cell that is not a finite float32 number
@@ -69,10 +73,11 @@ def _features(rows, feature_cols, names, source) -> np.ndarray:
 
 def _cell_value(cell: str, source: str, line: int, col: int, names: Optional[list[str]]) -> float:
     """A cell as a number that fits float32, or a DataError naming its row and column."""
-    try:
-        value = float(cell)
-    except ValueError:
-        raise _bad_cell(source, line, col, names, cell, "not a number:") from None
+    if NON_FINITE.fullmatch(cell):
+        raise _bad_cell(source, line, col, names, cell, "NaN and inf are not allowed:")
+    if not _is_number(cell):
+        raise _bad_cell(source, line, col, names, cell, "not a number:")
+    value = float(cell)
     if not math.isfinite(value):
         raise _bad_cell(source, line, col, names, cell, "NaN and inf are not allowed:")
     if abs(value) > FLOAT32_MAX:
@@ -86,7 +91,9 @@ def _class_labels(cells: list[str], rows, label_col, names, source):
     for (line, _), cell in zip(rows, cells):
         if not cell:
             raise _bad_cell(source, line, label_col, names, cell, "empty label:")
-    if all(_is_number(c) for c in cells):
+        if CONTROL.search(cell):
+            raise _bad_cell(source, line, label_col, names, cell, "control character in the label:")
+    if all(_is_number(c) or NON_FINITE.fullmatch(c) for c in cells):
         values = np.array([float(c) for c in cells])
         for (line, _), cell, v in zip(rows, cells, values):
             if not math.isfinite(v) or v != round(v) or v < 0:
@@ -184,4 +191,5 @@ def csv_dataset(
     check_lengths(X, y, source)
     n_classes = len(class_names) if class_names else None
     return RawData(as_features(X, source), labels_for(task, y, source),
-                   task=task, n_classes=n_classes, class_names=class_names)
+                   task=task, n_classes=n_classes, class_names=class_names,
+                   source=source, rows=np.array([line for line, _ in rows]))

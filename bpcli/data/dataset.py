@@ -35,6 +35,7 @@ class Dataset:
     mean: Optional[np.ndarray] = None  # standardization fitted on the train split
     std: Optional[np.ndarray] = None
     class_names: Optional[tuple] = None
+    labels_as_read: Optional[RawData] = None  # y, y_test, source, rows in file order (no X): for messages
 
     def splits(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """{"train": (X, y), "val": ..., "test": ...} for the splits that exist."""
@@ -89,7 +90,11 @@ def load_data(section: dict, *, base_dir: Path | None = None, seed: int = 0) -> 
     """Generate or read the dataset, split it (seeded), standardize on train statistics."""
     name, options, common = split_section(section)
     data_seed, split_seed = np.random.SeedSequence(seed).spawn(2)
-    raw = DATASETS.get(name)(rng=np.random.default_rng(data_seed), base_dir=base_dir, **options)
+    try:
+        raw = DATASETS.get(name)(rng=np.random.default_rng(data_seed), base_dir=base_dir, **options)
+    except MemoryError:
+        raise DataError(f"data ({name}): out of memory loading the dataset; "
+                        "make it smaller (data.max_examples, fewer points) or use a machine with more memory") from None
     raw = _checked(raw, name)
     own_test = raw.X_test is not None
     parts = split_indices(
@@ -118,6 +123,8 @@ def load_data(section: dict, *, base_dir: Path | None = None, seed: int = 0) -> 
         n_classes=_n_classes(raw, [y_train, y_val, y_test]),
         input_shape=tuple(X_train.shape[1:]), name=name, task=raw.task,
         mean=mean, std=std, class_names=raw.class_names,
+        labels_as_read=RawData(None, raw.y, None, raw.y_test, task=raw.task, n_classes=raw.n_classes,
+                               source=raw.source, rows=raw.rows),
     )
 
 

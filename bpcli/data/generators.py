@@ -18,10 +18,16 @@ def _require(ok: bool, message: str) -> None:
         raise DataError(message)
 
 
-def _check_sizes(name: str, per_class: int, classes: int, noise: float) -> None:
+def _check_sizes(name: str, per_class: int, classes: int, noise: float, values_per_point: int = 2) -> None:
+    """Option ranges, and the memory the points would take (float64 while drawn) against the budget."""
+    from bpcli.memory_budget import over_budget, too_large
+
     _require(per_class >= 1, f"{name}: points_per_class must be >= 1, got {per_class}")
     _require(classes >= 2, f"{name}: classes must be >= 2, got {classes}")
     _require(noise >= 0, f"{name}: noise must be >= 0, got {noise}")
+    n_bytes = per_class * classes * (values_per_point + 1) * 8
+    _require(not too_large(n_bytes), f"{name}: " + over_budget(
+        n_bytes, f"{per_class:,} points per class x {classes:,} classes"))
 
 
 def _labels(per_class: int, classes: int) -> np.ndarray:
@@ -142,8 +148,8 @@ def bars(
     flatten: bool = False,
 ) -> RawData:
     """Tiny images (1, size, size): a horizontal, vertical or diagonal bar of 1s at a random place + noise·randn."""
-    _check_sizes("bars", images_per_class, 2, noise)
     _require(size >= 4, f"bars: size must be >= 4, got {size}")
+    _check_sizes("bars", images_per_class, 2, noise, values_per_point=3 * size * size)
     _require(1 <= thickness <= size // 2, f"bars: thickness must be in 1..{size // 2}, got {thickness}")
     n = images_per_class
     rows, cols = np.indices((size, size))

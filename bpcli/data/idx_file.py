@@ -5,6 +5,8 @@ D big-endian uint32 sizes, then the values big-endian in C order. Files may be g
 """
 
 import gzip
+import math
+import os
 import zlib
 from pathlib import Path
 from typing import Optional
@@ -14,36 +16,53 @@ import numpy as np
 from bpcli.data.arrays import as_class_ids, check_lengths, resolve_path
 from bpcli.data.registry import DATASETS, RawData
 from bpcli.errors import DataError
+from bpcli.input_files import special_kind
+from bpcli.memory_budget import over_budget, too_large
 
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _file_bytes(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-        return gzip.decompress(raw) if raw[:2] == GZIP_MAGIC else raw
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as err:
-        raise DataError(f"{path}: cannot read: {err}") from None
-
-
 def read_idx(path: Path) -> np.ndarray:
-    """The array stored in an IDX file (gzipped or not), checking magic number and size."""
-    data = _file_bytes(path)
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in IDX_TYPES:
-        raise DataError(f"{path}: not an IDX file (bad magic number {data[:4].hex() or 'empty'})")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(data) < header:
-        raise DataError(f"{path}: IDX header is truncated or has {ndim} dimensions")
-    shape = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
-    dtype = np.dtype(IDX_TYPES[data[2]])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    found = len(data) - header
-    if found != expected:
-        state = "truncated" if found < expected else "longer than its header says"
-        raise DataError(f"{path}: IDX file is {state}: shape {shape} needs {expected} data bytes, found {found}")
-    return np.frombuffer(data, dtype, offset=header).reshape(shape)
+    """The array stored in an IDX file (gzipped or not), checking magic number and size. The
+    header is read first: the data it claims is checked against the memory budget and, for a
+    plain file, the file's size, and a gzipped file is decompressed only up to that size."""
+    kind = special_kind(path)
+    if kind is not None:
+        raise DataError(f"{path}: is {kind}, not an IDX file")
+    try:
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == GZIP_MAGIC
+            raw.seek(0)
+            stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
+            head = stream.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in IDX_TYPES:
+                raise DataError(f"{path}: not an IDX file (bad magic number {head.hex() or 'empty'})")
+            ndim = head[3]
+            dims = stream.read(4 * ndim)
+            if ndim == 0 or len(dims) < 4 * ndim:
+                raise DataError(f"{path}: IDX header is truncated or has {ndim} dimensions")
+            shape = tuple(int(d) for d in np.frombuffer(dims, ">u4"))
+            dtype = np.dtype(IDX_TYPES[head[2]])
+            expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+            if too_large(expected):
+                raise DataError(f"{path}: IDX header claims shape {shape}: " + over_budget(expected, "its data"))
+            if not gzipped:
+                found = os.fstat(raw.fileno()).st_size - 4 - 4 * ndim
+                if found != expected:
+                    _wrong_size(path, shape, expected, found)
+            data = stream.read(expected + 1)  # at most one byte more than the header claims
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path}: cannot read: {err}") from None
+    if len(data) != expected:
+        _wrong_size(path, shape, expected, len(data))
+    return np.frombuffer(data, dtype).reshape(shape)
+
+
+def _wrong_size(path: Path, shape: tuple, expected: int, found: int) -> None:
+    state = "truncated" if found < expected else "longer than its header says"
+    more = "" if found <= expected else " or more"
+    raise DataError(f"{path}: IDX file is {state}: shape {shape} needs {expected:,} data bytes, found {found:,}{more}")
 
 
 def read_idx_shape(path: Path) -> tuple[int, ...]:
@@ -114,4 +133,4 @@ def idx_dataset(
         )
         if X_test.shape[1:] != X.shape[1:]:
             raise DataError(f"{test_images}: test images have shape {X_test.shape[1:]}, training images {X.shape[1:]}")
-    return RawData(X, y, X_test, y_test)
+    return RawData(X, y, X_test, y_test, source=str(labels))

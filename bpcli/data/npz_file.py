@@ -1,5 +1,6 @@
 """The `npz` dataset: a NumPy .npz archive with X and y (and optionally X_test, y_test)."""
 
+import math
 import zipfile
 from pathlib import Path
 from typing import Literal, Optional
@@ -9,9 +10,35 @@ import numpy as np
 from bpcli.data.arrays import as_features, check_lengths, labels_for, resolve_path
 from bpcli.data.registry import DATASETS, RawData
 from bpcli.errors import DataError
+from bpcli.memory_budget import over_budget, too_large
+
+
+def _check_header(archive, key: str, source: str) -> None:
+    """The array's .npy header against its member's size and the memory budget, before NumPy
+    allocates what the header claims."""
+    try:
+        info = archive.zip.getinfo(f"{key}.npy")
+        with archive.zip.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(member)
+            header_end = member.tell()
+    except (KeyError, AttributeError):
+        return  # not a member NumPy wrote itself: np.load reports it
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(f"{source}: array '{key}' has a damaged header: {err}") from None
+    if dtype.hasobject:
+        return  # refused without pickle below
+    claimed = math.prod(shape) * dtype.itemsize
+    if too_large(claimed):
+        raise DataError(f"{source}: array '{key}' claims shape {shape}: " + over_budget(claimed, "it"))
+    if claimed > info.file_size - header_end:
+        raise DataError(f"{source}: array '{key}' claims shape {shape} ({claimed:,} bytes) but holds "
+                        f"{max(info.file_size - header_end, 0):,} bytes")
 
 
 def _read(archive, key: str, source: str) -> np.ndarray:
+    _check_header(archive, key, source)
     try:
         return archive[key]
     except ValueError as err:  # object arrays need pickle, which is never allowed
@@ -59,4 +86,4 @@ def npz_dataset(
                 raise DataError(f"{source}: X_test examples have shape {X_test.shape[1:]}, X has {X.shape[1:]}")
     if X.ndim < 2:
         raise DataError(f"{source}: {x_key} must have shape (N, features...), found {X.shape}")
-    return RawData(X, y, X_test, y_test, task=task)
+    return RawData(X, y, X_test, y_test, task=task, source=f"{source}[{y_key}]")

@@ -33,3 +33,5 @@ class RawData:
     task: Task = "classification"
     n_classes: Optional[int] = None  # None = inferred from the labels (max id + 1)
     class_names: Optional[tuple] = None  # names of class ids 0..n_classes-1, when known
+    source: Optional[str] = None  # the file the labels y came from (for messages)
+    rows: Optional[np.ndarray] = None  # the file's row (line) number of each example, where it has rows

@@ -145,9 +145,12 @@ class LayerGraph:
                 raise ShapeError(
                     f"layer '{node.name}' ({_type_name(node.layer)}) cannot take {_describe_inputs(node, self.shapes)}: {msg}"
                 ) from None
+            except MemoryError as e:
+                raise ShapeError(f"layer '{node.name}' ({_type_name(node.layer)}): {e or 'out of memory building its weights'}") from None
             if out_shape is None:
                 raise ShapeError(f"layer '{node.name}' ({_type_name(node.layer)}): build() must return its output shape")
             self.shapes[node.name] = tuple(int(d) for d in out_shape)
+            self._check_output_size(node)
         self.output_shape = self.shapes[self.output_name]
         last_use = {s: i for i, n in enumerate(self.nodes) for s in n.inputs}
         # (name, layer, inputs, single input?, tensors last read here, declared output shape) per node
@@ -160,6 +163,14 @@ class LayerGraph:
         self._probe()
         self._set_training(True)
         self.reseed(seed)
+
+    def _check_output_size(self, node: Node) -> None:
+        from bpcli.memory_budget import over_budget, too_large
+
+        n_bytes = math.prod(self.shapes[node.name]) * PROBE_BATCH * self.dtype.itemsize
+        if too_large(n_bytes):
+            raise ShapeError(f"layer '{node.name}' ({_type_name(node.layer)}): "
+                             + over_budget(n_bytes, f"its output {self.shapes[node.name]} for {PROBE_BATCH} examples"))
 
     def _probe(self) -> None:
         """One eval-mode forward of PROBE_BATCH random examples: every layer must return the shape

@@ -18,6 +18,7 @@ INITIALIZERS = Registry("initializer")
 
 def _scaled_normal(shape: tuple, scale: float, rng: np.random.Generator, dtype: Any) -> np.ndarray:
     """scale · N(0, 1) of `shape`, drawn in float64, returned C-contiguous in `dtype`."""
+    _check_budget(shape, np.float64)
     w = rng.standard_normal(shape)
     w *= scale
     return w.astype(dtype, copy=False)
@@ -44,7 +45,18 @@ def small(shape: tuple, fan_in: int, fan_out: int, rng: np.random.Generator, dty
 @INITIALIZERS.register("zeros")
 def zeros(shape: tuple, fan_in: int, fan_out: int, rng: np.random.Generator, dtype: Any) -> np.ndarray:
     """W = 0 (biases; for weights it leaves every unit identical)."""
+    _check_budget(shape, dtype)
     return np.zeros(shape, dtype=dtype)
+
+
+def _check_budget(shape: tuple, dtype: Any) -> None:
+    """MemoryError, before allocating, for weights larger than the memory budget (the graph
+    names the layer)."""
+    from bpcli.memory_budget import over_budget, too_large
+
+    n_bytes = math.prod(int(d) for d in shape) * np.dtype(dtype).itemsize
+    if too_large(n_bytes):
+        raise MemoryError(over_budget(n_bytes, f"weights of shape {tuple(shape)}"))
 
 
 def initializer(init: "str | float"):

@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Optional
 import numpy as np
 
 from bpcli.checkpoint import Checkpoint, load_checkpoint
+from bpcli.data.label_check import check_labels_fit
 from bpcli.errors import DataError, TrainingDiverged, UsageError
 from bpcli.run_dir import RunDir
 from bpcli.train import TrainCallbacks, Trainer, TrainingInterrupted, TrainResult
@@ -120,6 +121,7 @@ def train_spec(
         data = overfit_subset(data, overfit, spec.seed)
         spec = overfit_spec(spec)
     model = build_model(spec, data.input_shape, data.n_classes, dtype)
+    check_labels_fit(data, model.graph.output_shape)
     if spec.train.init_from:
         _init_from(model, spec)
     if overfit is not None:
@@ -176,6 +178,7 @@ def _resume_locked(run: RunDir, overrides, callbacks, on_trainer, on_note) -> Ru
         dtype = model_dtype(spec)
         data = load_dataset(spec, dtype)
         model = build_model(spec, data.input_shape, data.n_classes, dtype)
+        check_labels_fit(data, model.graph.output_shape)
         if on_note:
             on_note(f"{run.path} was stopped before its first checkpoint: training it again from the start")
         return _train_fresh(spec, model, data, run, callbacks, None, on_trainer)
@@ -184,6 +187,7 @@ def _resume_locked(run: RunDir, overrides, callbacks, on_trainer, on_note) -> Ru
     dtype = model_dtype(spec)
     data = load_dataset(spec, dtype)
     model = build_model(spec, data.input_shape, data.n_classes, dtype)
+    check_labels_fit(data, model.graph.output_shape)
     best = _readable_best(run)
     run.write_spec(spec.to_dict(absolute_paths=True))
     run.write_metrics(last.meta.get("history", []))

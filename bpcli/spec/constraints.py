@@ -25,6 +25,8 @@ class Bounds:
         """A message when value is out of range, else None."""
         if isinstance(value, float) and math.isnan(value):
             return "must be a number, not nan"
+        if isinstance(value, float) and math.isinf(value):
+            return f"must be a finite number, got {value} (a number beyond about 1.8e308 reads as inf)"
         if self._is_closed_range():  # a count: say which end was crossed
             if value < self.lo:
                 return f"must be at least {self.lo}, got {value}"

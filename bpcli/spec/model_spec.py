@@ -129,6 +129,9 @@ def normalize_model(model: Any, problems: Problems, resolve: Resolver) -> Any:
 def parse_model(model: Any, problems: Problems, base_dir: Path) -> tuple[list[NodeSpec], str]:
     """Validate a model section already rewritten by `normalize_model` (which reported the items
     it could not rewrite) -> (nodes in topological order, "list" or "graph")."""
+    if model is None and ("model",) in problems.positions:
+        problems.add(("model",), "model is empty: give a list of layers or a mapping of named nodes")
+        return [], "list"
     if model is None:
         problems.add((), "missing the `model:` section (a list of layers or a mapping of named nodes)")
         return [], "list"

@@ -68,6 +68,13 @@ def summarize(spec: Spec) -> SpecSummary:
         return summary
     summary.input_shape = tuple(input_shape)
     graph = build_graph(spec, summary.input_shape)
+    if summary.n_classes:
+        from types import SimpleNamespace
+
+        from bpcli.data.label_check import check_labels_fit
+
+        check_labels_fit(SimpleNamespace(task="classification", n_classes=summary.n_classes, labels_as_read=None),
+                         graph.output_shape)
     inputs = {n.name: list(n.inputs) for n in spec.model}
     for name, type_name, shape, n_params in graph.summary():
         summary.layers.append(LayerRow(name, type_name, inputs.get(name, []), tuple(shape), int(n_params)))

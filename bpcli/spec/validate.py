@@ -109,9 +109,20 @@ def validate_spec(
     seed = check_seed(raw.get("seed"), problems)
     typed = {name: check_section(name, raw.get(name), problems) for name in TYPED_SECTIONS}
     train = check_train(raw.get("train"), problems)
+    _check_fractions(typed.get("data"), problems)
     model, form = parse_model(raw.get("model"), problems, base_dir)
     problems.raise_if_any()
     return Spec(seed=seed, model=model, train=train, model_form=form, path=path, base_dir=base_dir, **typed)
+
+
+def _check_fractions(data: Any, problems: Problems) -> None:
+    """val_fraction + test_fraction must leave examples for training."""
+    if not isinstance(data, dict):
+        return
+    val, test = data.get("val_fraction", 0.0), data.get("test_fraction", 0.0)
+    if isinstance(val, (int, float)) and isinstance(test, (int, float)) and val + test >= 1.0:
+        path = ("data", "test_fraction") if "test_fraction" in data else ("data", "val_fraction")
+        problems.add(path, f"val_fraction + test_fraction must be below 1 to leave examples for training, got {val} + {test}")
 
 
 def _normalized(raw: dict, problems: Problems, base_dir: Path) -> dict:

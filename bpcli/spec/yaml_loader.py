@@ -18,7 +18,9 @@ from bpcli.errors import SpecError, SpecProblem
 Path_ = tuple  # a key path into the document: ("model", 0, "units")
 
 PLAIN_TAGS = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")  # no !!python/..., !!set ...
-MAX_NODES = 200_000  # guards against alias bombs and recursive aliases
+MAX_NODES = 200_000  # values after expanding every alias: guards against alias bombs
+SURROGATES = re.compile("[\ud800-\udfff]")
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # all but tab, newline, CR
 
 
 @dataclass(frozen=True)
@@ -56,14 +58,61 @@ def _problem(message: str, file: str, mark: Any) -> SpecProblem:
     return SpecProblem(message, "", file, line, col)
 
 
+MAX_FLOW_DEPTH = 500  # [ and { nested deeper than this are refused before PyYAML (which recurses) sees them
+
+
+def _check_flow_depth(text: str, file: str) -> None:
+    """Refuse brackets nested deeper than MAX_FLOW_DEPTH, found in one pass over the text (an
+    upper bound: brackets inside quotes count too, which only matters past 500 of them)."""
+    if text.count("[") + text.count("{") <= MAX_FLOW_DEPTH:
+        return
+    depth = 0
+    for index, char in enumerate(text):
+        if char in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                line = text.count("\n", 0, index) + 1
+                col = index - (text.rfind("\n", 0, index) + 1) + 1
+                raise SpecError(SpecProblem(f"YAML is nested too deeply (more than {MAX_FLOW_DEPTH} levels of [ and {{)", "", file, line, col))
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+
+
+def _bad_character(text: str, index: int, file: str) -> SpecError:
+    line = text.count("\n", 0, index) + 1
+    col = index - (text.rfind("\n", 0, index) + 1) + 1
+    code = f"U+{ord(text[index]):04X}" if index < len(text) else "?"
+    return SpecError(SpecProblem(f"invalid YAML: character {code} is not allowed (control or special character)", "", file, line, col))
+
+
+_BAD_KEY = object()
+
+
+def _key(loader: SpecLoader, node: yaml.ScalarNode) -> Any:
+    """A mapping key's value, or _BAD_KEY when its tag cannot make one (`!!float epochs`,
+    `!!python/object:...`: SafeLoader knows no Python tags)."""
+    try:
+        return loader.construct_object(node)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+        return _BAD_KEY
+
+
 def _dotted(path: Path_) -> str:
     return ".".join(str(p) for p in path)
 
 
 def parse_yaml(text: str, file: str = "<spec>") -> tuple[Any, dict[Path_, Where]]:
     """YAML text -> (plain data, {key path: Where}). Raises SpecError for syntax errors,
-    duplicate keys and non-scalar keys (every duplicate is reported)."""
-    loader = SpecLoader(text)
+    duplicate keys and non-scalar keys (every duplicate is reported); and, before building
+    anything, recursive aliases and documents that expand to more than MAX_NODES values."""
+    bad = CONTROL_CHARS.search(text)
+    if bad:
+        raise _bad_character(text, bad.start(), file)
+    _check_flow_depth(text, file)
+    try:
+        loader = SpecLoader(text)
+    except yaml.reader.ReaderError as err:  # characters YAML does not allow (lone surrogates ...)
+        raise _bad_character(text, err.position, file) from None
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as err:
@@ -78,7 +127,49 @@ def parse_yaml(text: str, file: str = "<spec>") -> tuple[Any, dict[Path_, Where]
         loader.dispose()
     if root is None:
         return None, {(): Where(file, 1, 1)}
+    _check_expansion(root, file)
     return _build(loader, root, file)
+
+
+def _check_expansion(root: yaml.Node, file: str) -> None:
+    """PyYAML composes an alias as the same node object, so the tree is a graph: refuse a node
+    that contains itself, and count the values the tree has once every alias is expanded
+    (each distinct node visited once, sizes summed bottom-up), before building any of it."""
+    size: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if children_done:
+            on_path.discard(key)
+            total = 1 + sum(size[id(c)] for c in children)
+            size[key] = min(total, MAX_NODES + 1)
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            mark = node.start_mark
+            raise SpecError(_problem("invalid YAML: an alias refers to a value that contains it (recursive alias)", file, mark))
+        on_path.add(key)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in on_path:
+                raise SpecError(_problem("invalid YAML: an alias refers to a value that contains it (recursive alias)", file, child.start_mark))
+            if id(child) not in size:
+                stack.append((child, False))
+    if size[id(root)] > MAX_NODES:
+        raise SpecError(SpecProblem(
+            f"YAML document too large: more than {MAX_NODES:,} values once aliases are expanded", "", file))
+
+
+def _children(node: yaml.Node) -> list:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 
 def _build(loader: SpecLoader, root: yaml.Node, file: str) -> tuple[Any, dict[Path_, Where]]:
@@ -92,8 +183,8 @@ def _build(loader: SpecLoader, root: yaml.Node, file: str) -> tuple[Any, dict[Pa
     while stack:
         node, path, container, slot, key_mark = stack.pop()
         visited += 1
-        if visited > MAX_NODES:
-            raise SpecError(SpecProblem("YAML document is too large (or has recursive aliases)", "", file))
+        if visited > MAX_NODES:  # unreachable after _check_expansion; kept as the walk's own bound
+            raise SpecError(SpecProblem("YAML document too large", "", file))
         mark = node.start_mark
         positions[path] = Where(
             file,
@@ -112,6 +203,10 @@ def _build(loader: SpecLoader, root: yaml.Node, file: str) -> tuple[Any, dict[Pa
             except yaml.constructor.ConstructorError as err:
                 problems.append(_problem(f"invalid YAML: {err.problem}", file, err.problem_mark))
                 container[slot] = None
+            else:
+                if isinstance(container[slot], str) and SURROGATES.search(container[slot]):
+                    problems.append(_problem("invalid YAML: an escape makes a lone surrogate (\\ud800-\\udfff), which is not text", file, mark))
+                    container[slot] = None
         elif isinstance(node, yaml.SequenceNode):
             items: list = [None] * len(node.value)
             container[slot] = items
@@ -125,7 +220,10 @@ def _build(loader: SpecLoader, root: yaml.Node, file: str) -> tuple[Any, dict[Pa
                 if not isinstance(key_node, yaml.ScalarNode):
                     problems.append(_problem("a mapping key must be a plain name", file, key_node.start_mark))
                     continue
-                key = loader.construct_object(key_node)
+                key = _key(loader, key_node)
+                if key is _BAD_KEY:
+                    problems.append(_problem(f"invalid YAML: a mapping key must be a plain name, not tagged {key_node.tag}", file, key_node.start_mark))
+                    continue
                 if key in seen:
                     first = seen[key].start_mark.line + 1
                     problems.append(
@@ -151,7 +249,9 @@ def _build(loader: SpecLoader, root: yaml.Node, file: str) -> tuple[Any, dict[Pa
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
                     continue
-                key = loader.construct_object(key_node)
+                key = _key(loader, key_node)
+                if key is _BAD_KEY:
+                    continue
                 try:
                     hash(key)
                 except TypeError:
