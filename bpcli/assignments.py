@@ -16,7 +16,6 @@ forms of `bpcli/gradcheck/fn_values.py`: `randn(3,4)`, `@file.npy`, nested lists
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable, NamedTuple, Optional
 
 from bpcli.errors import UsageError
@@ -78,8 +77,7 @@ def _spaced_assignment(tokens: list[str], index: int) -> str:
 
 # --- value grammars ------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ValueForm:
+class ValueForm(NamedTuple):
     """One kind of value: `claims(text)` says whether it is this kind; `parse(name, text, context)`
     returns the value (context: whatever the grammar's caller passes, e.g. an rng and a base dir)."""
 

@@ -107,3 +107,9 @@ def test_bad_expression_is_a_spec_error_naming_f(text, message):
 
 def test_registered_with_f_as_its_shorthand():
     assert LAYERS.get("expr") is Expr and Expr.shorthand == "f"
+
+
+@pytest.mark.parametrize("f", ["sum(x)", "x@x", "x.T", "softmax(x)", "x[0]"])
+def test_gates_that_mix_entries_are_refused_with_a_spec_error(f):
+    with pytest.raises(SpecError, match="must work entry by entry"):
+        Expr(f=f)

@@ -29,7 +29,7 @@ def trace_command(
     expand: bool = typer.Option(
         False,
         "--expand",
-        help="Show sigmoid and tanh as their primitive gates (*-1, exp, +1, 1/x).",
+        help="Show sigmoid, tanh, softmax and logsumexp as their primitive gates (*-1, exp, +1, 1/x, ...).",
     ),
     fmt: str = typer.Option(
         "rich", "--format", "-f", help="rich (tables; plain text when piped), json or dot."

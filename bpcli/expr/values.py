@@ -11,14 +11,14 @@ read by `json` and regular expressions, never evaluated.
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Optional
 
 from bpcli.assignments import NUMBERS, ValueForm
 from bpcli.errors import UsageError
+
+# json and pathlib are imported where a tensor is read: `trace` of scalars only needs
+# is_tensor_text, and its start-up pays for every module imported here.
 
 MAX_ENTRIES = 10_000_000  # the budget of one value (80 MB in float64)
 MAX_CSV_BYTES = 200_000_000
@@ -34,27 +34,27 @@ def is_tensor_text(text: str) -> bool:
     return stripped.startswith(("[", "@")) or bool(_CALL.match(stripped))
 
 
-def parse_tensor(name: str, text: str, *, seed: int = 0, index: int = 0, base_dir: Path = Path(".")):
+def parse_tensor(name: str, text: str, *, seed: int = 0, index: int = 0, base_dir=None):
     """The array a tensor form names, float64; a UsageError saying what is wrong otherwise.
 
     `seed` and `index` (the variable's position) seed the random constructors, so each variable
     gets its own stream and the same command gives the same numbers.
     """
     import numpy as np
+    from pathlib import Path
 
-    array = _parse(name, text, seed, index, base_dir)
+    array = _parse(name, text, seed, index, Path(".") if base_dir is None else Path(base_dir))
     if not np.all(np.isfinite(array)):
         raise UsageError(f"value of '{name}' must be finite numbers: it has nan or inf")
     return array
 
 
-@dataclass(frozen=True)
-class TensorContext:
+class TensorContext(NamedTuple):
     """What a tensor form needs: the seed and the variable's position (its own random stream), the folder of @files."""
 
     seed: int = 0
     index: int = 0
-    base_dir: Path = Path(".")
+    base_dir: Optional[Any] = None  # a path; None = the working directory
 
 
 TENSOR = ValueForm("tensor", is_tensor_text,
@@ -62,7 +62,7 @@ TENSOR = ValueForm("tensor", is_tensor_text,
 TENSOR_VALUES = NUMBERS.plus(TENSOR)  # trace values: a tensor form, else a finite number
 
 
-def _parse(name: str, text: str, seed: int, index: int, base_dir: Path):
+def _parse(name: str, text: str, seed: int, index: int, base_dir):
     import numpy as np
 
     stripped = text.strip()
@@ -118,6 +118,8 @@ def _check_budget(name: str, shape: tuple) -> None:
 
 
 def _nested_list(name: str, text: str):
+    import json
+
     import numpy as np
 
     if len(text) > 8 * MAX_ENTRIES:
@@ -135,6 +137,8 @@ def _nested_list(name: str, text: str):
 
 def _list_shape(name: str, data: Any) -> tuple:
     """The shape of a nested list, walking it level by level (no recursion); ragged is an error."""
+    import json
+
     shape: list[int] = []
     level = [data]
     while True:
@@ -158,7 +162,7 @@ def _list_shape(name: str, data: Any) -> tuple:
     return tuple(shape)
 
 
-def _from_file(name: str, path: Path):
+def _from_file(name: str, path):
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return _from_npy(name, path)
@@ -167,7 +171,7 @@ def _from_file(name: str, path: Path):
     raise UsageError(f"value of '{name}': @{path} must be a .npy or .csv file")
 
 
-def _from_npy(name: str, path: Path):
+def _from_npy(name: str, path):
     import numpy as np
 
     try:
@@ -189,7 +193,7 @@ def _from_npy(name: str, path: Path):
     return np.asarray(array, dtype=float)
 
 
-def _from_csv(name: str, path: Path):
+def _from_csv(name: str, path):
     import numpy as np
 
     try:
