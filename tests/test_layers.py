@@ -277,7 +277,7 @@ def test_conv_needs_images_and_windows_must_fit():
 
 
 @pytest.mark.parametrize("name,options", [
-    ("dense", {"units": 0}), ("dropout", {"p": 1.0}), ("dropout", {"p": -0.1}), ("conv2d", {"kernel": 0}),
+    ("dense", {"units": 0}), ("dropout", {"p": 1.5}), ("dropout", {"p": -0.1}), ("conv2d", {"kernel": 0}),
     ("conv2d", {"padding": -1}), ("batchnorm", {"eps": 0.0}), ("maxpool2d", {"size": 0}),
 ])
 def test_bad_options_are_spec_errors(name, options):

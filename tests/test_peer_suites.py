@@ -136,7 +136,7 @@ def exact_log_softmax(rows):
 SCIPY_X = np.array([[-25.0, 0.0, 25.0, 50.0], [1.0, 325.0, 749.0, 750.0]])
 
 
-@pytest.mark.parametrize("layer_name, exact", [("log_softmax", exact_log_softmax)])
+@pytest.mark.parametrize("layer_name, exact", [("softmax", exact_softmax), ("log_softmax", exact_log_softmax)])
 def test_scipy_multi_axes_cases(layer_name, exact):
     expected = exact(SCIPY_X)
     # one example holding SciPy's 2x4 matrix: SciPy's axis 1 is the layer's axis 2 (or -1) ...
@@ -171,3 +171,25 @@ def test_log_softmax_gradient_over_other_axes(axis, shape):
     layer.forward(x)
     dx = layer.backward(dout)
     assert rel_error(dx, numeric(lambda: float(np.sum(layer.forward(x) * dout)), x)) < 1e-7
+
+
+@pytest.mark.parametrize("axis, shape", [(2, (3, 4)), ([1, 2], (3, 4)), (-1, (2, 2, 3))])
+def test_softmax_gradient_over_other_axes(axis, shape):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, *shape))
+    layer = make("softmax", shape, axis=axis)
+    dout = rng.standard_normal(x.shape)
+    layer.forward(x)
+    dx = layer.backward(dout)
+    assert rel_error(dx, numeric(lambda: float(np.sum(layer.forward(x) * dout)), x)) < 1e-7
+    assert np.allclose(layer.forward(x).sum(axis=tuple(np.atleast_1d(axis))), 1.0)
+
+
+def test_the_batch_axis_is_refused():
+    from bpcli.errors import ShapeError
+
+    for name in ("softmax", "log_softmax"):
+        with pytest.raises(ShapeError, match="axis 0 is the batch axis"):
+            make(name, (3, 4), axis=0)
+        with pytest.raises(ShapeError, match="axis 3 does not exist in inputs \\(N, 3, 4\\)"):
+            make(name, (3, 4), axis=3)

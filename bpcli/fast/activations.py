@@ -122,15 +122,19 @@ class FastTanh(_FastElementwise, Tanh):
 
 @twin_of("softmax")
 class FastSoftmax(_FastElementwise, Softmax):
-    """Softmax over axis 1 shifted by the global max (one fast reduction), dx in a reused buffer; x (N, D) or (N, C, ...)."""
+    """Softmax over axis 1 shifted by the global max (one fast reduction), dx in a reused buffer; other axes: the reference's."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.axis != (1,):  # declined: the reference computation
+            return Softmax.forward(self, x)
         out, total, _ = softmax_numerator(x)
         out /= total
         self._keep(out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self.axis != (1,):
+            return Softmax.backward(self, dout)
         out = self._cached()
         dx = np.multiply(dout, out, out=self._dx_like(dout))
         total = dx.sum(axis=1, keepdims=True)

@@ -23,6 +23,8 @@ class FastDropout(FastLayer, Dropout):
         self._dx = Scratch()
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.training and self.p == 1.0:  # every entry dropped (the reference's rule)
+            return Dropout.forward(self, x)
         if not self.training or self.p == 0.0:
             self._mask = np.ones(x.shape, dtype=x.dtype) if self.training else None
             return x

@@ -88,9 +88,10 @@ BOUNDS_BY_NAME: dict[str, Bounds] = {
     **dict.fromkeys(["min_delta", "strength", "weight_decay", "noise", "min_lr", "alpha"], NON_NEGATIVE),
     **dict.fromkeys(["lr", "eps", "clip_norm", "gamma", "temperature"], POSITIVE),
     **dict.fromkeys(
-        ["val_fraction", "test_fraction", "p", "rate", "momentum", "beta1", "beta2", "decay"],
+        ["val_fraction", "test_fraction", "rate", "momentum", "beta1", "beta2", "decay"],
         FRACTION,
     ),
+    "p": Bounds(lo=0, hi=1),  # a probability: dropout's p = 1 drops everything
 }
 
 

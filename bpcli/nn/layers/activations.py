@@ -5,12 +5,13 @@ Each caches what its local derivative needs (x or the output) and multiplies it 
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
 from bpcli.nn.functional import sigmoid
 from bpcli.nn.layer import LAYERS, Layer
+from bpcli.nn.layers.axes import Axes, example_axes
 from bpcli.nn.layers._common import check_option, no_cache
 
 _SHAPES = ((5,), (2, 3, 3))
@@ -126,16 +127,24 @@ class Tanh(_Elementwise):
 
 @LAYERS.register("softmax")
 class Softmax(_Elementwise):
-    """out = exp(x) / Σ_features exp(x) over axis 1, x (N, D) or (N, C, ...); dx = out · (dout - Σ dout·out)."""
+    """out = exp(x) / Σ_axis exp(x), x (N, ...), axis 1 (the features) or any others, a list of them (not 0, the batch); dx = out · (dout - Σ_axis dout·out)."""
 
-    examples = (({}, (5,)), ({}, (3, 2)))
+    examples = (({}, (5,)), ({}, (3, 2)), ({"axis": 2}, (3, 4)), ({"axis": -1}, (2, 2, 3)), ({"axis": [2, 3]}, (2, 2, 3)))
+
+    def __init__(self, *, axis: Axes = 1):
+        super().__init__()
+        self.axis = axis
+
+    def build(self, input_shape: tuple, rng: np.random.Generator, dtype: Any) -> tuple:
+        self.axis = example_axes("softmax", self.axis, tuple(input_shape))
+        return input_shape
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        e = np.exp(x - x.max(axis=1, keepdims=True))  # shifted by each row's max: no overflow
-        out = e / e.sum(axis=1, keepdims=True)
+        e = np.exp(x - x.max(axis=self.axis, keepdims=True))  # shifted by the max: no overflow
+        out = e / e.sum(axis=self.axis, keepdims=True)
         self._keep(out)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         out = self._cached()
-        return out * (dout - (dout * out).sum(axis=1, keepdims=True))
+        return out * (dout - (dout * out).sum(axis=self.axis, keepdims=True))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import numpy as np
 
@@ -44,18 +44,29 @@ def _normalize_backward(dxhat: np.ndarray, cache: _NormCache, axes: tuple) -> np
     return dx
 
 
+# How the running statistics that eval mode uses are kept (training always normalizes with the
+# batch's own biased variance); momentum m: running = m · running + (1 - m) · batch statistic.
+#   bpcli   running_var starts at 1, updated with the biased batch variance (1/n)
+#   torch   running_var starts at 1, updated with the unbiased batch variance (1/(n - 1)),
+#           as torch.nn.BatchNorm (whose momentum is bpcli's 1 - m)
+#   cs231n  running_var starts at 0 (the assignments' np.zeros(D)), updated with the biased variance
+RunningStats = Literal["bpcli", "torch", "cs231n"]
+
+
 @LAYERS.register("batchnorm")
 class BatchNorm(Layer):
     """out = gamma · (x - mean_B) / sqrt(var_B + eps) + beta per feature (axis 1), x (N, D) or (N, C, H, W), gamma/beta (D,) or (C,)."""
 
-    examples = (({}, (4,)), ({"momentum": 0.8}, (2, 3, 3)), ({"eps": 1e-3}, (3,)))
+    examples = (({}, (4,)), ({"momentum": 0.8}, (2, 3, 3)), ({"eps": 1e-3}, (3,)),
+                ({"running_stats": "torch"}, (2, 2, 2)), ({"running_stats": "cs231n"}, (3,)))
 
-    def __init__(self, *, momentum: float = 0.9, eps: float = 1e-5):
+    def __init__(self, *, momentum: float = 0.9, eps: float = 1e-5, running_stats: RunningStats = "bpcli"):
         super().__init__()
         check_option(0.0 <= momentum < 1.0, "batchnorm", "momentum", f"must be in [0, 1), got {momentum}")
         _check_eps("batchnorm", eps)
         self.momentum = momentum
         self.eps = eps
+        self.running_stats = running_stats
         self._cache: Optional[_NormCache] = None
 
     def build(self, input_shape: tuple, rng: np.random.Generator, dtype: Any) -> tuple:
@@ -66,7 +77,8 @@ class BatchNorm(Layer):
         self.params["beta"] = np.zeros(channels, dtype=dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.buffers["running_mean"] = np.zeros(channels, dtype=dtype)
-        self.buffers["running_var"] = np.ones(channels, dtype=dtype)
+        start = 0.0 if self.running_stats == "cs231n" else 1.0
+        self.buffers["running_var"] = np.full(channels, start, dtype=dtype)
         return input_shape
 
     @staticmethod
@@ -88,6 +100,9 @@ class BatchNorm(Layer):
             self._cache = None
         else:
             xhat, inv_std, mean, var = _normalize(x, self._axes(x), self.eps)
+            if self.running_stats == "torch":  # torch keeps the unbiased variance: · n / (n - 1)
+                n = x.size // x.shape[1]
+                var = var * (n / max(n - 1, 1))
             m = x.dtype.type(self.momentum)
             for key, batch in (("running_mean", mean), ("running_var", var)):
                 running = self.buffers[key]
