@@ -266,8 +266,9 @@ def _spatial_hint(name: str, wrong: np.ndarray, indices: list) -> Optional[str]:
             return (f"{name}: the errors repeat with period {period} along the rows and columns "
                     f"(wrong at offsets {', '.join(map(str, bad_cells[:4]))}"
                     f"{' …' if len(bad_cells) > 4 else ''} of each {period}×{period} block): the "
-                    "stride — windows stepped by the wrong stride, or some offsets within it "
-                    "mishandled")
+                    "stride — where strided windows overlap, a contribution assigned (=) instead "
+                    "of added (+=); windows stepped by the wrong stride; or some offsets within "
+                    "it mishandled")
     return None
 
 

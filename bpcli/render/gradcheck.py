@@ -212,7 +212,7 @@ def _precision_note(objective, console) -> None:
         return
     worst = max(measured)
     _note(console, "  precision: ", f"the {tol.dtype} backward agrees with the same code in float64 "
-          f"to {worst:.1e} relative (max|g32 − g64| / max|g64|), {worst / tol.eps:,.0f}× {tol.dtype}'s "
+          f"to {worst:.1e} relative (max|g32 − g64| / max|g64|), {worst / tol.eps:.2g}× {tol.dtype}'s "
           f"ε = {tol.eps:.1e}; thresholds for {tol.dtype}: ok ≤ {tol.ok:g}, warn ≤ {tol.warn:g} "
           f"at h = {objective.h:g}", "")
 
