@@ -1,6 +1,6 @@
 """`python -m bpcli` runs the command-line interface."""
 
-from bpcli.cli import main
+from bpcli.entry import main
 
 if __name__ == "__main__":
     main()

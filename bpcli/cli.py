@@ -58,7 +58,7 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted; nothing was saved", file=sys.stderr)
         sys.exit(130)
     except Exception as err:  # a bug in bpcli, not the user's fault
         if os.environ.get("BPCLI_DEBUG"):

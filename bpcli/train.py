@@ -531,6 +531,10 @@ class Trainer:
                 raise KeyboardInterrupt
             self._interrupt = True
 
+        from bpcli import interrupts
+
+        if interrupts.pending():  # pressed earlier, its KeyboardInterrupt lost in an import
+            self._interrupt = True
         return signal.signal(signal.SIGINT, on_sigint)
 
     @staticmethod

@@ -193,3 +193,117 @@ def test_the_batch_axis_is_refused():
             make(name, (3, 4), axis=0)
         with pytest.raises(ShapeError, match="axis 3 does not exist in inputs \\(N, 3, 4\\)"):
             make(name, (3, 4), axis=3)
+
+
+# --- MiniTorch: convolutions and non-square pooling (tests/test_conv.py, tests/test_nn.py) -------
+
+
+def conv_by_definition(x, W, stride=(1, 1)):
+    """out[n, f, h, w] = Σ_c,i,j W[f, c, i, j] · x[n, c, sh·h + i, sw·w + j], loops, no padding."""
+    n, c, H, Wd = x.shape
+    f, _, kh, kw = W.shape
+    ho, wo = (H - kh) // stride[0] + 1, (Wd - kw) // stride[1] + 1
+    out = np.zeros((n, f, ho, wo))
+    for a in range(n):
+        for b in range(f):
+            for h in range(ho):
+                for w in range(wo):
+                    patch = x[a, :, stride[0] * h: stride[0] * h + kh, stride[1] * w: stride[1] * w + kw]
+                    out[a, b, h, w] = np.sum(patch * W[b])
+    return out
+
+
+def check_gradients(layer, x):
+    """dx and every parameter gradient against central differences, CS231n's relative error < 1e-7."""
+    dout = np.random.default_rng(4).standard_normal(layer.forward(x).shape)
+    layer.forward(x)
+    dx = np.array(layer.backward(dout), copy=True)
+    grads = {k: v.copy() for k, v in layer.grads.items()}
+
+    def forward():
+        return layer.forward(x)
+
+    assert rel_error(dx, numeric_array(forward, x, dout)) < 1e-7
+    for key, g in grads.items():
+        assert rel_error(g, numeric_array(forward, layer.params[key], dout)) < 1e-7, key
+
+
+@pytest.mark.parametrize("kind", ["reference", "fast"])
+def test_minitorch_conv2(kind):
+    # rows [0, 1, 2, 3] four times, a 2x2 kernel of ones: each window sums 2·(w + w + 1)
+    from bpcli.fast import TWINS
+
+    t = np.tile(np.arange(4.0), (4, 1)).reshape(1, 1, 4, 4)
+    cls = LAYERS.get("conv2d") if kind == "reference" else TWINS.get("conv2d")
+    layer = cls(filters=1, kernel=2, bias=False)
+    layer.build((1, 4, 4), np.random.default_rng(0), np.float64)
+    layer.params["W"][:] = 1.0
+    out = layer.forward(t)
+    np.testing.assert_array_equal(out[0, 0], [[2, 6, 10]] * 3)
+    check_gradients(layer, t.copy())
+
+
+@pytest.mark.parametrize("kind", ["reference", "fast"])
+def test_minitorch_conv_channel_with_a_2x4_kernel(kind):
+    # input (2, 2, 6, 6), weight (3, 2, 2, 4): two input channels, three filters, a non-square kernel
+    from bpcli.fast import TWINS
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 2, 6, 6))
+    cls = LAYERS.get("conv2d") if kind == "reference" else TWINS.get("conv2d")
+    layer = cls(filters=3, kernel=[2, 4], bias=False)
+    assert layer.build((2, 6, 6), rng, np.float64) == (3, 5, 3)
+    np.testing.assert_allclose(layer.forward(x), conv_by_definition(x, layer.params["W"]), rtol=1e-12)
+    check_gradients(layer, x)
+
+
+def test_non_square_strides_and_padding_are_the_padded_definition():
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 2, 5, 7))
+    layer = make("conv2d", (2, 5, 7), filters=2, kernel=[3, 2], stride=[2, 3], padding=[1, 0])
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (0, 0)))
+    out = layer.forward(x)
+    assert out.shape == (2, 2, 3, 2)  # H: (5 + 2 - 3) // 2 + 1, W: (7 - 2) // 3 + 1
+    expected = conv_by_definition(padded, layer.params["W"], stride=(2, 3)) + layer.params["b"][:, None, None]
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    check_gradients(layer, x)
+
+
+def test_minitorch_conv1d_multi_channel_batch():
+    t = np.arange(12.0).reshape(2, 2, 3)
+    layer = make("conv1d", (2, 3), filters=2, kernel=2, bias=False)
+    layer.params["W"][:] = np.arange(1.0, 9.0).reshape(2, 2, 2)
+    out = layer.forward(t)
+    assert out.shape == (2, 2, 2)
+    assert out[0, 0, 0] == 0 * 1 + 1 * 2 + 3 * 3 + 4 * 4
+    assert out[1, 1, 1] == 7 * 5 + 8 * 6 + 10 * 7 + 11 * 8
+    check_gradients(layer, t.copy())
+
+
+def test_minitorch_conv1d_simple_with_its_right_padding():
+    # MiniTorch pads only on the right (output as long as the input): the same as padding k - 1 on
+    # both sides with the first k - 1 outputs dropped
+    t = np.arange(4.0).reshape(1, 1, 4)
+    layer = make("conv1d", (1, 4), filters=1, kernel=3, padding=2, bias=False)
+    layer.params["W"][:] = [[[1.0, 2.0, 3.0]]]
+    np.testing.assert_array_equal(layer.forward(t)[0, 0, 2:], [0 * 1 + 1 * 2 + 2 * 3, 1 * 1 + 2 * 2 + 3 * 3, 2 * 1 + 3 * 2, 3 * 1])
+
+
+@pytest.mark.parametrize("kind", ["reference", "fast"])
+@pytest.mark.parametrize("pool, reduce", [("avgpool2d", np.mean), ("maxpool2d", np.max)])
+def test_minitorch_non_square_pooling(kind, pool, reduce):
+    # t (1, 1, 4, 4); windows (2, 2), (2, 1), (1, 2) tile it: out[0, 0, 0, 0] is the first window's
+    # mean / max, and so is every other output
+    from bpcli.fast import TWINS
+
+    t = np.random.default_rng(13).standard_normal((1, 1, 4, 4))
+    for size in ([2, 2], [2, 1], [1, 2]):
+        cls = LAYERS.get(pool) if kind == "reference" else TWINS.get(pool)
+        layer = cls(size=size)
+        kh, kw = size
+        assert layer.build((1, 4, 4), None, np.float64) == (1, 4 // kh, 4 // kw)
+        out = layer.forward(t)
+        for h in range(4 // kh):
+            for w in range(4 // kw):
+                assert out[0, 0, h, w] == pytest.approx(reduce(t[0, 0, kh * h: kh * h + kh, kw * w: kw * w + kw]), rel=1e-14)
+        check_gradients(layer, t.copy())

@@ -303,3 +303,18 @@ def test_scalar_values_still_take_the_scalar_engine():
     report = trace_expression("(x+y)*z", [("x", "-2"), ("y", "5"), ("z", "-4")])
     assert not getattr(report, "tensor", False) and report.trace.output == -12
     assert math.isclose(report.trace.gradients["z"], 3)
+
+
+@pytest.mark.parametrize("expression", ["__import__('os')", "x.__class__", "open('PWNED', 'w')", "x; import os",
+                                        "x[1:2]", "lambda: x", "[x for x in y]", "(" * 2000 + "x"])
+def test_hostile_expressions_with_tensor_values_exit_2_and_nothing_runs(expression, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = trace(expression, "x=[1,2]")
+    assert result.exit_code == 2 and "error:" in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_broadcast_sums_are_explained_in_the_legend():
+    result = trace("X + b", "X=ones(2,3)", "b=[1,2,3]")
+    text = " ".join(result.stdout.split())
+    assert "db = Σ over rows of dout" in text and "summed over that axis (Σ): the VJP of broadcasting" in text

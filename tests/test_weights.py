@@ -66,6 +66,31 @@ train: {epochs: 3}
 """
 
 
+ODD = """
+seed: 2
+data: {type: bars, images_per_class: 10, size: 12}
+model:
+  - conv2d: {filters: 3, kernel: [3, 1], stride: [1, 2], padding: [1, 0]}   # (3, 12, 6)
+  - relu
+  - maxpool2d: {size: [2, 1]}                                              # (3, 6, 6)
+  - avgpool2d: {size: [1, 3], stride: [1, 2]}                              # (3, 6, 2)
+  - dense: 3
+  - softmax: {axis: 1}
+train: {epochs: 1}
+"""
+SEQ = """
+seed: 3
+data: {type: npz, path: seq.npz}
+model:
+  - conv1d: {filters: 4, kernel: 3, padding: 1}
+  - relu
+  - conv1d: {filters: 2, kernel: 2, stride: 2, bias: false}
+  - log_softmax: {axis: -1}
+  - dense: 3
+train: {epochs: 2}
+"""
+
+
 @pytest.fixture(scope="module")
 def cnn_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
@@ -124,12 +149,23 @@ def _torch_sequential(torch, architecture):
     return torch.nn.Sequential(*modules).double()
 
 
-@pytest.mark.parametrize("which", ["cnn", "mlp"])
+def odd_run(tmp_path, which):
+    if which == "seq":
+        rng = np.random.default_rng(0)
+        np.savez(tmp_path / "seq.npz", X=rng.standard_normal((30, 2, 8)), y=np.arange(30) % 3)
+        (tmp_path / "seq.yaml").write_text(SEQ)
+        from bpcli.spec import load_spec
+
+        return train_spec(load_spec(tmp_path / "seq.yaml"), name="seq", runs_root=tmp_path / "runs").run_dir.path
+    return train_spec(load_spec_text(ODD), name="odd", runs_root=tmp_path / "runs").run_dir.path
+
+
+@pytest.mark.parametrize("which", ["cnn", "mlp", "odd", "seq"])
 def test_torch_loads_the_export_and_gives_the_same_outputs(which, cnn_run, mlp_run, tmp_path):
     torch = pytest.importorskip("torch")
     from safetensors.torch import load_file
 
-    run = cnn_run if which == "cnn" else mlp_run
+    run = {"cnn": cnn_run, "mlp": mlp_run}.get(which) or odd_run(tmp_path, which)
     path = export(run, tmp_path / "m.safetensors")
     net = _torch_sequential(torch, json.loads((tmp_path / "m.json").read_text()))
     net.load_state_dict(load_file(str(path)), strict=True)  # every name and shape must match
@@ -240,3 +276,15 @@ def test_help_of_export_and_import_has_examples():
     for command in ("export", "import"):
         text = runner.invoke(app, [command, "--help"]).stdout
         assert "Examples:" in text and f"bpcli {command}" in text
+
+
+def test_conv1d_and_flatten_before_linear_follow_the_mapping(tmp_path):
+    run = odd_run(tmp_path, "seq")
+    path = export(run, tmp_path / "seq.safetensors")
+    ck = load_checkpoint(run / "checkpoints" / "last.npz").params
+    with safe_open(str(path), framework="np") as f:
+        assert set(f.keys()) == {"0.weight", "0.bias", "2.weight", "5.weight", "5.bias"}
+        np.testing.assert_array_equal(f.get_tensor("0.weight"), ck["conv1d1.W"])  # (F, C, k) as is
+        np.testing.assert_array_equal(f.get_tensor("5.weight"), ck["dense1.W"].T)
+        modules = [m["module"] for m in json.loads(f.metadata()["bpcli"])["torch_sequential"]]
+    assert modules == ["Conv1d", "ReLU", "Conv1d", "LogSoftmax", "Flatten", "Linear"]

@@ -27,6 +27,9 @@ def handles_errors(command: F) -> F:
         except BpcliError as err:
             print(readable(err.render()), file=sys.stderr)
             raise typer.Exit(err.exit_code) from None
+        except KeyboardInterrupt:
+            print("interrupted; nothing was saved", file=sys.stderr)
+            raise typer.Exit(130) from None
         except RecursionError:
             print("error: input is nested too deeply", file=sys.stderr)
             raise typer.Exit(2) from None

@@ -75,9 +75,13 @@ def train_command(
     except TrainingInterrupted as err:
         _close(callbacks)
         run_dir = getattr(err, "run_dir", None)
-        print(f"{err.message}; checkpoint saved to {err.checkpoint_path}", file=sys.stderr)
-        if run_dir:
-            print(f"resume with: bpcli train --resume {run_dir}", file=sys.stderr)
+        saved = f"checkpoint saved to {err.checkpoint_path}" if err.checkpoint_path else "no checkpoint was saved yet"
+        again = f"; resume with: bpcli train --resume {run_dir}" if run_dir else ""
+        print(f"{err.message}; {saved}{again}", file=sys.stderr)
+        raise typer.Exit(130) from None
+    except KeyboardInterrupt:  # before the run directory existed: loading data, building the model
+        _close(callbacks)
+        print("interrupted before training started; nothing was saved", file=sys.stderr)
         raise typer.Exit(130) from None
     finally:
         _close(callbacks)

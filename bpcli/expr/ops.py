@@ -112,19 +112,36 @@ def np_sigmoid(a):
     return np.where(a >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
 
 
+# The last winner found, by the identity of its argument list: backward asks once per input
+# with the same list, which would otherwise make max/min of n arguments cost n^2.
+_last_winner: tuple = (None, None, 0)
+_last_np_winner: tuple = (None, None, None)
+
+
 def winner(args: Sequence[float], larger: bool) -> int:
     """Index of the first argument equal to max(args) (or min): the input the gate routes to."""
+    global _last_winner
+    seen_args, seen_larger, index = _last_winner
+    if seen_args is args and seen_larger == larger:
+        return index
     best = 0
     for i in range(1, len(args)):
         if (args[i] > args[best]) if larger else (args[i] < args[best]):
             best = i
+    _last_winner = (args, larger, best)
     return best
 
 
 def np_winner(args, larger: bool):
     """Elementwise index of the first maximal (or minimal) argument."""
+    global _last_np_winner
+    seen_args, seen_larger, index = _last_np_winner
+    if seen_args is args and seen_larger == larger:
+        return index
     stacked = np.stack(np.broadcast_arrays(*args))
-    return np.argmax(stacked, axis=0) if larger else np.argmin(stacked, axis=0)
+    index = np.argmax(stacked, axis=0) if larger else np.argmin(stacked, axis=0)
+    _last_np_winner = (args, larger, index)
+    return index
 
 
 # ---- the entry ---------------------------------------------------------------------------

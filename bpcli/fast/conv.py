@@ -51,6 +51,12 @@ class _ConvCache:
     out_hw: tuple  # (Ho, Wo)
 
 
+def square(*options: Any) -> bool:
+    """Whether every window option is one number: the case these kernels handle. Non-square
+    kernels, strides or padding are declined to the reference layer's code (same results)."""
+    return all(isinstance(v, int) for v in options)
+
+
 @twin_of("conv2d")
 class FastConv2D(FastLayer, Conv2D):
     """Conv2D as one NHWC GEMM forward and k² shifted GEMMs backward in reused buffers: x (N, C, H, W), W (F, C, k, k), out (N, F, Ho, Wo)."""
@@ -60,6 +66,7 @@ class FastConv2D(FastLayer, Conv2D):
 
     def __init__(self, **options: Any):
         super().__init__(**options)
+        self._square = square(self.kernel, self.stride, self.padding)
         self._cache: Optional[_ConvCache] = None
         self._xpad, self._cols, self._prod, self._dout_t, self._dout_grid, self._dxpad, self._dx = (
             Scratch() for _ in range(7)
@@ -92,6 +99,8 @@ class FastConv2D(FastLayer, Conv2D):
         return cols.reshape(n * ho * wo, k * k * c), ho, wo
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        if not self._square:
+            return Conv2D.forward(self, x)
         cols, ho, wo = self._im2col(x)
         f, n = self.filters, x.shape[0]
         out = np.empty((n, f, ho * wo), dtype=cols.dtype)
@@ -111,6 +120,8 @@ class FastConv2D(FastLayer, Conv2D):
         return out.reshape(n, f, ho, wo)
 
     def backward(self, dout: np.ndarray) -> Optional[np.ndarray]:
+        if not self._square:
+            return Conv2D.backward(self, dout)
         cache = self._cache
         if cache is None:
             raise no_cache(self)
@@ -201,11 +212,14 @@ class FastMaxPool2D(FastLayer, MaxPool2D):
 
     def __init__(self, **options: Any):
         super().__init__(**options)
+        self._square = square(self.size, self.stride)
         self._cache: Optional[_MaxPoolCache] = None
         self._dx = Scratch()
         self._row_max, self._right, self._lower, self._drow = (Scratch() for _ in range(4))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        if not self._square:
+            return MaxPool2D.forward(self, x)
         if self.size == 2 and _tiles(self.size, self.stride, x.shape):
             return self._forward_2x2(x)
         # k² elementwise passes over strided views: much faster than argmax over a short last axis
@@ -253,6 +267,8 @@ class FastMaxPool2D(FastLayer, MaxPool2D):
         return dx
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        if not self._square:
+            return MaxPool2D.backward(self, dout)
         cache = self._cache
         if cache is None:
             raise no_cache(self)
@@ -277,6 +293,8 @@ class FastMaxPool2D(FastLayer, MaxPool2D):
 
     def kink_state(self) -> Optional[np.ndarray]:
         """Each window's argmax offset i·k + j (a new array)."""
+        if not self._square:
+            return MaxPool2D.kink_state(self)
         cache = self._cache
         if cache is None:
             return None
@@ -294,6 +312,8 @@ class FastAvgPool2D(FastLayer, AvgPool2D):
     fresh_output = True  # a new array each forward; nothing but the input shape is cached
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        if not square(self.size, self.stride):
+            return AvgPool2D.forward(self, x)
         k, s = self.size, self.stride
         ho, wo = (x.shape[2] - k) // s + 1, (x.shape[3] - k) // s + 1
         out = _offset_view(x, 0, 0, s, ho, wo).copy()
@@ -304,6 +324,8 @@ class FastAvgPool2D(FastLayer, AvgPool2D):
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        if not square(self.size, self.stride):
+            return AvgPool2D.backward(self, dout)
         if self._x_shape is None:
             raise no_cache(self)
         k, s = self.size, self.stride

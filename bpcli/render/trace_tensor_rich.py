@@ -54,7 +54,8 @@ def _header(report: TensorTraceReport) -> Group:
         lines.append(Text(labeled(f"{name}{kind} {_shape(value)}{drawn} = ", tensor_text(value)), style=style))
     gates = sum(1 for n in report.graph.nodes if n.inputs)
     mode = "expanded into primitive gates (--expand)" if report.expanded else "fused gates"
-    lines.append(Text(f"{len(report.graph):,} nodes, {gates:,} gates, {mode}; vectors and matrices in float64",
+    lines.append(Text(f"{len(report.graph):,} nodes, {gates:,} gate{'s' if gates != 1 else ''}, {mode}; "
+                      "vectors and matrices in float64",
                       style="dim"))
     return Group(*lines)
 
@@ -165,6 +166,9 @@ def roles_legend(report: TensorTraceReport) -> Text:
                 labels.append(label)
     text = Text("Gate roles: ", style="dim")
     text.append("; ".join(f"{', '.join(labels)} {role}" for role, labels in labels_of_role.items()), style="dim")
+    if any(" = Σ " in s.formula for step in report.steps for s in step.inputs):
+        text.append(". An input a gate broadcast (stretched along an axis) gets the gradient summed "
+                    "over that axis (Σ): the VJP of broadcasting.", style="dim")
     return text
 
 

@@ -129,6 +129,8 @@ def train_spec(
     run = RunDir.create(name + ("-overfit" if overfit else ""), out, runs_root)
     try:
         return _train_fresh(spec, model, data, run, callbacks, overfit, on_trainer)
+    except KeyboardInterrupt:
+        raise _stopped_at_once(run) from None
     finally:
         run.unlock()
 
@@ -166,8 +168,19 @@ def resume_run(
     run.lock()
     try:
         return _resume_locked(run, overrides, callbacks, on_trainer, on_note)
+    except KeyboardInterrupt:
+        raise _stopped_at_once(run) from None
     finally:
         run.unlock()
+
+
+def _stopped_at_once(run: RunDir) -> TrainingInterrupted:
+    """Ctrl-C outside the loop's own handling (a second one, or one while saving or setting
+    up): what the directory holds is its last complete save."""
+    kept = str(run.last) if run.last.is_file() else None
+    err = TrainingInterrupted("interrupted (a second Ctrl-C stops at once; the last complete save is kept)", kept, 0, 0)
+    err.run_dir = str(run.path)
+    return err
 
 
 def _resume_locked(run: RunDir, overrides, callbacks, on_trainer, on_note) -> Run:
@@ -243,6 +256,7 @@ def _run(trainer: Trainer, run: RunDir, resume: Optional[Checkpoint] = None, bes
     except TrainingInterrupted as err:
         err.run_dir = str(run.path)
         raise
+
 
 
 def summary_of(run: Run) -> Dict[str, Any]:

@@ -5,6 +5,7 @@ comes from.
 |---|---|---|
 | dense (input of rank > 1) | Flatten, then Linear | N.weight = W transposed (units, D); N.bias = b |
 | conv2d | Conv2d | N.weight = W (F, C, kh, kw) as is; N.bias = b |
+| conv1d | Conv1d | N.weight = W (F, C, k) as is; N.bias = b |
 | batchnorm | BatchNorm1d / BatchNorm2d | N.weight = gamma, N.bias = beta, N.running_mean, N.running_var, N.num_batches_tracked (0) |
 | layernorm | LayerNorm(input shape) | N.weight = gamma, N.bias = beta |
 | groupnorm, spatial_groupnorm | GroupNorm(groups, C) | N.weight = gamma, N.bias = beta |
@@ -79,6 +80,13 @@ def _conv2d(node: str, layer: Any, in_shape: tuple) -> list:
     return [("Conv2d", args, params)]
 
 
+def _conv1d(node: str, layer: Any, in_shape: tuple) -> list:
+    params = [("weight", "W", SAME)] + ([("bias", "b", SAME)] if layer.bias else [])
+    args = {"in_channels": in_shape[0], "out_channels": layer.filters, "kernel_size": layer.kernel,
+            "stride": layer.stride, "padding": layer.padding, "bias": layer.bias}
+    return [("Conv1d", args, params)]
+
+
 def _pool(module: str) -> Callable:
     def convert(node: str, layer: Any, in_shape: tuple) -> list:
         return [(module, {"kernel_size": _pair(layer.size), "stride": _pair(layer.stride)}, [])]
@@ -105,6 +113,7 @@ def _simple(module: str, args: Optional[Callable] = None) -> Callable:
 CONVERTERS: dict[str, Callable] = {
     "dense": _affine,
     "conv2d": _conv2d,
+    "conv1d": _conv1d,
     "maxpool2d": _pool("MaxPool2d"),
     "avgpool2d": _pool("AvgPool2d"),
     "batchnorm": _batchnorm,

@@ -11,6 +11,7 @@ from bpcli.nn.layers import dropout  # noqa: F401
 from bpcli.nn.layers import norm  # noqa: F401
 from bpcli.nn.layers import groupnorm  # noqa: F401
 from bpcli.nn.layers import conv  # noqa: F401
+from bpcli.nn.layers import conv1d  # noqa: F401
 from bpcli.nn.layers import shape  # noqa: F401
 from bpcli.nn.layers import merge  # noqa: F401
 from bpcli.nn.layers import expr  # noqa: F401
