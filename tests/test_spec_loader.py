@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -68,16 +67,16 @@ def test_merge_keys_and_anchors_work():
     assert value["layer"] == {"units": 20, "bias": False}
 
 
-def test_alias_bombs_are_refused_quickly():
+def test_alias_bombs_are_refused_before_expansion():
     lines = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]']
     for i in range(1, 9):
         prev = chr(ord("a") + i - 1)
         cur = chr(ord("a") + i)
         lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 10) + "]")
-    start = time.perf_counter()
+    # 10^9 leaves if expanded: refused by the node budget, never built (the hostile catalogue
+    # runs such cases under a memory limit and a timeout in a subprocess)
     with pytest.raises(SpecError, match="too large"):
         parse_yaml("\n".join(lines))
-    assert time.perf_counter() - start < 5
 
 
 def test_empty_document_is_none():
