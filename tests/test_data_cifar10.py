@@ -194,3 +194,19 @@ def test_a_python3_resave_of_a_batch_also_reads(tmp_path):
 
 def test_every_fake_batch_name_is_the_real_one():
     assert CIFAR_BATCHES == tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
+
+
+def test_images_beyond_the_memory_budget_are_refused_before_conversion(tmp_path, monkeypatch):
+    from bpcli.data import cifar10
+
+    fake_cifar10(tmp_path)
+    monkeypatch.setattr(cifar10, "too_large", lambda n_bytes: n_bytes >= 50 * 3072 * 4)
+    with pytest.raises(DataError, match="50 images as float32 would take .* more than the memory"):
+        load_data({"type": "cifar10", "path": str(tmp_path)}, seed=0)
+
+
+def test_a_fifo_in_place_of_a_batch_is_named(tmp_path):
+    fifo = tmp_path / "data_batch_1.bin"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match="is a FIFO"):
+        read_binary_batch(fifo)

@@ -6,6 +6,7 @@ Expected numbers are the lecture's worked examples (CS231n backprop notes), not 
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 
@@ -36,11 +37,13 @@ EXAMPLES = [
     ("1/(1+exp(-(w0*x0+w1*x1+w2)))*w0*x0", NEURON[1], False),
     ("x", dict(x=2), False),
     ("3", {}, False),
+    ("W2@max(0, W1@x)", {"W1": "[[1,-1],[2,1]]", "x": "[1,2]", "W2": "[[1,1]]"}, False),
+    ("sum(W@x) + sum((W@x)*(W@x))", {"W": "randn(5,4)", "x": "randn(4)"}, False),
 ]
 
 
 def svg_of(expression: str, values: dict, expand: bool = False) -> str:
-    pairs = [(k, str(v)) for k, v in values.items()]
+    pairs = [(k, v if isinstance(v, str) else str(v)) for k, v in values.items()]
     return render_svg(layout_circuit(trace_expression(expression, pairs, expand=expand)))
 
 
@@ -174,3 +177,32 @@ def test_inputs_are_left_of_their_gates_and_the_output_is_rightmost():
     root = parse(svg_of(*NEURON))
     for wire_id, a, b in segments(root):
         assert b[0] >= a[0] - 1e-6, wire_id  # every wire runs left to right
+
+
+TWO_LAYER = ("W2@max(0, W1@x)", {"W1": "[[1,-1],[2,1]]", "x": "[1,2]", "W2": "[[1,1]]"})
+
+
+def test_a_tensor_circuit_has_the_two_layer_nets_numbers_on_its_wires():
+    # z = W1@x = [-1, 4], h = max(0, z) = [0, 4], f = W2@h = [4]; backward with dout = [1]:
+    # dW2 = dout ⊗ h = [[0 4]], dh = W2ᵀ dout = [1 1], dz = dh ⊙ [z > 0] = [0 1],
+    # dW1 = dz ⊗ x = [[0 0] [1 2]], dx = W1ᵀ dz = [2 1]
+    root = parse(svg_of(*TWO_LAYER))
+    wires_of = by_source(root)
+    assert [(w["value"], w["grad"]) for w in wires_of["W1"]] == [("[[1 -1] [2 1]]", "[[0 0] [1 2]]")]
+    assert [(w["value"], w["grad"]) for w in wires_of["x"]] == [("[1 2]", "[2 1]")]
+    assert [(w["value"], w["grad"]) for w in wires_of["W2"]] == [("[[1 1]]", "[[0 4]]")]
+    inner = [(w["value"], w["grad"]) for ws in wires_of.values() for w in ws]
+    assert ("[-1 4]", "[0 1]") in inner and ("[0 4]", "[1 1]") in inner
+    assert (output_wire(root)["value"], output_wire(root)["grad"]) == ("[4]", "[1]")
+    assert sorted(gates(root).values()) == ["@", "@", "max"]
+
+
+def test_a_big_tensor_wire_shows_its_shape():
+    root = parse(svg_of("sum(W@x)", {"W": "randn(5,3)", "x": "randn(3)"}))
+    wires_of = by_source(root)
+    assert [(w["value"], w["grad"]) for w in wires_of["W"]] == [("(5,3)", "(5,3)")]
+    (x,) = wires_of["x"]
+    assert re.fullmatch(r"\[(-?\d+\.\d\d ?){3}\]", x["value"])  # 3 numbers fit: shown
+    boxes = [(t.text, text_box(t)) for t in texts(root)]
+    for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2):
+        assert not overlaps(box_a, box_b), (a, b)

@@ -40,7 +40,10 @@ def test_the_harness_sees_console_errors_and_network_requests(chromium, tmp_path
 
 
 @pytest.mark.parametrize(
-    "args", [NEURON, ["x*x*y", "x=3", "y=2"], ["sigmoid(w*x+b)", "--expand"]], ids=["neuron", "fork", "expand"]
+    "args",
+    [NEURON, ["x*x*y", "x=3", "y=2"], ["sigmoid(w*x+b)", "--expand"],
+     ["W2@max(0, W1@x)", "W1=randn(4,3)", "W2=randn(2,4)", "x=randn(3)"]],
+    ids=["neuron", "fork", "expand", "tensor"],
 )
 def test_stepping_reaches_every_gate_without_errors_or_requests(chromium, tmp_path, args):
     path = export_page(tmp_path, args)

@@ -42,6 +42,7 @@ def train_command(
       bpcli train my_spec.yaml --out runs/try1 --seed 3
       bpcli train cs231n-two-layer-net data.path=cifar-10-batches-py
       bpcli train --overfit 20                     # can the net drive the loss to ~0?
+      bpcli train spiral --plot spiral.png         # curves and decision boundary, 16:9
       bpcli train --resume runs/spiral-20250101-120000
       bpcli train spiral --format json --quiet > summary.json
     """

@@ -100,13 +100,6 @@ def trace_command(
         jacobian_limit=jacobian_limit if jacobian else None,
     )
     tensor = getattr(report, "tensor", False)
-    if tensor and export is not None:
-        from bpcli.errors import UsageError
-
-        raise UsageError(
-            "--export draws circuits of scalars; for vectors and matrices use --export-tables "
-            "(the tables as .svg or .html) or --format dot"
-        )
 
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -20,6 +20,8 @@ from bpcli.data.cifar_pickle import read_batch
 from bpcli.data.locations import dataset_dirs
 from bpcli.data.registry import DATASETS, SHAPES, RawData
 from bpcli.errors import DataError, DataMissing
+from bpcli.input_files import special_kind
+from bpcli.memory_budget import over_budget, too_large
 
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGE_SHAPE = (3, 32, 32)
@@ -87,6 +89,9 @@ def locate(path: Optional[str], base_dir: Optional[Path]) -> tuple[str, dict[str
 
 
 def _read_bytes(file: Path) -> bytes:
+    kind = special_kind(file)
+    if kind is not None:
+        raise DataError(f"{file}: is {kind}, not a CIFAR-10 batch file")
     try:
         size = file.stat().st_size
         if size > MAX_BATCH_BYTES:
@@ -114,6 +119,9 @@ def read_python_batch(file: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def _images(pixels: np.ndarray, pixel_range: str, flatten: bool) -> np.ndarray:
     """uint8 (N, 3072) -> float32 (N, 3, 32, 32) or (N, 3072), in [0, 1] or [0, 255]."""
+    n_bytes = pixels.size * 4
+    if too_large(n_bytes):
+        raise DataError("cifar10: " + over_budget(n_bytes, f"{len(pixels):,} images as float32"))
     scale = np.float32(1.0 / 255.0 if pixel_range == "0-1" else 1.0)
     X = np.multiply(pixels, scale, dtype=np.float32)
     return X if flatten else X.reshape(-1, *IMAGE_SHAPE)

@@ -106,6 +106,54 @@ class Circuit:
         return found
 
 
+def trace_parts(report) -> tuple[list, list, list]:
+    """(values, grads, backward steps) of a scalar TraceReport or a TensorTraceReport."""
+    trace = getattr(report, "trace", None)
+    if trace is not None:
+        return trace.values, trace.grads, trace.steps
+    return report.values, report.grads, report.steps
+
+
+SMALL_TEXT = 22  # a tensor whose numbers fit in this many characters shows them, else its shape
+
+
+def tensor_text(value) -> str:
+    """A wire's label for a tensor: its numbers when they are few ([0.28 0.85 0]), else its shape."""
+    import numpy as np
+
+    from bpcli.expr.tensor_ops import shape_text
+
+    array = np.asarray(value)
+    if array.ndim == 0:
+        return num(float(array))
+    if array.size <= 4:
+        flat = [num(float(v)) for v in array.ravel()]
+        if array.ndim == 1:
+            text = "[" + " ".join(flat) + "]"
+        elif array.ndim == 2:
+            rows = [flat[i * array.shape[1]:(i + 1) * array.shape[1]] for i in range(array.shape[0])]
+            text = "[" + " ".join("[" + " ".join(r) + "]" for r in rows) + "]"
+        else:
+            text = ""
+        if text and len(text) <= SMALL_TEXT:
+            return text
+    return shape_text(array.shape)
+
+
+def step_note(step, sent, value_text: Callable) -> str:
+    """What hovering a wire tells: upstream × local = downstream (a scalar gate), or the
+    vector-Jacobian product with its shapes (a tensor gate)."""
+    if hasattr(sent, "local"):
+        up, local, down = product_text(step.upstream, sent.local, sent.sent, value_text)
+        return f"upstream × local = downstream: {up} × {local} = {down}"
+    from bpcli.expr.tensor_ops import shape_text
+
+    import numpy as np
+
+    return (f"vector-Jacobian product: {sent.formula} = {value_text(sent.sent)} "
+            f"(dout {shape_text(np.shape(step.upstream))} → {shape_text(np.shape(sent.sent))})")
+
+
 def product_text(upstream, local, sent, value_text: Callable) -> tuple[str, str, str]:
     """Scalars: factors whose shown product multiplies out; anything else: as `value_text` shows it."""
     if all(isinstance(v, (int, float)) for v in (upstream, local, sent)):
@@ -242,7 +290,7 @@ def _place(columns: list[list[_Slot]], rounds: int = 12) -> None:
 
 def layout_circuit(
     report: TraceReport,
-    value_text: Callable = num,
+    value_text: Optional[Callable] = None,
     title: Optional[str] = None,
     aspect: Optional[float] = ASPECT,
 ) -> Circuit:
@@ -252,7 +300,10 @@ def layout_circuit(
     width:height (None: tight around the drawing)."""
     from bpcli.errors import UsageError
 
-    graph, trace = report.graph, report.trace
+    graph = report.graph
+    values, grads, steps = trace_parts(report)
+    if value_text is None:
+        value_text = tensor_text if getattr(report, "tensor", False) else num
     gates = sum(1 for n in graph.nodes if not n.is_leaf)
     if gates > MAX_GATES:
         raise UsageError(
@@ -308,16 +359,15 @@ def layout_circuit(
     # ---- horizontal geometry ------------------------------------------------------------
     op_text = {n: graph.gate_label(n) for n in shown if not graph.nodes[n].is_leaf}
     radius = max([26.0] + [text_width(t, GATE_SIZE) / 2 + 7 for t in op_text.values()])
-    value_of = {n: value_text(trace.values[n]) for n in shown}
-    grad_of = {n: (None if trace.grads[n] is None else value_text(trace.grads[n])) for n in shown}
+    value_of = {n: value_text(values[n]) for n in shown}
+    grad_of = {n: (None if grads[n] is None else value_text(grads[n])) for n in shown}
     sent_text: dict[tuple[int, int], tuple[str, int]] = {}
     notes: dict[tuple[int, int], str] = {}
     trunk_notes: dict[int, list[str]] = {}
-    for index, step in enumerate(trace.steps):
+    for index, step in enumerate(steps):
         for sent in step.inputs:
             sent_text[(step.node, sent.position)] = (value_text(sent.sent), index)
-            up, local, down = product_text(step.upstream, sent.local, sent.sent, value_text)
-            notes[(step.node, sent.position)] = f"upstream × local = downstream: {up} × {local} = {down}"
+            notes[(step.node, sent.position)] = step_note(step, sent, value_text)
             trunk_notes.setdefault(sent.node, []).append(value_text(sent.sent))
     texts = list(value_of.values()) + [g for g in grad_of.values() if g] + [t for t, _ in sent_text.values()]
     run = max(text_width(t, LABEL_SIZE) for t in texts) + 14
@@ -380,7 +430,7 @@ def layout_circuit(
         wire.points = _dedupe(points)
         y_end = wire.points[-1][1]
         sent = sent_text.get((gate, position))
-        grad = None if trace.grads[source] is None else (sent[0] if sent else value_text(0.0))
+        grad = None if grads[source] is None else (sent[0] if sent else value_text(0.0))
         wire.step = sent[1] if sent else None
         wire.note = notes.get((gate, position), "")
         labelled(wire, x_of(layer[gate]) - radius - run / 2, y_end, value_of[source], grad)

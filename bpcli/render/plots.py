@@ -287,7 +287,7 @@ def figure(history: List[dict], surface=None, X=None, y=None,
                        edgecolors="black", linewidths=0.4)
             handles.append(Line2D([], [], color=colors[k], marker=MARKERS[k % len(MARKERS)], linestyle="none",
                                   markeredgecolor="black", markeredgewidth=0.4, label=f"class {k}"))
-        handles.append(Patch(facecolor="white", edgecolor="grey", label="shading: predicted class"))
+        handles.append(Patch(facecolor="#cccccc", edgecolor="grey", label="shading: predicted class"))
         ax.legend(handles=handles, fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         ax.set_xlim(surface.x_min, surface.x_max)
         ax.set_ylim(surface.y_min, surface.y_max)

@@ -12,7 +12,7 @@ import json
 from html import escape
 
 from bpcli.expr.report import TraceReport
-from bpcli.render.circuit import layout_circuit, product_text
+from bpcli.render.circuit import layout_circuit, product_text, step_note, tensor_text, trace_parts
 from bpcli.render.circuit_svg import FONT, GRAD_COLOR, VALUE_COLOR, svg_elements
 from bpcli.render.trace_numbers import local_formula, num
 
@@ -110,59 +110,70 @@ def _right(text: str) -> str:
     return "\0" + text
 
 
-def _tables(report: TraceReport) -> str:
-    graph, trace = report.graph, report.trace
+def _tables(report: TraceReport, text) -> str:
+    graph = report.graph
+    values, grads, steps = trace_parts(report)
     forward = [_row(["node", "gate", "inputs", "value"], header=True)]
     for node in graph.nodes:
         inputs = ", ".join(graph.label(i) for i in node.inputs)
         gate = "input" if node.op == "var" else ("constant" if node.op == "const" else graph.gate_label(node.id))
-        forward.append(_row([graph.label(node.id), gate, inputs, _right(num(trace.values[node.id]))]))
-    backward = [_row(["step", "gate", "upstream", "to", "local gradient", "sent down",
+        forward.append(_row([graph.label(node.id), gate, inputs, _right(text(values[node.id]))]))
+    tensor = getattr(report, "tensor", False)
+    local_heading = "vector-Jacobian product" if tensor else "local gradient"
+    backward = [_row(["step", "gate", "upstream", "to", local_heading, "sent down",
                       "input's gradient"], header=True)]
-    for k, step in enumerate(trace.steps):
+    for k, step in enumerate(steps):
         for sent in step.inputs:
-            up, local, down = product_text(step.upstream, sent.local, sent.sent, num)
-            total = f"+= → {num(sent.total)}" if sent.accumulated else num(sent.total)
+            total = f"+= → {text(sent.total)}" if sent.accumulated else text(sent.total)
+            if hasattr(sent, "local"):
+                up, local, down = product_text(step.upstream, sent.local, sent.sent, text)
+                formula = f"{local_formula(graph, step.node, sent)} = {local}"
+                product = f"{up} × {local} = {down}"
+            else:  # a tensor gate: its vector-Jacobian product
+                up, formula, product = text(step.upstream), sent.formula, text(sent.sent)
             backward.append(_row(
                 [str(k + 1), f"{graph.label(step.node)} {graph.gate_label(step.node)}", _right(up),
-                 graph.label(sent.node), f"{local_formula(graph, step.node, sent)} = {local}",
-                 _right(f"{up} × {local} = {down}"), _right(total)],
+                 graph.label(sent.node), formula, _right(product), _right(total)],
                 f' data-step="{k}"',
             ))
     gradients = [_row(["variable", "value", "gradient"], header=True)]
-    for name, grad in trace.gradients.items():
-        gradients.append(_row([name, _right(num(report.inputs[name])), _right(num(grad))]))
+    gradients_of = report.gradients if tensor else report.trace.gradients
+    for name, grad in gradients_of.items():
+        gradients.append(_row([name, _right(text(report.inputs[name])), _right(text(grad))]))
+    heading = ("each input gets the vector-Jacobian product of the upstream gradient" if tensor
+               else "sent down = upstream × local gradient")
     return (
         "<h2>Forward pass</h2><table>" + "".join(forward) + "</table>"
-        "<h2>Backward pass: sent down = upstream × local gradient</h2><table id=\"backward\">"
+        f"<h2>Backward pass: {heading}</h2><table id=\"backward\">"
         + "".join(backward) + "</table>"
         "<h2>Gradients</h2><table>" + "".join(gradients) + "</table>"
     )
 
 
 def render_html(report: TraceReport) -> str:
-    graph, trace = report.graph, report.trace
+    graph = report.graph
+    values, grads, trace_steps = trace_parts(report)
+    text = tensor_text if getattr(report, "tensor", False) else num
     circuit = layout_circuit(report, title="", aspect=None)
     steps = []
-    for step in trace.steps:
-        sends = ", ".join(
-            f"{graph.label(s.node)} gets {' × '.join(product_text(step.upstream, s.local, s.sent, num)[:2])}"
-            f" = {num(s.sent)}" for s in step.inputs
+    for step in trace_steps:
+        sends = "; ".join(
+            f"{graph.label(s.node)}: {step_note(step, s, text).split(': ', 1)[1]}" for s in step.inputs
         ) or "its inputs are constants"
         steps.append({
             "gate": step.node,
             "text": f"gate {graph.label(step.node)} ({graph.gate_label(step.node)}), upstream "
-                    f"{num(step.upstream)}: {sends}",
+                    f"{text(step.upstream)}: {sends}",
         })
     trunks: dict[str, list] = {}
     for wire in circuit.wires:
         if wire.kind == "trunk":
             trunks[wire.id] = [
-                [k, num(s.total)] for k, step in enumerate(trace.steps) for s in step.inputs
+                [k, text(s.total)] for k, step in enumerate(trace_steps) for s in step.inputs
                 if s.node == wire.source
             ]
     data = {"steps": steps, "trunks": trunks,
-            "start": f"the output's gradient is df/df = {num(trace.grads[graph.output])}"}
+            "start": f"the output's gradient (upstream of f) is {text(grads[graph.output])}"}
     payload = json.dumps(data).replace("</", "<\\/")
     svg = (
         f'<svg id="circuit" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {circuit.width:.1f} '
@@ -177,7 +188,7 @@ def render_html(report: TraceReport) -> str:
         "<div id=\"controls\"><button id=\"reset\">|◀ reset</button><button id=\"back\">◀ back</button>"
         "<button id=\"next\">step ▶</button><button id=\"all\">all ▶|</button>"
         "<span id=\"status\"></span></div>"
-        f"{svg}<div id=\"tip\"></div>{_tables(report)}"
+        f"{svg}<div id=\"tip\"></div>{_tables(report, text)}"
         f"<script type=\"application/json\" id=\"trace-data\">{payload}</script>"
         f"<script>{SCRIPT}</script></body></html>\n"
     )

@@ -11,6 +11,8 @@ import numpy as np
 
 from bpcli.atomic_file import atomic_writer
 from bpcli.errors import DataError
+from bpcli.input_files import special_kind
+from bpcli.memory_budget import over_budget, too_large
 
 MAX_FILE_BYTES = 4 * 2**30  # far above any model bpcli trains; a bigger file is refused unread
 FLOAT_KINDS = ("float16", "float32", "float64")
@@ -31,9 +33,14 @@ def read_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]
     """(tensors, the bpcli architecture from the metadata or {}); DataError for anything unreadable."""
     from safetensors import SafetensorError, safe_open
 
+    kind = special_kind(path)
+    if kind is not None:
+        raise DataError(f"{path}: is {kind}, not a .safetensors file")
     if not path.is_file():
         raise DataError(f"{path}: no such weights file")
     size = path.stat().st_size
+    if too_large(size):
+        raise DataError(f"{path}: " + over_budget(size, "its tensors"))
     if size > MAX_FILE_BYTES:
         raise DataError(f"{path}: {size:,} bytes is more than a weights file may be ({MAX_FILE_BYTES:,}); refused unread")
     try:
