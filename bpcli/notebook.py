@@ -6,6 +6,7 @@ Jupyter (`_repr_html_`) and as plain text in a terminal (`repr`), and is usable 
 (`.passed`, `.max_rel_error`, `.checks`, `.hints`; trace: `.output`, `.gradients`).
 
     bpcli.trace("(x+y)*z", x=-2, y=5, z=-4).gradients      # {'x': -4.0, 'y': -4.0, 'z': 3.0}
+    bpcli.trace("W2@max(0, W1@x)", W1=W1, W2=W2, x=[1, 0, 2])  # arrays, lists or "randn(4,3)"
     bpcli.gradcheck(affine_forward, affine_backward, x=(4, 5), w=(5, 3), b=(3,))
     bpcli.gradcheck(affine_forward, x=x, w=w, b=b)           # affine_backward found beside it
     bpcli.gradcheck(svm_loss_naive, W=W, X=X, y=y, reg=0.1, wrt="W")
@@ -113,20 +114,27 @@ class TraceResult(_Shown):
     """A traced expression: the forward value, every gradient, the backward steps."""
 
     def __init__(self, report):
-        self.report = report  # bpcli.expr.report.TraceReport
+        self.report = report  # bpcli.expr.report.TraceReport, or a TensorTraceReport for tensors
+        self.tensor = getattr(report, "tensor", False)
 
     def _render(self, console) -> None:
-        from bpcli.render.trace_rich import render_rich
+        if self.tensor:
+            from bpcli.render.trace_tensor_rich import render_tensor_rich
 
-        render_rich(self.report, console)
+            render_tensor_rich(self.report, console)
+        else:
+            from bpcli.render.trace_rich import render_rich
+
+            render_rich(self.report, console)
 
     @property
-    def output(self) -> float:
-        return self.report.trace.output
+    def output(self):
+        """f: a float, or an array for tensors."""
+        return self.report.output if self.tensor else self.report.trace.output
 
     @property
     def gradients(self) -> dict:
-        return dict(self.report.trace.gradients)
+        return dict(self.report.gradients if self.tensor else self.report.trace.gradients)
 
     @property
     def inputs(self) -> dict:
@@ -146,8 +154,8 @@ def trace(expression: str, *, seed: int = 0, expand: bool = False, **values) -> 
     """Trace an expression at the given values (the rest drawn with `seed`), as `bpcli trace` does."""
     from bpcli.expr.report import trace_expression
 
-    return TraceResult(trace_expression(expression, [(n, str(v)) for n, v in values.items()],
-                                        seed=seed, expand=expand))
+    pairs = [(n, v if not isinstance(v, (int, float)) else str(v)) for n, v in values.items()]
+    return TraceResult(trace_expression(expression, pairs, seed=seed, expand=expand))
 
 
 def gradcheck(target: Any = None, backward: Optional[Callable] = None, *, spec: Any = None,

@@ -126,10 +126,10 @@ def test_decision_boundary_carries_classes_without_colour(color):
     # colour or not, what reaches a NO_COLOR terminal is the characters: every region and a legend
     text = decision_boundary(two_regions(predicted=(1, 2)), POINTS, LABELS, color=color, width=60)
     lines = plain(text)
-    grid = "\n".join(lines[1:-2])
+    grid = "\n".join(lines[1:-3])
     assert REGION_CHARS[1] in grid and REGION_CHARS[2] in grid
     assert "0" in grid and "2" in grid  # training points by their class digit
-    legend = " ".join(lines[-2:])
+    legend = " ".join(lines[-3:-1])
     for k in range(3):
         assert f"class {k}: {REGION_CHARS[k]} region, {k} point" in legend
     assert max(len(line) for line in lines) <= 60

@@ -318,3 +318,16 @@ def test_broadcast_sums_are_explained_in_the_legend():
     result = trace("X + b", "X=ones(2,3)", "b=[1,2,3]")
     text = " ".join(result.stdout.split())
     assert "db = Σ over rows of dout" in text and "summed over that axis (Σ): the VJP of broadcasting" in text
+
+
+def test_notebook_trace_takes_arrays_and_lists_and_displays_the_tensor_tables():
+    import bpcli
+
+    W = np.array([[1.0, 2.0], [3.0, 4.0]])
+    result = bpcli.trace("W@x", W=W, x=[5, 6])
+    np.testing.assert_array_equal(result.output, W @ np.array([5.0, 6.0]))
+    np.testing.assert_array_equal(result.gradients["W"], [[5, 6], [5, 6]])
+    assert "dW = dout ⊗ x" in repr(result)
+    assert bpcli.trace("sum(W)", W="randn(2,2)", seed=3).gradients["W"].shape == (2, 2)
+    with pytest.raises(Exception, match="finite"):
+        bpcli.trace("sum(W)", W=np.array([1.0, np.nan]))

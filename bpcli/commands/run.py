@@ -110,7 +110,6 @@ def _save_plot(run, history, plot: Path, has_surface: bool, summary_final: dict)
 
 
 def _report(run, console, json_mode: bool, quiet: bool, plot: Optional[Path], color: bool) -> None:
-    from bpcli.runs.surface import decision_surface
     from bpcli.runs.training import summary_of
 
     summary = summary_of(run)

@@ -19,7 +19,7 @@ from bpcli.expr.graph import CONSTANT, NAMED_CONSTANTS, VARIABLE, ExprGraph
 from bpcli.expr.interpret import NUMPY, backward, forward
 from bpcli.expr.ops import OPS
 from bpcli.expr.tensor_ops import check_index_values, elementwise_nonzeros, shape_text
-from bpcli.expr.values import TENSOR_VALUES, TensorContext
+from bpcli.expr.values import TENSOR_VALUES, TensorContext, as_tensor
 
 JACOBIAN_LIMIT = 4096  # --jacobian forms Jacobians with at most this many entries
 SMALL = 64  # tensors up to this size are checked entry by entry
@@ -145,7 +145,10 @@ def resolve_tensor_inputs(graph: ExprGraph, assignments, seed: int):
             )
         if name in given:
             raise UsageError(f"'{name}' is given twice")
-        given[name] = np.array(TENSOR_VALUES.parse(name, text, TensorContext(seed, graph.variables.index(name))))
+        if not isinstance(text, str):  # from Python: bpcli.trace("W@x", W=np.ones((2, 3)), ...)
+            given[name] = as_tensor(name, text)
+        else:
+            given[name] = np.array(TENSOR_VALUES.parse(name, text, TensorContext(seed, graph.variables.index(name))))
     inputs: dict[str, np.ndarray] = {}
     drawn: list[str] = []
     rng = None

@@ -28,8 +28,11 @@ _CALL = re.compile(r"^\s*([A-Za-z_]\w*)\s*\((.*)\)\s*$", re.S)
 _DIMENSION = re.compile(r"^\s*\d+\s*$")
 
 
-def is_tensor_text(text: str) -> bool:
-    """Whether a NAME=VALUE value is a tensor form (a list, a constructor call or @file)."""
+def is_tensor_text(text) -> bool:
+    """Whether a NAME=VALUE value is a tensor form (a list, a constructor call or @file); a
+    value given from Python that is not a number (an array, a list) is a tensor too."""
+    if not isinstance(text, str):
+        return not isinstance(text, (int, float))
     stripped = text.strip()
     return stripped.startswith(("[", "@")) or bool(_CALL.match(stripped))
 
@@ -104,6 +107,22 @@ def _parse(name: str, text: str, seed: int, index: int, base_dir):
     if function == "eye":
         return np.eye(shape[0])
     return np.arange(shape[0], dtype=float)
+
+
+def as_tensor(name: str, value: Any):
+    """An array-like given from Python (a notebook: a NumPy array, a nested list) as float64,
+    with the same checks as text: a plain array of finite numbers within the budget."""
+    import numpy as np
+
+    shape = np.shape(value)
+    _check_budget(name, shape)
+    try:
+        array = np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        raise UsageError(f"value of '{name}' is not an array of numbers") from None
+    if not np.all(np.isfinite(array)):
+        raise UsageError(f"value of '{name}' must be finite numbers: it has nan or inf")
+    return array
 
 
 def _check_budget(name: str, shape: tuple) -> None:

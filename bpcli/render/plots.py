@@ -197,7 +197,7 @@ def decision_boundary(surface, X, y, *, color: bool = True, width: int = 80) -> 
             label = points.get((r, c))
             if label is None:
                 out.append(REGION_CHARS[region % len(REGION_CHARS)],
-                           style=CLASS_COLORS[region % len(CLASS_COLORS)] if color else "")
+                           style=f"dim {CLASS_COLORS[region % len(CLASS_COLORS)]}" if color else "")
             else:
                 style = f"bold {CLASS_COLORS[label % len(CLASS_COLORS)]}" if color else ""
                 out.append(POINT_CHARS[label % 10], style=style + (" reverse" if color and label != region else ""))
@@ -214,6 +214,7 @@ def decision_boundary(surface, X, y, *, color: bool = True, width: int = 80) -> 
             legend.append("\n" if legend.cell_len - legend.plain.rfind("\n") + entry.cell_len + 4 > width else "    ")
         legend.append_text(entry)
     out.append_text(legend)
+    out.append("\na digit on another class's region: a misclassified point")
     return out
 
 
