@@ -112,6 +112,13 @@ class CheckFailed(BpcliError):
     exit_code = 1
 
 
+class RunWriteFailed(BpcliError):
+    """Writing the run directory failed mid-run (disk full, file system turned read-only):
+    exit 1, the last complete checkpoint is kept."""
+
+    exit_code = 1
+
+
 class TrainingDiverged(BpcliError):
     """The loss became nan or inf (exit 1)."""
 

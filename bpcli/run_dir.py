@@ -79,8 +79,10 @@ class RunDir:
         pid of the process that owns it now. Clears temporary files left by killed saves."""
         import fcntl
 
+        # held through a read-only descriptor: a run keeps no file open for writing between
+        # saves (so the file system can be remounted read-only under it, say)
         try:
-            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.lock_file, os.O_RDONLY | os.O_CREAT, 0o644)
         except OSError as err:
             raise UsageError(f"cannot write to the run directory {self.path}: {err.strerror or err}") from None
         try:
@@ -93,10 +95,10 @@ class RunDir:
                 "or pick another --out"
             ) from None
         try:
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
-        except OSError:
-            pass  # the lock is what counts; the pid is for the message
+            self.lock_file.write_text(f"{os.getpid()}\n", encoding="ascii")
+        except OSError as err:
+            os.close(fd)
+            raise UsageError(f"cannot write to the run directory {self.path}: {err.strerror or err}") from None
         self._lock_fd = fd
         for folder in (self.path, self.checkpoints):
             remove_stale_temporaries(folder)

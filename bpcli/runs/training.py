@@ -12,7 +12,7 @@ import numpy as np
 
 from bpcli.checkpoint import Checkpoint, load_checkpoint
 from bpcli.data.label_check import check_labels_fit
-from bpcli.errors import DataError, TrainingDiverged, UsageError
+from bpcli.errors import DataError, RunWriteFailed, TrainingDiverged, UsageError
 from bpcli.run_dir import RunDir
 from bpcli.train import TrainCallbacks, Trainer, TrainingInterrupted, TrainResult
 
@@ -131,6 +131,8 @@ def train_spec(
         return _train_fresh(spec, model, data, run, callbacks, overfit, on_trainer)
     except KeyboardInterrupt:
         raise _stopped_at_once(run) from None
+    except OSError as err:
+        raise _write_failed(run, err) from None
     finally:
         run.unlock()
 
@@ -170,8 +172,17 @@ def resume_run(
         return _resume_locked(run, overrides, callbacks, on_trainer, on_note)
     except KeyboardInterrupt:
         raise _stopped_at_once(run) from None
+    except OSError as err:
+        raise _write_failed(run, err) from None
     finally:
         run.unlock()
+
+
+def _write_failed(run: RunDir, err: OSError) -> RunWriteFailed:
+    """A run directory that could not be written (every other file was read before training)."""
+    where = err.filename or run.path
+    kept = f"the last complete checkpoint is kept: {run.last}" if run.last.is_file() else "no checkpoint was saved"
+    return RunWriteFailed(f"cannot write {where}: {err.strerror or err}; {kept}")
 
 
 def _stopped_at_once(run: RunDir) -> TrainingInterrupted:
