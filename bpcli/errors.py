@@ -113,8 +113,8 @@ class CheckFailed(BpcliError):
 
 
 class RunWriteFailed(BpcliError):
-    """Writing the run directory failed mid-run (disk full, file system turned read-only):
-    exit 1, the last complete checkpoint is kept."""
+    """A run-time fault of a run (disk full, file system turned read-only, out of memory
+    mid-run): exit 1, the last complete checkpoint is kept."""
 
     exit_code = 1
 

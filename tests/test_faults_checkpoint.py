@@ -186,3 +186,20 @@ def test_two_runs_on_one_out_the_second_exits_2_naming_the_first_and_a_killed_ow
     resumed = bpcli("train", "--resume", run, f"train.epochs={saved + 3}", "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((run / "summary.json").read_text())["epochs"] == saved + 3
+
+
+def test_out_of_memory_while_training_names_the_batch_size_and_keeps_the_checkpoint(tmp_path, monkeypatch):
+    from bpcli.errors import RunWriteFailed
+    from bpcli.runs.training import train_spec
+    from bpcli.spec import load_spec_text
+    from bpcli.train import Trainer
+
+    def out_of_memory(self, *args):
+        raise MemoryError
+
+    monkeypatch.setattr(Trainer, "run", out_of_memory)
+    with pytest.raises(RunWriteFailed) as caught:
+        train_spec(load_spec_text(SPEC), out=tmp_path / "run")
+    assert caught.value.exit_code == 1
+    assert "out of memory while training: a batch of 16 examples" in caught.value.message
+    assert "lower train.batch_size" in caught.value.message

@@ -21,7 +21,6 @@ from bpcli.expr.graph import NAMED_CONSTANTS, ExprGraph, GraphBuilder
 from bpcli.expr.ops import (
     FUNCTIONS,
     INFIX_OPS,
-    OPS,
     POSTFIX_OPS,
     PREFIX_OPS,
     SYMBOL_ALIASES,

@@ -75,13 +75,35 @@ class TraceReport:
     @property
     def uses(self) -> dict[str, int]:
         """How many gate inputs each variable feeds (2+ means its gradient is a sum)."""
-        counts = {name: 0 for name in self.graph.variables}
-        ids = {i: name for name, i in self.graph.variable_ids.items()}
-        for node in self.graph.nodes:
-            for child in node.inputs:
-                if child in ids:
-                    counts[ids[child]] += 1
-        return counts
+        return variable_uses(self.graph)
+
+
+def variable_uses(graph: ExprGraph) -> dict[str, int]:
+    """How many gate inputs each variable of `graph` feeds (2+ means its gradient is a sum)."""
+    counts = {name: 0 for name in graph.variables}
+    ids = {i: name for name, i in graph.variable_ids.items()}
+    for node in graph.nodes:
+        for child in node.inputs:
+            if child in ids:
+                counts[ids[child]] += 1
+    return counts
+
+
+def check_assignment(graph: ExprGraph, name: str, given) -> None:
+    """A UsageError unless `name` is a variable of `graph` not yet in `given`."""
+    if name in NAMED_CONSTANTS:
+        raise UsageError(
+            f"'{name}' is a constant ({name} = {NAMED_CONSTANTS[name]!r}), not a variable: "
+            "it cannot be given a value; rename the variable"
+        )
+    if name not in graph.variable_ids:
+        used = ", ".join(graph.variables) or "none"
+        raise UsageError(
+            f"'{name}' is not a variable of the expression{did_you_mean(name, graph.variables)}; "
+            f"its variables: {used}"
+        )
+    if name in given:
+        raise UsageError(f"'{name}' is given twice")
 
 
 def resolve_inputs(
@@ -90,19 +112,7 @@ def resolve_inputs(
     """Given values by name, then seeded draws (2 decimals) for the rest, in variable order."""
     given: dict[str, float] = {}
     for name, text in assignments:
-        if name in NAMED_CONSTANTS:
-            raise UsageError(
-                f"'{name}' is a constant ({name} = {NAMED_CONSTANTS[name]!r}), not a variable: "
-                "it cannot be given a value; rename the variable"
-            )
-        if name not in graph.variable_ids:
-            used = ", ".join(graph.variables) or "none"
-            raise UsageError(
-                f"'{name}' is not a variable of the expression{did_you_mean(name, graph.variables)}; "
-                f"its variables: {used}"
-            )
-        if name in given:
-            raise UsageError(f"'{name}' is given twice")
+        check_assignment(graph, name, given)
         given[name] = NUMBERS.parse(name, text)
     rng = None
     inputs: dict[str, float] = {}

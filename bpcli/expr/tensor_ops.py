@@ -205,7 +205,7 @@ def _index_vjp(g, s, index, out):
 
 
 def _index_formula(names, shapes, options):
-    (s, i), (ss, si) = names, shapes
+    i, (ss, si) = names[1], shapes
     if len(si) == 1 and len(ss) == 2:
         return (f"dout scattered into zeros{shape_text(ss)} at [n, {i}[n]]", "")
     return (f"dout scattered into zeros{shape_text(ss)} at [{i}]", "")

@@ -13,9 +13,9 @@ from typing import Optional
 
 import numpy as np
 
-from bpcli.errors import ExprError, UsageError, did_you_mean
+from bpcli.errors import ExprError, UsageError
 from bpcli.expr.formulas import vjp_formula
-from bpcli.expr.graph import CONSTANT, NAMED_CONSTANTS, VARIABLE, ExprGraph
+from bpcli.expr.graph import CONSTANT, VARIABLE, ExprGraph
 from bpcli.expr.interpret import NUMPY, backward, forward
 from bpcli.expr.ops import OPS
 from bpcli.expr.tensor_ops import check_index_values, elementwise_nonzeros, shape_text
@@ -109,13 +109,10 @@ class TensorTraceReport:
 
     @property
     def uses(self) -> dict[str, int]:
-        counts = {name: 0 for name in self.graph.variables}
-        ids = {i: name for name, i in self.graph.variable_ids.items()}
-        for node in self.graph.nodes:
-            for child in node.inputs:
-                if child in ids:
-                    counts[ids[child]] += 1
-        return counts
+        """How many gate inputs each variable feeds (2+ means its gradient is a sum)."""
+        from bpcli.expr.report import variable_uses
+
+        return variable_uses(self.graph)
 
 
 def label_variables(graph: ExprGraph) -> set[str]:
@@ -132,19 +129,12 @@ def label_variables(graph: ExprGraph) -> set[str]:
 def resolve_tensor_inputs(graph: ExprGraph, assignments, seed: int):
     """({name: float64 array}, drawn names, label names): given values (numbers, lists,
     constructors, files), then seeded 2-decimal scalar draws for the rest."""
+    from bpcli.expr.report import check_assignment
+
     labels = label_variables(graph)
     given: dict[str, np.ndarray] = {}
     for name, text in assignments:
-        if name in NAMED_CONSTANTS:
-            raise UsageError(f"'{name}' is a constant ({name} = {NAMED_CONSTANTS[name]!r}), not a variable")
-        if name not in graph.variable_ids:
-            used = ", ".join(graph.variables) or "none"
-            raise UsageError(
-                f"'{name}' is not a variable of the expression{did_you_mean(name, graph.variables)}; "
-                f"its variables: {used}"
-            )
-        if name in given:
-            raise UsageError(f"'{name}' is given twice")
+        check_assignment(graph, name, given)
         if not isinstance(text, str):  # from Python: bpcli.trace("W@x", W=np.ones((2, 3)), ...)
             given[name] = as_tensor(name, text)
         else:

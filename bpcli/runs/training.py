@@ -267,7 +267,14 @@ def _run(trainer: Trainer, run: RunDir, resume: Optional[Checkpoint] = None, bes
     except TrainingInterrupted as err:
         err.run_dir = str(run.path)
         raise
-
+    except MemoryError:
+        opts = trainer.options
+        n_weights = sum(p.size for p in trainer.params.values())
+        kept = f"; the last complete checkpoint is kept: {run.last}" if run.last.is_file() else ""
+        raise RunWriteFailed(
+            f"out of memory while training: a batch of {opts.batch_size or 'all'} examples through a model of "
+            f"{n_weights:,} weights; lower train.batch_size or the model's width{kept}"
+        ) from None
 
 
 def summary_of(run: Run) -> Dict[str, Any]:
