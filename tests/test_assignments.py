@@ -3,16 +3,12 @@ places that read them (spec overrides, `gradcheck --layer` options, trace values
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from bpcli.assignments import NUMBERS, SPEC_VALUES, ValueForm, split_assignment, split_assignments
 from bpcli.cli import app
 from bpcli.errors import SpecError, UsageError
-from bpcli.gradcheck.fn_values import FN_VALUES, ArrayContext
 from bpcli.spec.overrides import parse_override
 
 
@@ -78,15 +74,3 @@ def test_a_new_value_form_plugs_in_before_the_grammars_own():
     assert grammar.parse("p", "3") == 3.0  # the old forms still apply
     with pytest.raises(UsageError):
         NUMBERS.parse("p", "12.5%")  # the original grammar is unchanged
-
-
-def test_array_values_are_forms_of_the_same_grammar(tmp_path):
-    context = ArrayContext(np.random.default_rng(0), tmp_path)
-    np.save(tmp_path / "a.npy", np.arange(3.0))
-    assert FN_VALUES.parse("x", "randn(2,3)", context).shape == (2, 3)
-    np.testing.assert_array_equal(FN_VALUES.parse("x", "@a.npy", context), [0.0, 1.0, 2.0])
-    np.testing.assert_array_equal(FN_VALUES.parse("y", "[0, 2, 1]", context), [0, 2, 1])
-    assert FN_VALUES.parse("lr", "1e-3", context) == 1e-3  # YAML as a spec reads it, not the text '1e-3'
-    assert math.isclose(FN_VALUES.parse("p", "{stride: 2}", context)["stride"], 2)
-    with pytest.raises(UsageError, match="not a constructor call"):
-        FN_VALUES.parse("x", "randm(2)", context)

@@ -45,7 +45,7 @@ CLI_CASES = [  # (--fn, arguments, gradient names in the report)
     ("layers.py:svm_loss", ["x=5,4", "y=[0,3,1,2,0]"], ["dx"]),
     ("layers.py:softmax_loss", ["x=5,4", "y=[0,3,1,2,0]"], ["dx"]),
     ("classifiers.py:svm_loss_naive", ["W=6,3", "X=5,6", "y=[0,2,1,0,1]", "reg=0.1", "--wrt", "W"], ["dW"]),
-    ("classifiers.py:softmax_loss_naive", ["W=6,3", "X=5,6", "y=[0,2,1,0,1]", "reg=0.1"], ["dW"]),
+    ("classifiers.py:softmax_loss_naive", ["W=6,3", "X=randn(5,6)", "y=randint(3, 5)", "reg=0.1"], ["dW"]),
     ("classifiers.py:TwoLayerNet.loss", ["input_dim=6", "hidden_dim=5", "num_classes=3", "weight_scale=0.5",
                                          "reg=0.1", "X=4,6", "y=[0,1,2,0]"], ["W1", "b1", "W2", "b2"]),
     ("layers.py:affine_forward,affine_backward", ["x=3,4", "w=4,2", "b=randn(2)"], ["dx", "dw", "db"]),
@@ -97,7 +97,9 @@ def test_a_mutable_argument_is_copied_per_evaluation_and_the_report_says_so(monk
     (["--fn", "layers.py:affin_forward"], "did you mean 'affine_forward'"),
     (["--fn", "layers.py:affine_forward", "x=4,5", "w=5,3", "b=3,", "z=1"], "no argument 'z'"),
     (["--fn", "nothere.py:f"], "not found"),
-    (["--fn", "layers.py:affine_forward", "x=randn(4,", "w=5,3", "b=3,"], "x=randn(4,"),
+    (["--fn", "layers.py:affine_forward", "x=randn(4,", "w=5,3", "b=3,"], "'randn(4,'"),
+    (["--fn", "layers.py:affine_forward", "x=randm(4,5)", "w=5,3", "b=3,"], "unknown constructor 'randm'"),
+    (["--fn", "layers.py:svm_loss", "x=5,4", "y=randint(4)"], "randint(HIGH, SIZES...)"),
     (["--fn", "classifiers.py:svm_loss_naive", "W=6,3", "X=5,6", "y=[0,2,1,0,1]", "reg=0.1", "--wrt", "Q"],
      "'Q' is not a floating-point array argument"),
     (["--wrt", "W", "spiral"], "goes with --fn"),
@@ -144,3 +146,29 @@ def test_float32_catches_a_real_bug_and_passes_the_built_in_layers():
     assert [c.status for c in one_percent.checks] == ["ok", "warn", "ok"]
     for name in ("dense", "relu", "batchnorm", "conv2d"):
         assert check_layer(name, dtype="float32").passed, name
+
+
+WIDTH_CASES = [
+    ["--fn", "layers.py:conv_forward_naive", "x=2,3,5,5", "w=2,3,3,3", "b=2,", "conv_param={stride: 2, pad: 1}"],
+    ["--fn", "layers.py:batchnorm_forward", "x=6,4", "gamma=4,", "beta=4,", "bn_param={mode: train}",
+     "--dtype", "float32"],
+    ["--fn", "bugs.py:conv_forward_naive,conv_backward_assigns_windows", "x=2,2,7,7", "w=2,2,3,3", "b=2,",
+     "conv_param={stride: 2, pad: 1}"],
+    ["--fn", "classifiers.py:TwoLayerNet.loss", "input_dim=6", "hidden_dim=5", "num_classes=3", "X=4,6",
+     "y=[0,1,2,0]", "--h-sweep"],
+    ["spiral"],
+    ["--layers"],
+    ["x*sigmoid(x)", "x=0.3", "--h-sweep"],
+]
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+@pytest.mark.parametrize("args", WIDTH_CASES, ids=[" ".join(a[:2]) for a in WIDTH_CASES])
+def test_output_fits_the_width_and_cuts_no_number(args, width, monkeypatch):
+    monkeypatch.chdir(CS231N)
+    result = runner.invoke(app, ["gradcheck", *args], env={"COLUMNS": str(width)})
+    assert result.exit_code in (0, 1), result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= width, max(lines, key=len)
+    assert "…" not in result.stdout  # Rich's mark of a cut cell
+    assert "\x1b[" not in result.stdout  # plain when piped

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
-
 from bpcli.errors import SpecError, UsageError, did_you_mean
 from bpcli.gradcheck.check import DEFAULT_BATCH, TargetReport
 from bpcli.gradcheck.runner import MODES
@@ -253,9 +251,9 @@ def _run_functions(req: GradcheckRequest, run: dict) -> TargetReport:
     from bpcli.gradcheck.fn_values import parse_fn_value
 
     module, names = _fn_module(req.fn, req.base_dir)
-    rng = np.random.default_rng(_seed(req))
-    values = {n: parse_fn_value(n, t, rng, req.base_dir) for n, t in req.assignments}
     seed = _seed(req)
+    values = {n: parse_fn_value(n, t, seed=seed, index=i, base_dir=req.base_dir)
+              for i, (n, t) in enumerate(req.assignments)}
     wrt = [w.strip() for w in req.wrt.split(",") if w.strip()] if req.wrt else None
     where = req.fn.rpartition(":")[0]
     if len(names) == 2:
