@@ -9,6 +9,7 @@ from typing import Callable, Iterable, TypeVar
 
 import typer
 
+from bpcli.assignments import split_assignments  # noqa: F401  (re-exported: every command's NAME=VALUE tokens)
 from bpcli.errors import BpcliError, UsageError
 
 F = TypeVar("F", bound=Callable)
@@ -59,40 +60,6 @@ def check_format(fmt: str, allowed: Iterable[str]) -> str:
     if fmt not in allowed:
         raise UsageError(f"unknown --format '{fmt}'; choose from: {', '.join(allowed)}")
     return fmt
-
-
-def split_assignments(tokens: Iterable[str]) -> list[tuple[str, str]]:
-    """['x=1', 'y=2'] -> [('x', '1'), ('y', '2')]; a token without '=' is a usage error."""
-    tokens = list(tokens)
-    pairs = []
-    for index, token in enumerate(tokens):
-        name, sep, value = token.partition("=")
-        name = name.strip()
-        spaced = _spaced_assignment(tokens, index)
-        if spaced:
-            raise UsageError(
-                f"expected NAME=VALUE, got {spaced}: write it without spaces, "
-                f"{spaced.replace(' ', '').replace(chr(39), '')} (the shell splits it into "
-                "separate arguments at each space)"
-            )
-        if not sep or not name:
-            raise UsageError(f"expected NAME=VALUE, got '{token}'")
-        pairs.append((name, value.strip()))
-    return pairs
-
-
-def _spaced_assignment(tokens: list[str], index: int) -> str:
-    """"'x = 3'" when tokens[index:] start an assignment typed with spaces ('x' '=' '3',
-    'x' '=3', 'x=' '3'), else ""."""
-    token = tokens[index]
-    following = tokens[index + 1 : index + 3]
-    if "=" not in token and following and following[0].startswith("="):
-        if following[0] == "=" and len(following) > 1:
-            return f"'{token} = {following[1]}'"
-        return f"'{token} {following[0]}'"
-    if token.endswith("=") and token.count("=") == 1 and following and "=" not in following[0]:
-        return f"'{token} {following[0]}'"
-    return ""
 
 
 def stdout_is_terminal() -> bool:

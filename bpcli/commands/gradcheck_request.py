@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from bpcli.errors import UsageError, did_you_mean
+from bpcli.errors import SpecError, UsageError, did_you_mean
 from bpcli.gradcheck.check import DEFAULT_BATCH, TargetReport
 from bpcli.gradcheck.runner import MODES
 
@@ -222,7 +222,10 @@ def _user_layer(reference: str, base_dir: Path):
 
 
 def _layer_options(layer_name: str, cls, assignments: list) -> dict:
-    """NAME=VALUE tokens for --layer: constructor options (numbers, true/false, or text)."""
+    """NAME=VALUE tokens for --layer: constructor options, values read as in a spec (`5`, `1e-3`,
+    `true`, `null`, `[1, 2]`, text)."""
+    from bpcli.assignments import SPEC_VALUES
+
     from bpcli.registry import options_of
 
     known = list(options_of(cls))
@@ -233,20 +236,11 @@ def _layer_options(layer_name: str, cls, assignments: list) -> dict:
         if not open_ended and name not in known:
             choices = f"; its options: {', '.join(known)}" if known else "; it takes no options"
             raise UsageError(f"--layer {layer_name}: no option '{name}'{did_you_mean(name, known)}{choices}")
-        options[name] = _scalar(text)
-    return options
-
-
-def _scalar(text: str):
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for kind in (int, float):
         try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+            options[name] = SPEC_VALUES.parse(name, text)
+        except SpecError as err:
+            raise UsageError(f"--layer {layer_name}: {name}={text}: {err.problems[0].message}") from None
+    return options
 
 
 # ---- --fn -------------------------------------------------------------------------------------

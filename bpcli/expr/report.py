@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Optional
 
+from bpcli.assignments import NUMBERS
 from bpcli.errors import UsageError, did_you_mean
 from bpcli.expr.graph import NAMED_CONSTANTS, ExprGraph, Trace
 from bpcli.expr.parse import parse
@@ -88,17 +89,6 @@ def variable_uses(graph: ExprGraph) -> dict[str, int]:
     return counts
 
 
-def parse_value(name: str, text: str) -> float:
-    """A NAME=VALUE value: a finite number, or a UsageError that says what was wrong."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"value of '{name}' is not a number: '{text}'") from None
-    if not math.isfinite(value):
-        raise UsageError(f"value of '{name}' must be a finite number, got '{text}'")
-    return value
-
-
 def check_assignment(graph: ExprGraph, name: str, given) -> None:
     """A UsageError unless `name` is a variable of `graph` not yet in `given`."""
     if name in NAMED_CONSTANTS:
@@ -123,7 +113,7 @@ def resolve_inputs(
     given: dict[str, float] = {}
     for name, text in assignments:
         check_assignment(graph, name, given)
-        given[name] = parse_value(name, text)
+        given[name] = NUMBERS.parse(name, text)
     rng = None
     inputs: dict[str, float] = {}
     drawn: list[str] = []

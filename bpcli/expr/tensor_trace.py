@@ -19,7 +19,7 @@ from bpcli.expr.graph import CONSTANT, VARIABLE, ExprGraph
 from bpcli.expr.interpret import NUMPY, backward, forward
 from bpcli.expr.ops import OPS
 from bpcli.expr.tensor_ops import check_index_values, elementwise_nonzeros, shape_text
-from bpcli.expr.values import as_tensor, is_tensor_text, parse_tensor
+from bpcli.expr.values import TENSOR_VALUES, TensorContext, as_tensor
 
 JACOBIAN_LIMIT = 4096  # --jacobian forms Jacobians with at most this many entries
 SMALL = 64  # tensors up to this size are checked entry by entry
@@ -129,19 +129,16 @@ def label_variables(graph: ExprGraph) -> set[str]:
 def resolve_tensor_inputs(graph: ExprGraph, assignments, seed: int):
     """({name: float64 array}, drawn names, label names): given values (numbers, lists,
     constructors, files), then seeded 2-decimal scalar draws for the rest."""
-    from bpcli.expr.report import check_assignment, parse_value
+    from bpcli.expr.report import check_assignment
 
     labels = label_variables(graph)
     given: dict[str, np.ndarray] = {}
     for name, text in assignments:
         check_assignment(graph, name, given)
-        index = graph.variables.index(name)
         if not isinstance(text, str):  # from Python: bpcli.trace("W@x", W=np.ones((2, 3)), ...)
             given[name] = as_tensor(name, text)
-        elif is_tensor_text(text):
-            given[name] = parse_tensor(name, text, seed=seed, index=index)
         else:
-            given[name] = np.array(parse_value(name, text))
+            given[name] = np.array(TENSOR_VALUES.parse(name, text, TensorContext(seed, graph.variables.index(name))))
     inputs: dict[str, np.ndarray] = {}
     drawn: list[str] = []
     rng = None
@@ -246,9 +243,7 @@ def trace_tensors(
     out = np.asarray(values[graph.output])
     seed_grad = np.ones(out.shape)
     if dout is not None:
-        seed_grad = parse_tensor("--dout", dout, seed=seed, index=len(graph.variables)) if is_tensor_text(dout) else (
-            np.array(_number("--dout", dout))
-        )
+        seed_grad = np.array(TENSOR_VALUES.parse("--dout", dout, TensorContext(seed, len(graph.variables))))
         if seed_grad.shape != out.shape:
             raise UsageError(
                 f"--dout has shape {shape_text(seed_grad.shape)} but f has shape {shape_text(out.shape)}: "
@@ -265,12 +260,6 @@ def trace_tensors(
     warnings = tensor_warnings(graph, values)
     return TensorTraceReport(text, graph, values, grads, steps, inputs, labels, drawn, seed, expand,
                              dout is not None, checks, notes, warnings, jacobian_limit)
-
-
-def _number(name: str, text: str) -> float:
-    from bpcli.expr.report import parse_value
-
-    return parse_value(name, text)
 
 
 def _as_labels(name: str, value: np.ndarray) -> np.ndarray:

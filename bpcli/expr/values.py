@@ -4,15 +4,17 @@
 `arange(4)` (seeded: the same seed and name give the same numbers); `@weights.npy` (read with
 allow_pickle=False) and `@data.csv` (numbers separated by commas, one row per line). Every
 size is checked against a budget before anything is allocated. The library parses values
-here, so `trace`, `gradcheck` and notebooks read them the same way. User text is data: it is
+here, so `trace`, `gradcheck` and notebooks read them the same way: `TENSOR` is the value form
+that the NAME=VALUE grammar of `bpcli/assignments.py` plugs in (`TENSOR_VALUES`). User text is data: it is
 read by `json` and regular expressions, never evaluated.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple, Optional
 
+from bpcli.assignments import NUMBERS, ValueForm
 from bpcli.errors import UsageError
 
 # json and pathlib are imported where a tensor is read: `trace` of scalars only needs
@@ -48,6 +50,19 @@ def parse_tensor(name: str, text: str, *, seed: int = 0, index: int = 0, base_di
     if not np.all(np.isfinite(array)):
         raise UsageError(f"value of '{name}' must be finite numbers: it has nan or inf")
     return array
+
+
+class TensorContext(NamedTuple):
+    """What a tensor form needs: the seed and the variable's position (its own random stream), the folder of @files."""
+
+    seed: int = 0
+    index: int = 0
+    base_dir: Optional[Any] = None  # a path; None = the working directory
+
+
+TENSOR = ValueForm("tensor", is_tensor_text,
+                   lambda name, text, c: parse_tensor(name, text, seed=c.seed, index=c.index, base_dir=c.base_dir))
+TENSOR_VALUES = NUMBERS.plus(TENSOR)  # trace values: a tensor form, else a finite number
 
 
 def _parse(name: str, text: str, seed: int, index: int, base_dir):

@@ -6,24 +6,23 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from bpcli.assignments import SPEC_VALUES, split_assignment
 from bpcli.errors import SpecError, SpecProblem
 from bpcli.spec.problems import Problems
-from bpcli.spec.yaml_loader import Where, parse_yaml
+from bpcli.spec.yaml_loader import Where
 
 
 def parse_override(token: str) -> tuple[list[str], Any, str]:
     """'a.b=1' -> (['a', 'b'], 1, '<override a.b=1>'); a bad token is a SpecError."""
     label = f"<override {token}>"
-    name, sep, text = token.partition("=")
-    name = name.strip()
-    keys = name.split(".")
-    if not sep or not name or any(not k for k in keys):
+    pair = split_assignment(token)
+    if pair is None or any(not k for k in pair.keys):
         raise SpecError(SpecProblem("expected NAME=VALUE with a dotted NAME like optimizer.lr=0.1", "", label))
     try:
-        value, _ = parse_yaml(text.strip(), label)
+        value = SPEC_VALUES.parse(pair.name, pair.text, label)
     except SpecError as err:
-        raise SpecError([SpecProblem(p.message, name, label) for p in err.problems]) from None
-    return keys, value, label
+        raise SpecError([SpecProblem(p.message, pair.name, label) for p in err.problems]) from None
+    return pair.keys, value, label
 
 
 def apply_overrides(data: dict, overrides: Iterable[str], problems: Problems) -> dict:
