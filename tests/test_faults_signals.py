@@ -22,8 +22,9 @@ train: {epochs: 1000000, batch_size: 32, checkpoint_min_seconds: 0}
 """
 
 
-def start(args, tmp_path):
+def start(args, tmp_path, env=None):
     return subprocess.Popen([sys.executable, "-m", "bpcli", *map(str, args)], cwd=ROOT,
+                            env={**os.environ, **(env or {})},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -110,10 +111,10 @@ def test_a_double_ctrl_c_stops_at_once_keeping_the_last_complete_save(tmp_path):
 
 
 def test_ctrl_c_while_the_data_loads_says_nothing_was_saved(tmp_path):
-    spec = tmp_path / "big.yaml"
-    spec.write_text(LONG.replace("points_per_class: 200", "points_per_class: 3000000"))
-    proc = start(["train", spec, "--out", tmp_path / "run", "--quiet"], tmp_path)
-    time.sleep(3.0)  # well past start-up: generating 9 million points
-    proc.send_signal(signal.SIGINT)
+    spec = tmp_path / "long.yaml"
+    spec.write_text(LONG)
+    # a Ctrl-C exactly as the dataset starts loading (the fault hook sends it), not after a guessed sleep
+    proc = start(["train", spec, "--out", tmp_path / "run", "--quiet"], tmp_path,
+                 env={"BPCLI_KILL_AT": "data:loading", "BPCLI_KILL_WITH": "INT"})
     _, err = finish(proc)
     assert proc.returncode == 130 and err.strip() == "interrupted before training started; nothing was saved", err

@@ -13,6 +13,7 @@ from bpcli.data.options import DataOptions
 from bpcli.data.registry import DATASETS, INJECTED, SHAPES, RawData
 from bpcli.data.splits import apply_standardization, fit_standardization, split_indices
 from bpcli.errors import DataError, did_you_mean
+from bpcli.faults import crash_point
 from bpcli.registry import options_of
 
 COMMON_KEYS = tuple(f.name for f in fields(DataOptions))
@@ -90,6 +91,7 @@ def load_data(section: dict, *, base_dir: Path | None = None, seed: int = 0) -> 
     """Generate or read the dataset, split it (seeded), standardize on train statistics."""
     name, options, common = split_section(section)
     data_seed, split_seed = np.random.SeedSequence(seed).spawn(2)
+    crash_point("data:loading")
     try:
         raw = DATASETS.get(name)(rng=np.random.default_rng(data_seed), base_dir=base_dir, **options)
     except MemoryError:
