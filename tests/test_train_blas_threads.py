@@ -15,7 +15,7 @@ optimizer: {type: sgd, lr: 0.1}
 train: {epochs: 2, batch_size: 20}
 """
 
-needs_openblas = pytest.mark.skipif(blas_threads() is None, reason="NumPy's BLAS is not a reachable OpenBLAS")
+needs_openblas = pytest.mark.skipif(blas_threads() is None, reason="no BLAS that threadpoolctl can see")
 
 
 def trainer_for(*overrides):
@@ -75,3 +75,12 @@ def test_training_runs_on_the_chosen_count_and_restores_it(no_thread_env):
     trainer.run()
     assert seen and set(seen) == {1}
     assert blas_threads() == before
+
+
+@needs_openblas
+def test_the_limit_is_what_threadpoolctl_sees_for_every_blas():
+    from threadpoolctl import threadpool_info
+
+    with limited_blas_threads(1):
+        counts = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+        assert counts and set(counts) == {1}
