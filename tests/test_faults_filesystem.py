@@ -72,8 +72,9 @@ def test_a_file_system_turning_read_only_mid_run_exits_1_and_resume_on_it_exits_
         $BPCLI train "$SPEC" --out "$MNT/run" --quiet 2> "$OUT/stderr" & pid=$!
         for i in $(seq 600); do [ -f "$MNT/run/checkpoints/last.npz" ] && break; sleep 0.05; done
         for i in $(seq 200); do mount -o remount,ro "$MNT" 2>/dev/null && break; sleep 0.01; done
-        (sleep 60; kill -9 $pid 2>/dev/null) &
+        (sleep 60; kill -9 $pid 2>/dev/null) >/dev/null 2>&1 & watchdog=$!
         wait $pid; echo $? > "$OUT/rc"
+        kill $watchdog 2>/dev/null
         $BPCLI train --resume "$MNT/run" --quiet 2> "$OUT/resume_stderr"; echo $? > "$OUT/resume_rc"
         cp -r "$MNT/run" "$OUT/run"
     """, tmp_path)
