@@ -76,7 +76,7 @@ def torch_gemm_floor(case, steps: int) -> dict:
         import torch
     except ImportError:
         return {}
-    from bpcli.blas_threads import blas_threads
+    from bpcli.host.blas_threads import blas_threads
 
     torch.set_num_threads(blas_threads() or os.cpu_count() or 1)
     pieces = _gemm_pieces(

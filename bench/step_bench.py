@@ -8,7 +8,7 @@ import numpy as np
 
 from bench.cases import Case, numpy_reference_supported, train_step_flops, walk_shapes
 from bench.timing import interleaved
-from bpcli.heap_reuse import reuse_freed_memory
+from bpcli.host.heap_reuse import reuse_freed_memory
 
 # A small learning rate keeps every side computing on healthy numbers for thousands of steps on
 # one fixed batch: with lr=0.01 the nets memorize the batch within ~100 steps, softmax

@@ -44,7 +44,7 @@ def small_installed_datasets(tmp_path_factory):
 def blas_route(request, monkeypatch):
     """Run the test twice: through cblas for every size (thresholds 0, each call counted in
     `.calls`), and through NumPy alone (as on a machine without OpenBLAS)."""
-    from bpcli.fast import blas
+    from bpcli.host import blas
 
     route = types.SimpleNamespace(name=request.param, calls=collections.Counter())
     if request.param == "numpy":

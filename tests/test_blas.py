@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from bpcli.fast import blas as gemm_module
-from bpcli.fast.blas import gemm
+from bpcli.host import blas as gemm_module
+from bpcli.host.blas import gemm
 
 
 def _layout(array: np.ndarray, kind: str) -> np.ndarray:

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from bpcli.checkpoint import Checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from bpcli.training.checkpoint import Checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from bpcli.errors import DataError
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from fake_datasets import CIFAR_BATCHES, cifar_python_batch
 
-from bpcli.runs.training import train_spec
+from bpcli.training.entry import train_spec
 from bpcli.spec import build_model, load_spec
 
 

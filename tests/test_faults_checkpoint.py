@@ -190,9 +190,9 @@ def test_two_runs_on_one_out_the_second_exits_2_naming_the_first_and_a_killed_ow
 
 def test_out_of_memory_while_training_names_the_batch_size_and_keeps_the_checkpoint(tmp_path, monkeypatch):
     from bpcli.errors import RunWriteFailed
-    from bpcli.runs.training import train_spec
+    from bpcli.training.entry import train_spec
     from bpcli.spec import load_spec_text
-    from bpcli.train import Trainer
+    from bpcli.training.loop import Trainer
 
     def out_of_memory(self, *args):
         raise MemoryError

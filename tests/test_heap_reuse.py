@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-from bpcli.heap_reuse import supported
+from bpcli.host.heap_reuse import supported
 
 SCRIPT = """
 import resource, numpy as np
-from bpcli.heap_reuse import reuse_freed_memory
+from bpcli.host.heap_reuse import reuse_freed_memory
 
 def faults(cycles=20):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

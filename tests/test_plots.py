@@ -20,7 +20,7 @@ from bpcli.render.plots import (
     figure,
     line_chart,
 )
-from bpcli.runs.surface import DecisionSurface
+from bpcli.trained.surface import DecisionSurface
 
 matplotlib = pytest.importorskip("matplotlib")
 

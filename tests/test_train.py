@@ -6,13 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from bpcli.checkpoint import load_checkpoint
+from bpcli.training.checkpoint import load_checkpoint
 from bpcli.errors import SpecError, TrainingDiverged
-from bpcli.runs.trained import load_trained
-from bpcli.runs.training import resume_run, train_spec
+from bpcli.trained.load import load_trained
+from bpcli.training.entry import resume_run, train_spec
 from bpcli.spec import build_model, load_spec, load_spec_text
 from bpcli.fast.train_step import TrainStep
-from bpcli.train import TrainCallbacks, Trainer, TrainingInterrupted
+from bpcli.training.loop import TrainCallbacks, Trainer, TrainingInterrupted
 
 # A spec that exercises every piece of state a resume must restore: dropout noise (layer rng),
 # batchnorm running statistics (buffers), shuffled mini-batches (shuffle rng), Adam moments,
@@ -149,7 +149,7 @@ def test_train_step_matches_model_loss_and_grads_then_the_optimizer():
     """The trainer's (fused) step lands on the weights of Model.loss_and_grads + optimizer.step."""
     spec = load_spec("spiral")
     from bpcli.nn.optim import OPTIMIZERS
-    from bpcli.runs.training import load_dataset
+    from bpcli.training.entry import load_dataset
 
     data = load_dataset(spec)
     model = build_model(spec, data.input_shape, data.n_classes)

@@ -2,10 +2,10 @@
 
 import pytest
 
-from bpcli.blas_threads import blas_threads, limited_blas_threads
+from bpcli.host.blas_threads import blas_threads, limited_blas_threads
 from bpcli.errors import SpecError
 from bpcli.spec import build_model, load_spec_text
-from bpcli.train import TrainCallbacks, Trainer
+from bpcli.training.loop import TrainCallbacks, Trainer
 
 SPEC = """
 seed: 1
@@ -19,7 +19,7 @@ needs_openblas = pytest.mark.skipif(blas_threads() is None, reason="no BLAS that
 
 
 def trainer_for(*overrides):
-    from bpcli.runs.training import load_dataset
+    from bpcli.training.entry import load_dataset
 
     spec = load_spec_text(SPEC, list(overrides))
     data = load_dataset(spec)

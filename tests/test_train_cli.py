@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from bpcli.checkpoint import load_checkpoint
+from bpcli.training.checkpoint import load_checkpoint
 from bpcli.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]

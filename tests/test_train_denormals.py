@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from bpcli.denormals import flush_supported, flushed_denormals
+from bpcli.host.denormals import flush_supported, flushed_denormals
 from bpcli.spec import build_model, load_spec_text
-from bpcli.train import TrainCallbacks, Trainer
+from bpcli.training.loop import TrainCallbacks, Trainer
 
 SUBNORMAL = np.float32(1e-39)  # below float32's smallest normal number, 1.18e-38
 needs_flush = pytest.mark.skipif(not flush_supported(), reason="flushing needs Linux glibc on x86-64")
@@ -41,7 +41,7 @@ def test_disabled_flushing_changes_nothing():
 
 
 def seen_during_training(*overrides):
-    from bpcli.runs.training import load_dataset
+    from bpcli.training.entry import load_dataset
 
     spec = load_spec_text(SPEC, list(overrides))
     data = load_dataset(spec)

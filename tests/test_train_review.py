@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from bpcli.checkpoint import load_checkpoint
+from bpcli.training.checkpoint import load_checkpoint
 from bpcli.cli import app
 from bpcli.data import load_data
 from bpcli.errors import DataError, UsageError
-from bpcli.run_dir import RunDir
+from bpcli.training.run_dir import RunDir
 
 runner = CliRunner()
 
@@ -127,7 +127,7 @@ def test_data_loss_and_reg_loss_are_reported_apart(tmp_path):
     l2 = 0.5 * 0.01 * sum(float((w.astype(np.float64) ** 2).sum()) for w in weights)  # CS231n's 0.5·λ·ΣW²
     assert final["reg_loss"] == pytest.approx(l2, rel=1e-4)
     # train_loss is the data loss alone: the mean softmax cross-entropy of the final weights
-    from bpcli.runs.trained import load_trained
+    from bpcli.trained.load import load_trained
 
     trained = load_trained(run)
     data = load_data({"type": "spiral", "val_fraction": 0.2}, seed=0)

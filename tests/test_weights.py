@@ -12,10 +12,10 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 from typer.testing import CliRunner
 
-from bpcli.checkpoint import load_checkpoint
+from bpcli.training.checkpoint import load_checkpoint
 from bpcli.cli import app
-from bpcli.runs.trained import load_trained
-from bpcli.runs.training import train_spec
+from bpcli.trained.load import load_trained
+from bpcli.training.entry import train_spec
 from bpcli.spec import load_spec_text
 
 runner = CliRunner()

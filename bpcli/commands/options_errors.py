@@ -20,7 +20,7 @@ def _override_for(option: str) -> str:
     """'--epochs' -> 'train.epochs' (a spec setting a flag cannot set), else ''."""
     import dataclasses
 
-    from bpcli.train_options import TrainOptions
+    from bpcli.training.options import TrainOptions
 
     key = option.lstrip("-").replace("-", "_")
     if key in {f.name for f in dataclasses.fields(TrainOptions)}:

@@ -48,9 +48,9 @@ def train_command(
     """
     from bpcli.render.plots import PLOT_EXTRA_HINT, check_plot_path, matplotlib_available
     from bpcli.render.progress import make_progress
-    from bpcli.runs.training import resume_run, train_spec
+    from bpcli.training.entry import resume_run, train_spec
     from bpcli.spec import load_spec
-    from bpcli.train import TrainingInterrupted
+    from bpcli.training.loop import TrainingInterrupted
 
     fmt = check_format(fmt, ("rich", "json"))
     if plot is not None:
@@ -100,7 +100,7 @@ def _close(callbacks) -> None:
 def _save_plot(run, history, plot: Path, has_surface: bool, summary_final: dict) -> Optional[str]:
     """Save the picture; the error text when that fails (the run itself is kept)."""
     from bpcli.render.plots import save_png
-    from bpcli.runs.surface import decision_surface
+    from bpcli.trained.surface import decision_surface
 
     fine = decision_surface(run.model, run.data.X_train, cols=300, rows=300) if has_surface else None
     try:
@@ -112,7 +112,7 @@ def _save_plot(run, history, plot: Path, has_surface: bool, summary_final: dict)
 
 
 def _report(run, console, json_mode: bool, quiet: bool, plot: Optional[Path], color: bool) -> None:
-    from bpcli.runs.training import summary_of
+    from bpcli.training.entry import summary_of
 
     summary = summary_of(run)
     history = [m.to_dict() for m in run.result.history]
@@ -127,7 +127,7 @@ def _report(run, console, json_mode: bool, quiet: bool, plot: Optional[Path], co
 def _terminal_surface(run, width: int):
     """The decision surface at the terminal's width and the data's aspect (None unless 2-D)."""
     from bpcli.render.plots import surface_size
-    from bpcli.runs.surface import decision_surface
+    from bpcli.trained.surface import decision_surface
 
     X = run.data.X_train
     if X is None or X.ndim != 2 or X.shape[1] != 2 or len(X) == 0:
@@ -173,7 +173,7 @@ CHECKPOINT_HELP = "For a run directory: 'last' (the final weights, the ones summ
 
 def _load(target: Path, checkpoint: str):
     """The trained model, with its warnings (e.g. spec.yaml disagrees with the checkpoint) on stderr."""
-    from bpcli.runs.trained import load_trained
+    from bpcli.trained.load import load_trained
 
     trained = load_trained(target, checkpoint)
     for warning in trained.warnings:
@@ -201,7 +201,7 @@ def evaluate_command(
       bpcli evaluate runs/mlp --data datasets/example.csv --format json
     """
     from bpcli.render.summary import metrics_table
-    from bpcli.runs.evaluation import evaluate_trained
+    from bpcli.trained.evaluation import evaluate_trained
 
     fmt = check_format(fmt, ("rich", "json"))
     trained = _load(target, checkpoint)
@@ -237,7 +237,7 @@ def predict_command(
       bpcli predict runs/spiral-20250101-120000 points.csv --out predictions.csv --force
       bpcli predict runs/spiral-20250101-120000 points.csv --format json
     """
-    from bpcli.runs.predictions import check_output_path, predict, read_prediction_inputs, write_predictions, write_predictions_file
+    from bpcli.trained.predictions import check_output_path, predict, read_prediction_inputs, write_predictions, write_predictions_file
 
     fmt = check_format(fmt, ("csv", "json"))
     if out is not None:

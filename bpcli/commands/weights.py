@@ -33,7 +33,7 @@ def export_command(
       bpcli export runs/residual r.safetensors --names bpcli
     """
     from bpcli.render.weights import render_export
-    from bpcli.runs.weights import export_run
+    from bpcli.trained.weights import export_run
 
     fmt = check_format(fmt, ("rich", "json"))
     if names not in NAMES:
@@ -63,7 +63,7 @@ def import_command(
       bpcli evaluate w.npz
     """
     from bpcli.render.weights import render_import
-    from bpcli.runs.weights import import_weights
+    from bpcli.trained.weights import import_weights
 
     fmt = check_format(fmt, ("rich", "json"))
     tokens = list(args or [])

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from bpcli.fast.blas import gemm
+from bpcli.host.blas import gemm
 
 
 class Scratch:

@@ -18,7 +18,7 @@ from typing import Any, Optional
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from bpcli.fast.blas import gemm
+from bpcli.host.blas import gemm
 from bpcli.fast.buffers import Scratch, grad_buffer
 from bpcli.fast.layer import FastLayer, twin_of
 from bpcli.nn.layers._common import no_cache

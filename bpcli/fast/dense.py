@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from bpcli.fast.blas import affine
+from bpcli.host.blas import affine
 from bpcli.fast.buffers import Scratch, emit_grad_product
 from bpcli.fast.layer import FastLayer, twin_of
 from bpcli.nn.layers._common import no_cache

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from bpcli.fast.blas import axpy
+from bpcli.host.blas import axpy
 from bpcli.nn.optim import Momentum, Optimizer, SGD
 
 

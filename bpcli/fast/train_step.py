@@ -23,7 +23,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from bpcli.fast.blas import axpy
+from bpcli.host.blas import axpy
 from bpcli.fast.fused_update import fused_update
 from bpcli.nn.optim import clip_by_global_norm
 

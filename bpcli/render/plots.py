@@ -3,7 +3,7 @@
 16:9 image through matplotlib.
 
 Nothing here computes anything about the model: the decision surface arrives as a grid of
-predicted classes (bpcli.runs.surface.decision_surface).
+predicted classes (bpcli.trained.surface.decision_surface).
 
 Classes keep one colour everywhere (CLASS_COLORS, the Okabe-Ito palette, safe for colour-blind
 readers), and in the terminal also one region character and one point glyph each.

@@ -10,7 +10,7 @@ from typing import Optional
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from bpcli.train import EpochMetrics, SanityCheck, TrainCallbacks, TrainResult
+from bpcli.training.loop import EpochMetrics, SanityCheck, TrainCallbacks, TrainResult
 
 
 def _fmt(value: Optional[float], digits: int = 4) -> str:

@@ -20,6 +20,6 @@ DEFAULT_SECTIONS: dict[str, dict] = {
     "optimizer": {"type": "sgd", "lr": 1.0},
     "schedule": {"type": "constant"},
 }
-# `train:` defaults are the field defaults of bpcli.train_options.TrainOptions.
+# `train:` defaults are the field defaults of bpcli.training.options.TrainOptions.
 
 BUILTIN_SUFFIX = ".yaml"

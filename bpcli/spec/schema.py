@@ -17,7 +17,7 @@ from bpcli.spec.defaults import DEFAULT_SECTIONS
 from bpcli.spec.options import REQUIRED, SEQUENCES, Option, _unwrap, options_for, options_for_dataclass
 from bpcli.spec.registries import SECTION_KINDS, layer_registry
 from bpcli.spec.sections import EXTRA_OPTIONS
-from bpcli.train_options import TrainOptions
+from bpcli.training.options import TrainOptions
 
 USER_LAYER_PATTERN = r"^[^:\s]+:[A-Za-z_][A-Za-z0-9_]*$"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"

@@ -12,7 +12,7 @@ from bpcli.spec.defaults import DEFAULT_SECTIONS
 from bpcli.spec.options import check_options, check_value, describe, options_for, options_for_dataclass
 from bpcli.spec.problems import Problems
 from bpcli.spec.registries import SECTION_KINDS
-from bpcli.train_options import TrainOptions
+from bpcli.training.options import TrainOptions
 
 # sections whose own keys sit beside the entry's options
 EXTRA_OPTIONS: dict[str, type] = {"data": DataOptions}

@@ -16,7 +16,7 @@ from bpcli.spec.problems import Problems
 from bpcli.spec.sections import check_section, check_seed, check_train, normalize_section
 from bpcli.spec.user_layers import is_user_layer
 from bpcli.spec.yaml_loader import Where
-from bpcli.train_options import TrainOptions
+from bpcli.training.options import TrainOptions
 
 SECTIONS = ("seed", "data", "model", "loss", "regularization", "optimizer", "schedule", "train")
 TYPED_SECTIONS = tuple(DEFAULT_SECTIONS)

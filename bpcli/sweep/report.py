@@ -182,7 +182,7 @@ def best_spec_text(cfg: SweepConfig, best: TrialRow) -> str:
 def build_report(cfg: SweepConfig, sweep_dir: Path, trials, notes: list[str] = (), interrupted: bool = False,
                  write_best: bool = True) -> SweepReport:
     """The report of a (finished or interrupted) sweep; writes best.yaml into the sweep directory."""
-    from bpcli.atomic_file import atomic_writer
+    from bpcli.training.atomic_file import atomic_writer
 
     _, params = cfg.split()
     rows = trial_rows(trials)

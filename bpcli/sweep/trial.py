@@ -15,7 +15,7 @@ from bpcli.sweep.config import SweepConfig
 from bpcli.sweep.space import SearchParam
 from bpcli.sweep.storage import AskLock, journal_path
 from bpcli.sweep.study import counted, counts
-from bpcli.train import TrainCallbacks, TrainingInterrupted
+from bpcli.training.loop import TrainCallbacks, TrainingInterrupted
 
 TRIALS_DIR = "trials"
 
@@ -95,7 +95,7 @@ def _run_trial(study, trial, cfg: SweepConfig, sweep_dir: Path, stop_requested: 
     from optuna.storages._heartbeat import get_heartbeat_thread
     from optuna.trial import TrialState
 
-    from bpcli.runs.training import train_spec
+    from bpcli.training.entry import train_spec
     from bpcli.spec import load_spec
 
     fixed, params = cfg.split()

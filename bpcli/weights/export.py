@@ -9,7 +9,7 @@ from typing import Any, Literal, Optional
 
 import numpy as np
 
-from bpcli.atomic_file import atomic_writer
+from bpcli.training.atomic_file import atomic_writer
 from bpcli.weights.files import write_safetensors
 from bpcli.weights.torch_layout import TRANSPOSED, torch_layout
 

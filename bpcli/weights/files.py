@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from bpcli.atomic_file import atomic_writer
+from bpcli.training.atomic_file import atomic_writer
 from bpcli.errors import DataError
 from bpcli.input_files import special_kind
 from bpcli.memory_budget import over_budget, too_large

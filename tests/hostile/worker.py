@@ -20,7 +20,7 @@ import yaml  # noqa: E402,F401
 import bpcli.data  # noqa: E402,F401
 import bpcli.render.progress  # noqa: E402,F401
 import bpcli.render.spec  # noqa: E402,F401
-import bpcli.runs.training  # noqa: E402,F401
+import bpcli.training.entry  # noqa: E402,F401
 import bpcli.spec  # noqa: E402,F401
 
 

@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from bpcli import openblas
+from bpcli.host import openblas
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 # Below these sizes NumPy's own calls win: a ctypes call costs ~6 µs more than np.matmul (measured

@@ -19,12 +19,12 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-from bpcli.checkpoint import Checkpoint, best_of, rng_state, set_rng_state, weights_digest
+from bpcli.training.checkpoint import Checkpoint, best_of, rng_state, set_rng_state, weights_digest
 from bpcli.errors import BpcliError, SpecError, SpecProblem, TrainingDiverged
 from bpcli.nn.optim import OPTIMIZERS
 from bpcli.fast.train_step import TrainStep
 from bpcli.nn.schedules import SCHEDULES
-from bpcli.train_options import EarlyStopping, TrainOptions
+from bpcli.training.options import EarlyStopping, TrainOptions
 
 __all__ = [
     "EarlyStopping", "EpochMetrics", "SanityCheck", "TrainCallbacks", "TrainOptions", "TrainResult",
@@ -333,10 +333,10 @@ class Trainer:
         """Train to `options.epochs` (or an early stop); return the result with final metrics,
         with NumPy's BLAS on `options.blas_threads` threads, subnormal floats flushed to zero
         (`options.flush_denormals`), both restored afterwards; and freed memory kept for reuse
-        from then on (bpcli/heap_reuse.py)."""
-        from bpcli.blas_threads import limited_blas_threads
-        from bpcli.denormals import flushed_denormals
-        from bpcli.heap_reuse import reuse_freed_memory
+        from then on (bpcli/host/heap_reuse.py)."""
+        from bpcli.host.blas_threads import limited_blas_threads
+        from bpcli.host.denormals import flushed_denormals
+        from bpcli.host.heap_reuse import reuse_freed_memory
 
         reuse_freed_memory()
         with limited_blas_threads(self.blas_thread_count()), flushed_denormals(self.options.flush_denormals):
@@ -345,7 +345,7 @@ class Trainer:
     def blas_thread_count(self) -> Optional[int]:
         """The BLAS threads to train with: the option's number; for "auto", 1 unless the
         environment (OPENBLAS_NUM_THREADS and the like) chose (None: left as it is)."""
-        from bpcli.blas_threads import env_sets_threads
+        from bpcli.host.blas_threads import env_sets_threads
 
         wanted = self.options.blas_threads
         if wanted == "auto":
@@ -484,7 +484,7 @@ class Trainer:
 
     def _save_best(self) -> None:
         """Write best.npz when it does not hold the current best weights (always after last.npz,
-        which carries them too: see bpcli/checkpoint.py)."""
+        which carries them too: see bpcli/training/checkpoint.py)."""
         record = self.best_record()
         if self.save_best and record is not None and record != self._best_saved:
             self.save_best(self.checkpoint(best=True))

@@ -20,7 +20,7 @@ from typing import Any, Dict, Iterable, Optional
 
 import yaml
 
-from bpcli.atomic_file import remove_stale_temporaries
+from bpcli.training.atomic_file import remove_stale_temporaries
 from bpcli.errors import UsageError
 from bpcli.faults import crash_point
 
@@ -155,7 +155,7 @@ def _why(err: OSError, path: Path) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    from bpcli.atomic_file import atomic_writer
+    from bpcli.training.atomic_file import atomic_writer
 
     with atomic_writer(path) as f:
         f.write(text.encode("utf-8"))

@@ -8,8 +8,8 @@ from typing import Dict, Optional
 import numpy as np
 
 from bpcli.errors import DataError
-from bpcli.runs.trained import TrainedModel
-from bpcli.runs.training import load_dataset
+from bpcli.trained.load import TrainedModel
+from bpcli.training.entry import load_dataset
 
 FILE_DATASETS = {".csv": "csv", ".npz": "npz"}  # --data FILE suffix -> dataset type
 
@@ -38,7 +38,7 @@ def evaluation_splits(trained: TrainedModel, data_source: Optional[str] = None) 
 
 def evaluate_trained(trained: TrainedModel, data_source: Optional[str] = None) -> Dict[str, Optional[float]]:
     """{split}_loss (data loss) and {split}_accuracy for every split, and `reg_loss` of the weights."""
-    from bpcli.train import split_metrics
+    from bpcli.training.loop import split_metrics
 
     splits = evaluation_splits(trained, data_source)
     for name, (X, y) in splits.items():

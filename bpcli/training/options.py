@@ -37,10 +37,10 @@ class TrainOptions:
     checkpoint_min_seconds: float = 2.0  # and at most one per this many seconds (the end, Ctrl-C always save)
     eval_every: int = 1  # epochs between validation passes
     # BLAS threads while training (any BLAS threadpoolctl knows): "auto" = 1 unless OPENBLAS_NUM_THREADS/OMP_NUM_THREADS
-    # is set (see bpcli/blas_threads.py for why one thread is faster for these GEMM sizes)
+    # is set (see bpcli/host/blas_threads.py for why one thread is faster for these GEMM sizes)
     blas_threads: Annotated[Union[Literal["auto"], int], AtLeast(1)] = "auto"
     # flush subnormal floats (|x| < 1.2e-38 in float32) to zero while training: weights decaying
-    # towards zero otherwise make every GEMM slow (see bpcli/denormals.py); x86-64 Linux only
+    # towards zero otherwise make every GEMM slow (see bpcli/host/denormals.py); x86-64 Linux only
     flush_denormals: bool = True
     # which layer implementations train: "fast" = the tested fast twins (bpcli/fast/),
     # "reference" = the readable layers of bpcli/nn/layers/ (same math, slower)

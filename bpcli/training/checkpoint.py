@@ -26,7 +26,7 @@ from typing import Any, Dict
 
 import numpy as np
 
-from bpcli.atomic_file import atomic_writer
+from bpcli.training.atomic_file import atomic_writer
 from bpcli.errors import DataError
 
 Arrays = Dict[str, np.ndarray]

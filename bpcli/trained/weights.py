@@ -26,7 +26,7 @@ def _checked_out(out: Path, force: bool, *inputs: Path) -> None:
 def export_run(target: Path, out: Path, *, names: Names = "torch", checkpoint: str = "last",
                force: bool = False) -> tuple[Path, Path, Any]:
     """A run directory's (or checkpoint file's) weights to OUT.safetensors and OUT.json."""
-    from bpcli.runs.trained import load_trained
+    from bpcli.trained.load import load_trained
 
     if out.suffix != ".safetensors":
         raise UsageError(f"{out}: the weights file must end in .safetensors (its architecture goes beside it as .json)")
@@ -65,8 +65,8 @@ def _shape_and_classes(spec, architecture: dict) -> tuple[tuple, Optional[int]]:
 def import_weights(weights: Path, spec_source: str, overrides: list[str], out: Path, *, force: bool = False) -> dict:
     """Build the spec's model, load the file into it (every name and shape checked), and save it as
     a checkpoint OUT (.npz) with the spec, so `bpcli evaluate OUT` and `bpcli predict OUT` use it."""
-    from bpcli.checkpoint import Checkpoint, save_checkpoint
-    from bpcli.runs.training import model_dtype
+    from bpcli.training.checkpoint import Checkpoint, save_checkpoint
+    from bpcli.training.entry import model_dtype
     from bpcli.spec import build_model, load_spec
 
     if out.suffix != ".npz":

@@ -10,11 +10,11 @@ from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 
-from bpcli.checkpoint import Checkpoint, load_checkpoint
+from bpcli.training.checkpoint import Checkpoint, load_checkpoint
 from bpcli.data.label_check import check_labels_fit
 from bpcli.errors import DataError, RunWriteFailed, TrainingDiverged, UsageError
-from bpcli.run_dir import RunDir
-from bpcli.train import TrainCallbacks, Trainer, TrainingInterrupted, TrainResult
+from bpcli.training.run_dir import RunDir
+from bpcli.training.loop import TrainCallbacks, Trainer, TrainingInterrupted, TrainResult
 
 OVERFIT_MIN_EPOCHS = 200
 
@@ -87,7 +87,7 @@ def _meta(spec, data) -> tuple[Dict[str, Any], Dict[str, np.ndarray]]:
 
 
 def _trainer(spec, model, data, run: RunDir, callbacks, early_stopping=True) -> Trainer:
-    from bpcli.checkpoint import save_checkpoint
+    from bpcli.training.checkpoint import save_checkpoint
 
     meta, extra = _meta(spec, data)
     options = spec.train if early_stopping else dataclasses.replace(spec.train, early_stopping=None)

@@ -12,7 +12,7 @@ from typing import Dict, List, TextIO
 import numpy as np
 
 from bpcli.errors import UsageError
-from bpcli.runs.trained import TrainedModel
+from bpcli.trained.load import TrainedModel
 
 
 def read_prediction_inputs(trained: TrainedModel, path: Path | str) -> tuple[np.ndarray, List[str]]:
@@ -90,7 +90,7 @@ def check_output_path(out: Path, inputs: Path, force: bool = False) -> None:
 
 def write_predictions_file(out: Path, columns: Dict[str, list], fmt: str = "csv") -> None:
     """Write the table to `out` whole or not at all (temporary file + os.replace)."""
-    from bpcli.atomic_file import atomic_writer
+    from bpcli.training.atomic_file import atomic_writer
 
     text = io.StringIO()
     write_predictions(text, columns, fmt)

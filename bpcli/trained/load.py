@@ -10,10 +10,10 @@ from typing import Any, List, Literal, Optional
 import numpy as np
 import yaml
 
-from bpcli.checkpoint import Checkpoint, best_of, load_checkpoint
+from bpcli.training.checkpoint import Checkpoint, best_of, load_checkpoint
 from bpcli.errors import DataError, UsageError
-from bpcli.run_dir import RunDir
-from bpcli.runs.training import model_dtype
+from bpcli.training.run_dir import RunDir
+from bpcli.training.entry import model_dtype
 
 CheckpointKind = Literal["last", "best"]
 CHECKPOINT_KINDS = ("last", "best")
