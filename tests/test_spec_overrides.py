@@ -36,7 +36,7 @@ def test_graph_nodes_by_name():
 
 
 def test_override_can_replace_an_item_and_create_nested_mappings():
-    spec = load_spec_text(CHAIN, ["model.1=tanh", "train.early_stopping.patience=3"])
+    spec = load_spec_text(CHAIN, ["model.1=tanh", "train.early_stopping.patience=3", "data.val_fraction=0.2"])
     assert spec.model[1].type == "tanh"
     assert spec.train.early_stopping.patience == 3
     assert spec.train.early_stopping.monitor == "val_loss"  # EarlyStopping's default

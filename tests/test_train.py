@@ -10,9 +10,10 @@ from bpcli.training.checkpoint import load_checkpoint
 from bpcli.errors import SpecError, TrainingDiverged
 from bpcli.trained.load import load_trained
 from bpcli.training.entry import resume_run, train_spec
-from bpcli.spec import build_model, load_spec, load_spec_text
-from bpcli.fast.train_step import TrainStep
-from bpcli.training.loop import TrainCallbacks, Trainer, TrainingInterrupted
+from bpcli.spec import build_optimizer, build_schedule, build_model, load_spec, load_spec_text
+from bpcli.training.callbacks import TrainCallbacks
+from bpcli.training.ctrl_c import TrainingInterrupted
+from bpcli.training.loop import Trainer
 
 # A spec that exercises every piece of state a resume must restore: dropout noise (layer rng),
 # batchnorm running statistics (buffers), shuffled mini-batches (shuffle rng), Adam moments,
@@ -139,32 +140,35 @@ def test_early_stopping_restores_the_best_weights(tmp_path):
     assert run.result.final["val_loss"] == pytest.approx(history[best].val_loss, rel=1e-5)
 
 
-def test_early_stopping_on_validation_without_a_split_is_a_spec_error(tmp_path):
-    spec = load_spec("spiral", ["train.early_stopping.monitor=val_loss"])
-    with pytest.raises(SpecError, match="val_fraction"):
-        train_spec(spec, out=tmp_path / "run")
+def test_early_stopping_on_validation_without_a_split_is_a_spec_error():
+    with pytest.raises(SpecError, match="val_fraction") as caught:
+        load_spec("spiral", ["train.early_stopping.monitor=val_loss"])
+    assert caught.value.problems[0].path == "train.early_stopping.monitor"
 
 
-def test_train_step_matches_model_loss_and_grads_then_the_optimizer():
-    """The trainer's (fused) step lands on the weights of Model.loss_and_grads + optimizer.step."""
-    spec = load_spec("spiral")
-    from bpcli.nn.optim import OPTIMIZERS
+def test_training_lands_on_the_weights_of_model_loss_and_grads_then_the_optimizer():
+    """Full-batch epochs of the trainer (fused momentum steps on the fast layers) land on the
+    weights of Model.loss_and_grads + optimizer.step on a reference-layer twin."""
+    spec = load_spec("spiral", ["train.epochs=3", "train.batch_size=null"])
+    reference_spec = load_spec("spiral", ["train.kernels=reference"])
     from bpcli.training.entry import load_dataset
 
+    assert spec.optimizer["type"] == "momentum" and spec.regularization["strength"] > 0  # the case this is about
     data = load_dataset(spec)
     model = build_model(spec, data.input_shape, data.n_classes)
-    twin = build_model(spec, data.input_shape, data.n_classes)
-    trainer = Trainer(model, data, options=spec.train, optimizer=spec.optimizer, seed=0)
-    trainer.step_fn = TrainStep(model, trainer.optimizer)
-    assert trainer.step_fn.fusing  # momentum and dense: the case this test is about
-    reference = OPTIMIZERS.get("momentum")(twin.graph.params(), lr=spec.optimizer["lr"], momentum=spec.optimizer["momentum"])
-    X, y = data.X_train[:30], data.y_train[:30]
+    twin = build_model(reference_spec, data.input_shape, data.n_classes)
+    trainer = Trainer(model, data, options=spec.train, optimizer=build_optimizer(spec.optimizer, model.graph.params()),
+                      schedule=build_schedule({"type": "constant"}), seed=0)
+    result = trainer.run()
+    reference = build_optimizer(spec.optimizer, twin.graph.params())
+    losses = []
     for _ in range(3):
-        loss, reg_loss, hits = trainer._train_step(X, y)
-        parts = twin.loss_and_grads(X, y)
+        parts = twin.loss_and_grads(data.X_train, data.y_train)
         reference.step(twin.graph.grads())
-        assert loss == pytest.approx(parts.data, rel=1e-6) and reg_loss == pytest.approx(parts.reg, rel=1e-6)
-    assert parts.reg > 0  # the spiral spec is regularized: the two parts really are separate
+        losses.append((parts.data, parts.reg))
+    for metrics, (data_loss, reg_loss) in zip(result.history, losses):
+        assert metrics.train_loss == pytest.approx(data_loss, rel=1e-5)
+        assert metrics.train_reg_loss == pytest.approx(reg_loss, rel=1e-5)
     for k, p in model.graph.params().items():
         np.testing.assert_allclose(p, twin.graph.params()[k], rtol=1e-5, atol=1e-7)
 

@@ -4,8 +4,9 @@ import pytest
 
 from bpcli.host.blas_threads import blas_threads, limited_blas_threads
 from bpcli.errors import SpecError
-from bpcli.spec import build_model, load_spec_text
-from bpcli.training.loop import TrainCallbacks, Trainer
+from bpcli.spec import build_model, build_optimizer, build_schedule, load_spec_text
+from bpcli.training.callbacks import TrainCallbacks
+from bpcli.training.loop import Trainer
 
 SPEC = """
 seed: 1
@@ -24,7 +25,22 @@ def trainer_for(*overrides):
     spec = load_spec_text(SPEC, list(overrides))
     data = load_dataset(spec)
     model = build_model(spec, data.input_shape, data.n_classes)
-    return Trainer(model, data, options=spec.train, optimizer=spec.optimizer, seed=spec.seed)
+    return Trainer(model, data, options=spec.train, optimizer=build_optimizer(spec.optimizer, model.graph.params()),
+                   schedule=build_schedule(spec.schedule), seed=spec.seed)
+
+
+def threads_while_training(*overrides) -> set:
+    """The BLAS thread counts seen at every step of a short training run."""
+    seen = []
+
+    class Watch(TrainCallbacks):
+        def on_step(self, epoch, batch, loss):
+            seen.append(blas_threads())
+
+    trainer = trainer_for(*overrides)
+    trainer.callbacks = Watch()
+    trainer.run()
+    return set(seen)
 
 
 @pytest.fixture
@@ -33,18 +49,24 @@ def no_thread_env(monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
+@needs_openblas
 def test_auto_is_one_thread_without_environment(no_thread_env):
-    assert trainer_for().blas_thread_count() == 1
+    assert threads_while_training() == {1}
 
 
+@needs_openblas
 def test_auto_leaves_an_environment_choice_alone(no_thread_env, monkeypatch):
+    from threadpoolctl import threadpool_limits
+
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
-    assert trainer_for().blas_thread_count() is None
+    with threadpool_limits(limits=2, user_api="blas"):  # as if the environment had chosen 2 at start-up
+        assert threads_while_training() == {blas_threads()}
 
 
+@needs_openblas
 def test_a_number_wins_over_the_environment(no_thread_env, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "4")
-    assert trainer_for("train.blas_threads=3").blas_thread_count() == 3
+    assert threads_while_training("train.blas_threads=3") == {3}
 
 
 @pytest.mark.parametrize("bad", ["0", "many"])
@@ -63,17 +85,8 @@ def test_limit_applies_inside_and_restores_after():
 
 @needs_openblas
 def test_training_runs_on_the_chosen_count_and_restores_it(no_thread_env):
-    seen = []
-
-    class Watch(TrainCallbacks):
-        def on_step(self, epoch, batch, loss):
-            seen.append(blas_threads())
-
     before = blas_threads()
-    trainer = trainer_for()
-    trainer.callbacks = Watch()
-    trainer.run()
-    assert seen and set(seen) == {1}
+    assert threads_while_training() == {1}
     assert blas_threads() == before
 
 

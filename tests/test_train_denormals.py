@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from bpcli.host.denormals import flush_supported, flushed_denormals
-from bpcli.spec import build_model, load_spec_text
-from bpcli.training.loop import TrainCallbacks, Trainer
+from bpcli.spec import build_model, build_optimizer, build_schedule, load_spec_text
+from bpcli.training.callbacks import TrainCallbacks
+from bpcli.training.loop import Trainer
 
 SUBNORMAL = np.float32(1e-39)  # below float32's smallest normal number, 1.18e-38
 needs_flush = pytest.mark.skipif(not flush_supported(), reason="flushing needs Linux glibc on x86-64")
@@ -52,7 +53,8 @@ def seen_during_training(*overrides):
         def on_step(self, epoch, batch, loss):
             seen.append(product_of_subnormal())
 
-    Trainer(model, data, options=spec.train, optimizer=spec.optimizer, seed=spec.seed, callbacks=Watch()).run()
+    Trainer(model, data, options=spec.train, optimizer=build_optimizer(spec.optimizer, model.graph.params()),
+            schedule=build_schedule(spec.schedule), seed=spec.seed, callbacks=Watch()).run()
     return seen
 
 

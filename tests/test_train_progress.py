@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from bpcli.cli import app
 from bpcli.render import progress as progress_module
 from bpcli.render.progress import PlainProgress, RichProgress, pack_fields
-from bpcli.training.loop import EpochMetrics
+from bpcli.training.metrics import EpochMetrics
 
 runner = CliRunner()
 

@@ -50,7 +50,7 @@ def train_command(
     from bpcli.render.progress import make_progress
     from bpcli.training.entry import resume_run, train_spec
     from bpcli.spec import load_spec
-    from bpcli.training.loop import TrainingInterrupted
+    from bpcli.training.ctrl_c import TrainingInterrupted
 
     fmt = check_format(fmt, ("rich", "json"))
     if plot is not None:

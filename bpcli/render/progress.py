@@ -10,7 +10,8 @@ from typing import Optional
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from bpcli.training.loop import EpochMetrics, SanityCheck, TrainCallbacks, TrainResult
+from bpcli.training.callbacks import TrainCallbacks
+from bpcli.training.metrics import EpochMetrics, SanityCheck, TrainResult
 
 
 def _fmt(value: Optional[float], digits: int = 4) -> str:

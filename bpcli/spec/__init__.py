@@ -6,8 +6,9 @@
 """
 
 from bpcli.spec.build import build_graph, build_model
+from bpcli.spec.build_training import build_optimizer, build_schedule
 from bpcli.spec.load import builtin_names, load_spec, load_spec_text
 from bpcli.spec.model_spec import NodeSpec
 from bpcli.spec.validate import Spec
 
-__all__ = ["Spec", "NodeSpec", "load_spec", "load_spec_text", "build_model", "build_graph", "builtin_names"]
+__all__ = ["Spec", "NodeSpec", "load_spec", "load_spec_text", "build_model", "build_graph", "build_optimizer", "build_schedule", "builtin_names"]

@@ -126,6 +126,7 @@ def validate_spec(
              for name in TYPED_SECTIONS}
     train = check_train(raw.get("train"), problems)
     _check_fractions(typed.get("data"), problems)
+    _check_monitor(typed.get("data"), train, problems)
     model, form = parse_model(raw.get("model"), problems, base_dir)
     problems.raise_if_any()
     return Spec(seed=seed, model=model, train=train, model_form=form, path=path, base_dir=base_dir, **typed)
@@ -139,6 +140,19 @@ def _check_fractions(data: Any, problems: Problems) -> None:
     if isinstance(val, (int, float)) and isinstance(test, (int, float)) and val + test >= 1.0:
         path = ("data", "test_fraction") if "test_fraction" in data else ("data", "val_fraction")
         problems.add(path, f"val_fraction + test_fraction must be below 1 to leave examples for training, got {val} + {test}")
+
+
+def _check_monitor(data: Any, train: TrainOptions, problems: Problems) -> None:
+    """Early stopping on a validation metric needs a validation split (data.val_fraction > 0)."""
+    early = train.early_stopping
+    if early is None or not early.monitor.startswith("val_") or not isinstance(data, dict):
+        return
+    if not data.get("val_fraction"):
+        problems.add(
+            ("train", "early_stopping", "monitor"),
+            f"early stopping monitors {early.monitor} but the data has no validation split; "
+            "set data.val_fraction (e.g. 0.1) or monitor train_loss",
+        )
 
 
 def _normalized(raw: dict, problems: Problems, base_dir: Path) -> dict:

@@ -15,7 +15,8 @@ from bpcli.sweep.config import SweepConfig
 from bpcli.sweep.space import SearchParam
 from bpcli.sweep.storage import AskLock, journal_path
 from bpcli.sweep.study import counted, counts
-from bpcli.training.loop import TrainCallbacks, TrainingInterrupted
+from bpcli.training.callbacks import TrainCallbacks
+from bpcli.training.ctrl_c import TrainingInterrupted
 
 TRIALS_DIR = "trials"
 

@@ -38,7 +38,7 @@ def evaluation_splits(trained: TrainedModel, data_source: Optional[str] = None) 
 
 def evaluate_trained(trained: TrainedModel, data_source: Optional[str] = None) -> Dict[str, Optional[float]]:
     """{split}_loss (data loss) and {split}_accuracy for every split, and `reg_loss` of the weights."""
-    from bpcli.training.loop import split_metrics
+    from bpcli.training.metrics import split_metrics
 
     splits = evaluation_splits(trained, data_source)
     for name, (X, y) in splits.items():

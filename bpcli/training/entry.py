@@ -14,7 +14,11 @@ from bpcli.training.checkpoint import Checkpoint, load_checkpoint
 from bpcli.data.label_check import check_labels_fit
 from bpcli.errors import DataError, RunWriteFailed, TrainingDiverged, UsageError
 from bpcli.training.run_dir import RunDir
-from bpcli.training.loop import TrainCallbacks, Trainer, TrainingInterrupted, TrainResult
+from bpcli.training.callbacks import TrainCallbacks
+from bpcli.training.ctrl_c import TrainingInterrupted
+from bpcli.training.loop import Trainer
+from bpcli.training.metrics import TrainResult
+from bpcli.training.saving import RunSaving
 
 OVERFIT_MIN_EPOCHS = 200
 
@@ -87,18 +91,18 @@ def _meta(spec, data) -> tuple[Dict[str, Any], Dict[str, np.ndarray]]:
 
 
 def _trainer(spec, model, data, run: RunDir, callbacks, early_stopping=True) -> Trainer:
-    from bpcli.training.checkpoint import save_checkpoint
+    from bpcli.spec import build_optimizer, build_schedule
 
     meta, extra = _meta(spec, data)
     options = spec.train if early_stopping else dataclasses.replace(spec.train, early_stopping=None)
+    saving = RunSaving(run, checkpoint_every=options.checkpoint_every, min_seconds=options.checkpoint_min_seconds,
+                       meta=meta, extra=extra)
     return Trainer(
         model, data,
-        options=options, optimizer=spec.optimizer, schedule=spec.schedule, seed=spec.seed,
-        callbacks=callbacks,
-        save_last=lambda ck: save_checkpoint(run.last, ck),
-        save_best=lambda ck: save_checkpoint(run.best, ck),
-        record_epoch=lambda m: run.append_metrics(m.to_dict()),
-        meta=meta, extra_arrays=extra,
+        options=options,
+        optimizer=build_optimizer(spec.optimizer, model.graph.params()),
+        schedule=build_schedule(spec.schedule),
+        seed=spec.seed, callbacks=callbacks, saving=saving,
     )
 
 

@@ -1,0 +1,32 @@
+"""The one way into process tuning: `with tuned_process(...)` sets BLAS threads, subnormal
+flushing and heap reuse for a block (training) and gives the host process (a notebook, the
+sweep's worker) back its own settings afterwards, each one as it was."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Optional, Union
+
+from bpcli.host.blas_threads import env_sets_threads, limited_blas_threads
+from bpcli.host.denormals import flushed_denormals
+from bpcli.host.heap_reuse import reused_freed_memory
+
+
+def blas_thread_count(option: Union[str, int]) -> Optional[int]:
+    """The BLAS threads to train with: the option's number; for "auto", 1 unless the
+    environment (OPENBLAS_NUM_THREADS and the like) chose (None: left as it is).
+    Why one: see blas_threads.py."""
+    if option == "auto":
+        return None if env_sets_threads() else 1
+    return int(option)
+
+
+@contextmanager
+def tuned_process(*, blas_threads: Union[str, int] = "auto", flush_denormals: bool = True,
+                  reuse_heap: bool = True) -> Iterator[None]:
+    """Within the block: NumPy's BLAS on `blas_threads` threads ("auto": `blas_thread_count`),
+    subnormal floats flushed to zero in this thread, freed blocks up to 32 MB kept in the heap.
+    On exit each is restored, the thread counts and floating-point flags exactly."""
+    with reused_freed_memory(reuse_heap), limited_blas_threads(blas_thread_count(blas_threads)), \
+            flushed_denormals(flush_denormals):
+        yield
