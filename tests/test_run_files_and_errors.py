@@ -1,5 +1,5 @@
-"""Review findings on train / evaluate / predict and data loading: bad --out / --plot paths
-refused before training, safe prediction files, data loss vs regularization loss, the
+"""The files of train / evaluate / predict and their errors: bad --out / --plot paths refused
+before training, safe prediction files, data loss vs regularization loss, the
 checkpoint evaluate uses, finished runs, CSV messages, checkpoint permissions."""
 
 import json
