@@ -3,7 +3,7 @@
 import pytest
 
 from bpcli.errors import SpecError, UsageError
-from bpcli.training.entry import load_dataset
+from bpcli.training.setup import load_dataset
 from bpcli.spec import load_spec
 from bpcli.sweep.config import SweepConfig, choose_metric
 

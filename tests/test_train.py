@@ -151,7 +151,7 @@ def test_training_lands_on_the_weights_of_model_loss_and_grads_then_the_optimize
     weights of Model.loss_and_grads + optimizer.step on a reference-layer twin."""
     spec = load_spec("spiral", ["train.epochs=3", "train.batch_size=null"])
     reference_spec = load_spec("spiral", ["train.kernels=reference"])
-    from bpcli.training.entry import load_dataset
+    from bpcli.training.setup import load_dataset
 
     assert spec.optimizer["type"] == "momentum" and spec.regularization["strength"] > 0  # the case this is about
     data = load_dataset(spec)

@@ -20,7 +20,7 @@ needs_openblas = pytest.mark.skipif(blas_threads() is None, reason="no BLAS that
 
 
 def trainer_for(*overrides):
-    from bpcli.training.entry import load_dataset
+    from bpcli.training.setup import load_dataset
 
     spec = load_spec_text(SPEC, list(overrides))
     data = load_dataset(spec)

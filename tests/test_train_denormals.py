@@ -42,7 +42,7 @@ def test_disabled_flushing_changes_nothing():
 
 
 def seen_during_training(*overrides):
-    from bpcli.training.entry import load_dataset
+    from bpcli.training.setup import load_dataset
 
     spec = load_spec_text(SPEC, list(overrides))
     data = load_dataset(spec)

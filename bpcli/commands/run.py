@@ -112,7 +112,7 @@ def _save_plot(run, history, plot: Path, has_surface: bool, summary_final: dict)
 
 
 def _report(run, console, json_mode: bool, quiet: bool, plot: Optional[Path], color: bool) -> None:
-    from bpcli.training.entry import summary_of
+    from bpcli.training.summary import summary_of
 
     summary = summary_of(run)
     history = [m.to_dict() for m in run.result.history]

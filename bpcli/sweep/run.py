@@ -78,7 +78,7 @@ def prepare(request: SweepRequest) -> tuple[SweepConfig, Path, bool]:
 
 
 def _metric(spec, metric: Optional[str], where: str) -> str:
-    from bpcli.training.entry import load_dataset, model_dtype
+    from bpcli.training.setup import load_dataset, model_dtype
 
     return choose_metric(spec, load_dataset(spec, model_dtype(spec)), metric, where)
 

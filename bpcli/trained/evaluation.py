@@ -9,7 +9,7 @@ import numpy as np
 
 from bpcli.errors import DataError
 from bpcli.trained.load import TrainedModel
-from bpcli.training.entry import load_dataset
+from bpcli.training.setup import load_dataset
 
 FILE_DATASETS = {".csv": "csv", ".npz": "npz"}  # --data FILE suffix -> dataset type
 

@@ -13,7 +13,7 @@ import yaml
 from bpcli.training.checkpoint import Checkpoint, best_of, load_checkpoint
 from bpcli.errors import DataError, UsageError
 from bpcli.training.run_dir import RunDir
-from bpcli.training.entry import model_dtype
+from bpcli.training.setup import model_dtype
 
 CheckpointKind = Literal["last", "best"]
 CHECKPOINT_KINDS = ("last", "best")

@@ -66,7 +66,7 @@ def import_weights(weights: Path, spec_source: str, overrides: list[str], out: P
     """Build the spec's model, load the file into it (every name and shape checked), and save it as
     a checkpoint OUT (.npz) with the spec, so `bpcli evaluate OUT` and `bpcli predict OUT` use it."""
     from bpcli.training.checkpoint import Checkpoint, save_checkpoint
-    from bpcli.training.entry import model_dtype
+    from bpcli.training.setup import model_dtype
     from bpcli.spec import build_model, load_spec
 
     if out.suffix != ".npz":

@@ -1,5 +1,6 @@
-"""A training run from a spec: data + model + run directory + Trainer, a resumed run, and the
-run's summary.json. The CLI calls these; nothing here prints."""
+"""The two ways into training: `train_spec` (a spec into a new run directory) and `resume_run`
+(a stopped run, in its directory), each ending with the run's summary.json; errors while
+training become messages that say what the directory kept. The CLI calls these; nothing here prints."""
 
 from __future__ import annotations
 
@@ -8,19 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
-import numpy as np
-
-from bpcli.training.checkpoint import Checkpoint, load_checkpoint
 from bpcli.data.label_check import check_labels_fit
 from bpcli.errors import DataError, RunWriteFailed, TrainingDiverged, UsageError
-from bpcli.training.run_dir import RunDir
 from bpcli.training.callbacks import TrainCallbacks
+from bpcli.training.checkpoint import Checkpoint, load_checkpoint
 from bpcli.training.ctrl_c import TrainingInterrupted
 from bpcli.training.loop import Trainer
 from bpcli.training.metrics import TrainResult
+from bpcli.training.run_dir import RunDir
 from bpcli.training.saving import RunSaving
-
-OVERFIT_MIN_EPOCHS = 200
+from bpcli.training.setup import init_from, load_dataset, model_dtype, overfit_spec, overfit_subset, run_meta
+from bpcli.training.summary import summary_of
 
 
 @dataclass
@@ -35,65 +34,10 @@ class Run:
     overfit: Optional[int] = None
 
 
-def model_dtype(spec) -> Any:
-    """The NumPy dtype a spec trains in (`train.dtype`)."""
-    return np.float64 if spec.train.dtype == "float64" else np.float32
-
-
-def load_dataset(spec, dtype=np.float32):
-    """The spec's data, split and standardized as in training (same seed -> same splits)."""
-    from bpcli.data import load_data
-
-    data = load_data(spec.data, base_dir=spec.base_dir, seed=spec.seed)
-    if dtype != np.float32:
-        for name in ("X_train", "X_val", "X_test"):
-            X = getattr(data, name)
-            if X is not None:
-                setattr(data, name, np.ascontiguousarray(X, dtype=dtype))
-    return data
-
-
-def overfit_subset(data, n: int, seed: int):
-    """The lecture's check: N random training examples and nothing else (no val, no test)."""
-    if n < 1:
-        raise UsageError(f"--overfit needs a positive number of examples, got {n}")
-    n = min(n, len(data.X_train))
-    pick = np.sort(np.random.default_rng(seed).choice(len(data.X_train), size=n, replace=False))
-    return dataclasses.replace(
-        data,
-        X_train=np.ascontiguousarray(data.X_train[pick]), y_train=data.y_train[pick],
-        X_val=None, y_val=None, X_test=None, y_test=None,
-    )
-
-
-def overfit_spec(spec):
-    """The overfit check's training: a constant learning rate and at least 200 epochs
-    (regularization is switched off on the model, early stopping in the trainer)."""
-    train = dataclasses.replace(spec.train, epochs=max(spec.train.epochs, OVERFIT_MIN_EPOCHS), early_stopping=None)
-    return dataclasses.replace(spec, train=train, schedule={"type": "constant"})
-
-
-def _meta(spec, data) -> tuple[Dict[str, Any], Dict[str, np.ndarray]]:
-    meta = {
-        "spec": spec.to_dict(absolute_paths=True),
-        "data": {
-            "name": data.name,
-            "n_classes": data.n_classes,
-            "input_shape": list(data.input_shape),
-            "task": data.task,
-            "class_names": None if data.class_names is None else [str(c) for c in data.class_names],
-        },
-    }
-    extra = {}
-    if data.mean is not None:
-        extra = {"data_mean": np.asarray(data.mean), "data_std": np.asarray(data.std)}
-    return meta, extra
-
-
 def _trainer(spec, model, data, run: RunDir, callbacks, early_stopping=True) -> Trainer:
     from bpcli.spec import build_optimizer, build_schedule
 
-    meta, extra = _meta(spec, data)
+    meta, extra = run_meta(spec, data)
     options = spec.train if early_stopping else dataclasses.replace(spec.train, early_stopping=None)
     saving = RunSaving(run, checkpoint_every=options.checkpoint_every, min_seconds=options.checkpoint_min_seconds,
                        meta=meta, extra=extra)
@@ -127,7 +71,7 @@ def train_spec(
     model = build_model(spec, data.input_shape, data.n_classes, dtype)
     check_labels_fit(data, model.graph.output_shape)
     if spec.train.init_from:
-        _init_from(model, spec)
+        init_from(model, spec)
     if overfit is not None:
         model.reg_strength = 0.0
     run = RunDir.create(name + ("-overfit" if overfit else ""), out, runs_root)
@@ -150,14 +94,6 @@ def _train_fresh(spec, model, data, run: RunDir, callbacks, overfit, on_trainer)
         on_trainer(trainer)
     result = _run(trainer, run)
     return _finish(Run(result, run, model, data, spec, overfit))
-
-
-def _init_from(model, spec) -> None:
-    """Load `train.init_from` (relative to the spec's folder, else the working directory) into the model."""
-    from bpcli.data.arrays import resolve_path
-    from bpcli.weights import load_weights
-
-    load_weights(model.graph, resolve_path(spec.train.init_from, spec.base_dir, "train.init_from weights file"))
 
 
 def resume_run(
@@ -279,33 +215,6 @@ def _run(trainer: Trainer, run: RunDir, resume: Optional[Checkpoint] = None, bes
             f"out of memory while training: a batch of {opts.batch_size or 'all'} examples through a model of "
             f"{n_weights:,} weights; lower train.batch_size or the model's width{kept}"
         ) from None
-
-
-def summary_of(run: Run) -> Dict[str, Any]:
-    """summary.json: the DESIGN.md keys (epochs, steps, train_seconds, run_dir, final) and more.
-    `final` describes the weights in checkpoints/last.npz (`checkpoint`)."""
-    r = run.result
-    final = {k: v for k, v in r.final.items() if not (k.startswith("test_") and v is None)}
-    summary = {
-        "epochs": r.epochs,
-        "steps": r.steps,
-        "train_seconds": round(r.train_seconds, 4),
-        "run_dir": str(run.run_dir.path),
-        "final": final,
-        "checkpoint": "last",
-        "best_epoch": r.best_epoch,
-        "best_metric": r.best_metric,
-        "stopped_early": r.stopped_early,
-        "seed": run.spec.seed,
-        "dataset": run.data.name,
-        "n_train": int(len(run.data.X_train)),
-    }
-    if run.overfit is not None:
-        summary["overfit_examples"] = int(len(run.data.X_train))
-    if r.sanity is not None:
-        summary["initial_loss"] = r.sanity.initial_loss
-        summary["expected_initial_loss"] = r.sanity.expected_loss
-    return summary
 
 
 def _finish(run: Run) -> Run:
