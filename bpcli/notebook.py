@@ -27,35 +27,25 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 RUN_OPTIONS = ("mode", "k", "h", "seed", "h_sweep", "dtype")
-TEXT_WIDTH = 100
 
 
 class _Shown:
-    """Displays a library result through a CLI renderer (Jupyter HTML, or plain text)."""
+    """A library result shown through the CLI's renderers (bpcli/render/notebook.py), only
+    when something displays it: Jupyter's HTML, or plain text."""
 
-    def _render(self, console) -> None:  # pragma: no cover - each subclass renders
-        raise NotImplementedError
-
-    def _console(self, **options):
-        import io
-
-        from rich.console import Console
-
-        return Console(file=io.StringIO(), record=True, width=TEXT_WIDTH, highlight=False,
-                       soft_wrap=False, **options)
+    def __init__(self, kind: str, result: Any):
+        self._kind, self._result = kind, result  # which renderer draws it, and what
 
     def text(self) -> str:
         """What the CLI prints when piped (plain text, 100 columns)."""
-        console = self._console(color_system=None)
-        self._render(console)
-        return console.export_text()
+        from bpcli.render.notebook import as_text
+
+        return as_text(self._kind, self._result)
 
     def _repr_html_(self) -> str:
-        console = self._console(color_system="truecolor")
-        self._render(console)
-        return console.export_html(inline_styles=True, code_format=(
-            '<pre style="font-family: Menlo, \'DejaVu Sans Mono\', consolas, monospace; '
-            'font-size: 12px; line-height: 1.3">{code}</pre>'))
+        from bpcli.render.notebook import as_html
+
+        return as_html(self._kind, self._result)
 
     def __repr__(self) -> str:
         return self.text().rstrip()
@@ -65,12 +55,8 @@ class GradcheckResult(_Shown):
     """A gradient check's report: the CLI's tables when displayed, data when used."""
 
     def __init__(self, result):
+        super().__init__("gradcheck", result)
         self.result = result  # bpcli.gradcheck.check.TargetReport
-
-    def _render(self, console) -> None:
-        from bpcli.render.gradcheck import render_rich
-
-        render_rich(self.result, console)
 
     @property
     def passed(self) -> bool:
@@ -114,18 +100,9 @@ class TraceResult(_Shown):
     """A traced expression: the forward value, every gradient, the backward steps."""
 
     def __init__(self, report):
-        self.report = report  # bpcli.expr.report.TraceReport, or a TensorTraceReport for tensors
         self.tensor = getattr(report, "tensor", False)
-
-    def _render(self, console) -> None:
-        if self.tensor:
-            from bpcli.render.trace_tensor_rich import render_tensor_rich
-
-            render_tensor_rich(self.report, console)
-        else:
-            from bpcli.render.trace_rich import render_rich
-
-            render_rich(self.report, console)
+        super().__init__("tensor_trace" if self.tensor else "trace", report)
+        self.report = report  # bpcli.expr.report.TraceReport, or a TensorTraceReport for tensors
 
     @property
     def output(self):
