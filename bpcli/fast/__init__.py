@@ -1,4 +1,4 @@
-"""Speed: fast twins of the reference layers, the fused optimizer step, BLAS through ctypes.
+"""Speed: fast twins of the reference layers, the fused optimizer step, BLAS through ctypes (bpcli/host/blas.py).
 
 Every fast layer subclasses a reference layer of `bpcli/nn/layers/` and is registered as its
 twin (`TWINS`); tests/test_fast_twins.py holds each one equal to its reference. `bpcli train`
