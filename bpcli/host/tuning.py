@@ -12,21 +12,22 @@ from bpcli.host.denormals import flushed_denormals
 from bpcli.host.heap_reuse import reused_freed_memory
 
 
-def blas_thread_count(option: Union[str, int]) -> Optional[int]:
-    """The BLAS threads to train with: the option's number; for "auto", 1 unless the
-    environment (OPENBLAS_NUM_THREADS and the like) chose (None: left as it is).
-    Why one: see blas_threads.py."""
+def blas_thread_count(option: Union[str, int], auto: int = 1) -> Optional[int]:
+    """The BLAS threads to train with: the option's number; for "auto", `auto` (the caller's
+    policy for its model) unless the environment (OPENBLAS_NUM_THREADS and the like) chose
+    (None: left as it is). Why one thread for small GEMMs: see blas_threads.py."""
     if option == "auto":
-        return None if env_sets_threads() else 1
+        return None if env_sets_threads() else int(auto)
     return int(option)
 
 
 @contextmanager
-def tuned_process(*, blas_threads: Union[str, int] = "auto", flush_denormals: bool = True,
-                  reuse_heap: bool = True) -> Iterator[None]:
-    """Within the block: NumPy's BLAS on `blas_threads` threads ("auto": `blas_thread_count`),
-    subnormal floats flushed to zero in this thread, freed blocks up to 32 MB kept in the heap.
-    On exit each is restored, the thread counts and floating-point flags exactly."""
-    with reused_freed_memory(reuse_heap), limited_blas_threads(blas_thread_count(blas_threads)), \
-            flushed_denormals(flush_denormals):
+def tuned_process(*, blas_threads: Union[str, int] = "auto", auto_blas_threads: int = 1,
+                  flush_denormals: bool = True, reuse_heap: bool = True) -> Iterator[None]:
+    """Within the block: NumPy's BLAS on `blas_threads` threads ("auto": `auto_blas_threads`
+    unless the environment chose), subnormal floats flushed to zero in this thread, freed blocks
+    up to 32 MB kept in the heap. On exit each is restored, the thread counts and floating-point
+    flags exactly."""
+    threads = blas_thread_count(blas_threads, auto_blas_threads)
+    with reused_freed_memory(reuse_heap), limited_blas_threads(threads), flushed_denormals(flush_denormals):
         yield

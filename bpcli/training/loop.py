@@ -145,8 +145,14 @@ class Trainer:
         bpcli/host/) and restored afterwards."""
         from bpcli.host.tuning import tuned_process
 
-        with tuned_process(blas_threads=self.options.blas_threads, flush_denormals=self.options.flush_denormals):
+        opts = self.options
+        with tuned_process(blas_threads=opts.blas_threads, auto_blas_threads=self.auto_blas_threads(),
+                           flush_denormals=opts.flush_denormals):
             return self._run(resume, resume_best)
+
+    def auto_blas_threads(self) -> int:
+        """The BLAS threads `train.blas_threads: auto` means for this model: the one place the policy is asked."""
+        return 1
 
     def _run(self, resume: Optional[Checkpoint], resume_best: Optional[Checkpoint]) -> TrainResult:
         opts, d, cb = self.options, self.data, self.callbacks
