@@ -77,7 +77,7 @@ def train_command(
             run = train_spec(spec, name=name, out=out, callbacks=callbacks, overfit=overfit)
     except TrainingInterrupted as err:
         _close(callbacks)
-        run_dir = getattr(err, "run_dir", None)
+        run_dir = err.run_dir
         saved = f"checkpoint saved to {err.checkpoint_path}" if err.checkpoint_path else "no checkpoint was saved yet"
         again = f"; resume with: bpcli train --resume {run_dir}" if run_dir else ""
         print(f"{err.message}; {saved}{again}", file=sys.stderr)

@@ -16,9 +16,11 @@ class TrainingInterrupted(BpcliError):
 
     exit_code = 130
 
-    def __init__(self, message: str, checkpoint_path: Optional[str], epoch: int, step: int):
+    def __init__(self, message: str, checkpoint_path: Optional[str], epoch: int, step: int,
+                 run_dir: Optional[str] = None):
         super().__init__(message)
         self.checkpoint_path, self.epoch, self.step = checkpoint_path, epoch, step
+        self.run_dir = run_dir  # the run directory, once the entry point knows it
 
 
 @contextmanager

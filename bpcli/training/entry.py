@@ -129,9 +129,8 @@ def _stopped_at_once(run: RunDir) -> TrainingInterrupted:
     """Ctrl-C outside the loop's own handling (a second one, or one while saving or setting
     up): what the directory holds is its last complete save."""
     kept = str(run.last) if run.last.is_file() else None
-    err = TrainingInterrupted("interrupted (a second Ctrl-C stops at once; the last complete save is kept)", kept, 0, 0)
-    err.run_dir = str(run.path)
-    return err
+    return TrainingInterrupted("interrupted (a second Ctrl-C stops at once; the last complete save is kept)", kept, 0, 0,
+                               run_dir=str(run.path))
 
 
 def _resume_locked(run: RunDir, overrides, callbacks, on_trainer, on_note) -> Run:
