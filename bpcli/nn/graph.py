@@ -15,6 +15,7 @@ import numpy as np
 from bpcli.errors import ShapeError, SpecError, SpecProblem
 from bpcli.nn.layer import Layer
 from bpcli.nn.topology import INPUT, Wire, wiring_errors
+
 PROBE_BATCH = 2  # examples in the forward pass that checks every layer's output shape at build time
 
 
