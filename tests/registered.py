@@ -6,14 +6,13 @@ from __future__ import annotations
 import pytest
 
 from bpcli.nn.init import INITIALIZERS
-from bpcli.nn.losses import LOSSES
-from bpcli.nn.optim import OPTIMIZERS
-from bpcli.nn.regularization import REGULARIZERS
-from bpcli.nn.schedules import SCHEDULES
 from bpcli.registry import Registry, options_of
+from bpcli.spec.registries import SECTION_KINDS
 
-FAMILIES = {"loss": LOSSES, "regularizer": REGULARIZERS, "schedule": SCHEDULES,
-            "initializer": INITIALIZERS, "optimizer": OPTIMIZERS}
+# every registry a spec section names its entries from (datasets have no examples: their tests
+# are by file format), and the initializers a layer's `init:` names
+FAMILIES = {**{kind: section.registry() for kind, section in SECTION_KINDS.items() if kind != "data"},
+            "initializer": INITIALIZERS}
 
 
 def own_examples(entry) -> tuple:

@@ -8,6 +8,11 @@ from registered import FAMILIES, own_examples
 from bpcli.registry import Registry
 
 
+def test_the_families_are_every_spec_section_registry_but_datasets_and_the_initializers():
+    assert sorted(FAMILIES) == ["initializer", "loss", "optimizer", "regularization", "schedule"]
+    assert all(registry is not None for registry in FAMILIES.values())
+
+
 def test_every_registered_entry_declares_its_own_examples():
     missing = [f"{kind} '{name}'" for kind, registry in FAMILIES.items()
                for name, entry in registry.items() if not own_examples(entry)]
