@@ -43,7 +43,8 @@ class Wire:
 def wiring_errors(wires: Sequence[Wire]) -> tuple[list[str], list[WiringError]]:
     """(node names in topological order, []) or ([], the problems): names first, then every
     node's inputs and input count, then a cycle, then the single output."""
-    errors = _name_errors(wires) or [e for w in wires for e in _input_errors(w, wires)]
+    names = [w.name for w in wires]
+    errors = _name_errors(wires) or [e for w in wires for e in _input_errors(w, names, set(names))]
     if errors:
         return [], errors
     order, cycle = topological_order(wires)
@@ -72,17 +73,16 @@ def _name_errors(wires: Sequence[Wire]) -> list[WiringError]:
     return []
 
 
-def _input_errors(w: Wire, wires: Sequence[Wire]) -> list[WiringError]:
+def _input_errors(w: Wire, names: list[str], known: set[str]) -> list[WiringError]:
     if not w.inputs:
         return [WiringError(f"layer '{w.name}' has no inputs", node=w.name, option="in")]
-    names = [x.name for x in wires]
     errors = [
         WiringError(
             f"unknown input '{src}'{did_you_mean(src, [INPUT, *names])}; nodes: {', '.join([INPUT, *names])}",
             node=w.name, option="in",
             message=f"layer '{w.name}' reads '{src}', which is not a layer{did_you_mean(src, sorted({*names, INPUT}))}",
         )
-        for src in w.inputs if src != INPUT and src not in names
+        for src in w.inputs if src != INPUT and src not in known
     ]
     want, got = w.n_inputs, len(w.inputs)
     standalone = f"layer '{w.name}' ({w.type_name}) takes"
