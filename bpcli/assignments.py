@@ -9,13 +9,17 @@ it (and may refuse it with a UsageError that says why). The grammars in use:
   value read by the spec's safe loader, so `5` is an int, `1e-3` a float, `true`, `null`,
   `[1, 2]`, `{a: 1}`, anything else text.
 - `NUMBERS` (scalar `trace` values): a finite number; pure Python (trace imports no YAML).
-New forms plug in with `grammar.plus(form, ...)`, tried before the grammar's own (the array
-forms of `bpcli/gradcheck/fn_values.py`: `randn(3,4)`, `@file.npy`, nested lists).
+New forms plug in with `grammar.plus(form, ...)`, tried before the grammar's own: the tensor
+forms of `bpcli/expr/values.py` (trace), the array forms of `bpcli/gradcheck/fn_values.py`
+(`gradcheck --fn`: `randn(3,4)`, `4,3`, `randint(10,4)`, `@file.npy`), the search spaces of
+`bpcli/sweep/space.py` (`loguniform(1e-4,1e-1)`). Forms written as a call split it with
+`split_call`: 'uniform(0, 0.5)' -> Call('uniform', ['0', '0.5']).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Callable, Iterable, NamedTuple, Optional
 
 from bpcli.errors import UsageError
@@ -73,6 +77,42 @@ def _spaced_assignment(tokens: list[str], index: int) -> str:
     if token.endswith("=") and token.count("=") == 1 and following and "=" not in following[0]:
         return f"'{token} {following[0]}'"
     return ""
+
+
+# --- calls: a value written as NAME(ARGUMENT, ...) ---------------------------------------------------
+
+_CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$", re.S)
+
+
+class Call(NamedTuple):
+    """A value written as a call: 'choice(16, 32)' -> Call('choice', ['16', '32'])."""
+
+    function: str
+    arguments: list[str]
+
+
+def split_call(text: str) -> Optional[Call]:
+    """'loguniform(1e-4, 1e-1)' -> Call('loguniform', ['1e-4', '1e-1']); None when the text is not
+    a call. Arguments are stripped; commas inside quotes do not split; 'f()' has one empty argument."""
+    match = _CALL.match(text)
+    if match is None:
+        return None
+    args, current, quote = [], [], ""
+    for ch in match.group(2):
+        if quote:
+            current.append(ch)
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+            current.append(ch)
+        elif ch == ",":
+            args.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    args.append("".join(current).strip())
+    return Call(match.group(1), args)
 
 
 # --- value grammars ------------------------------------------------------------------------------

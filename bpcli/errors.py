@@ -94,6 +94,15 @@ class SpecError(BpcliError):
         return "\n".join(f"error: {p.render()}" for p in self.problems)
 
 
+class OptionError(ValueError):
+    """A bad option value, raised by a layer's __init__: `option` names it, so a spec puts
+    `problem` at that option's line."""
+
+    def __init__(self, option: str, problem: str):
+        super().__init__(problem)
+        self.option, self.problem = option, problem
+
+
 class DataError(BpcliError):
     """Unreadable or invalid data: a missing file, a bad CSV cell, NaN in inputs ..."""
 
@@ -103,7 +112,12 @@ class DataMissing(DataError):
 
 
 class ShapeError(BpcliError):
-    """Two layers whose shapes do not fit; the message names both layers and both shapes."""
+    """Two layers whose shapes do not fit; the message names both layers and both shapes.
+    `node`: the name of the graph node that failed, when the graph knows it."""
+
+    def __init__(self, message: str, node: str | None = None):
+        super().__init__(message)
+        self.node = node
 
 
 class CheckFailed(BpcliError):

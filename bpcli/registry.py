@@ -8,7 +8,7 @@ all read them from the signature, so a new entry needs nothing but its registrat
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Dict, Iterator, TypeVar
+from typing import Any, Callable, Dict, Iterator, Optional, TypeVar
 
 from bpcli.errors import BpcliError, did_you_mean
 
@@ -32,13 +32,16 @@ class Registry:
         self.kind = kind
         self._entries: Dict[str, Any] = {}
 
-    def register(self, name: str) -> Callable[[T], T]:
-        """Decorator: `@LAYERS.register("dense")`."""
+    def register(self, name: str, *, examples: Optional[tuple] = None) -> Callable[[T], T]:
+        """Decorator: `@LAYERS.register("dense")`. `examples` sets a function entry's `examples`
+        (the cases the registry-wide tests run it on; a class writes them in its body)."""
 
         def add(entry: T) -> T:
             if name in self._entries and self._entries[name] is not entry:
                 raise ValueError(f"{self.kind} '{name}' is registered twice")
             self._entries[name] = entry
+            if examples is not None:
+                entry.examples = examples  # type: ignore[attr-defined]
             try:
                 entry.registered_name = name  # type: ignore[attr-defined]
             except (AttributeError, TypeError):

@@ -1,15 +1,19 @@
-"""The one NAME=VALUE parser (bpcli/assignments.py): tokens, value grammars, and the three
-places that read them (spec overrides, `gradcheck --layer` options, trace values) agreeing."""
+"""The one NAME=VALUE parser (bpcli/assignments.py): tokens, value grammars, calls, and the
+places that read them (spec overrides, `gradcheck --layer` options, trace values, `gradcheck --fn`
+values, sweep search spaces) agreeing."""
 
 from __future__ import annotations
 
 import pytest
 from typer.testing import CliRunner
 
-from bpcli.assignments import NUMBERS, SPEC_VALUES, ValueForm, split_assignment, split_assignments
+from bpcli.assignments import NUMBERS, SPEC_VALUES, Call, ValueForm, split_assignment, split_assignments, split_call
 from bpcli.cli import app
 from bpcli.errors import SpecError, UsageError
+from bpcli.expr.values import TensorContext
+from bpcli.gradcheck.fn_values import FN_VALUES
 from bpcli.spec.overrides import parse_override
+from bpcli.sweep.space import parse_sweep_arguments
 
 
 def test_tokens_split_at_the_first_equals_sign_and_are_stripped():
@@ -74,3 +78,32 @@ def test_a_new_value_form_plugs_in_before_the_grammars_own():
     assert grammar.parse("p", "3") == 3.0  # the old forms still apply
     with pytest.raises(UsageError):
         NUMBERS.parse("p", "12.5%")  # the original grammar is unchanged
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("loguniform(1e-4, 1e-1)", ("loguniform", ["1e-4", "1e-1"])),
+    (" choice( 'a,b' , c ) ", ("choice", ["'a,b'", "c"])),
+    ("randint(10,4,3)", ("randint", ["10", "4", "3"])),
+    ("f()", ("f", [""])),
+    ("x*sigmoid(x)", None),
+    ("[1, 2]", None),
+    ("uniform(0,1", None),
+])
+def test_a_value_written_as_a_call_splits_into_its_function_and_arguments(text, expected):
+    assert split_call(text) == (None if expected is None else Call(*expected))
+
+
+@pytest.mark.parametrize("text, expected", [(t, v) for t, v in SPEC_CASES if not t.startswith("[")])
+def test_gradcheck_fn_values_and_sweep_choices_read_a_value_as_spec_overrides_do(text, expected):
+    """`--fn ... lr=1e-3` is the number 0.001 (the YAML 1.1 safe loader made it the text '1e-3'),
+    as `optimizer.lr=1e-3` is; a sweep's choice(...) reads each value the same way."""
+    value = FN_VALUES.parse("lr", text, TensorContext())
+    assert value == expected and type(value) is type(expected)
+    if not isinstance(expected, (dict, list)) and "(" not in text:
+        (param,) = parse_sweep_arguments([f"model.0.init=choice({text}, other)"])[1]
+        assert param.choices[0] == expected and type(param.choices[0]) is type(expected)
+
+
+def test_a_fn_value_that_is_not_yaml_says_so_as_a_usage_error():
+    with pytest.raises(UsageError, match=r"^x=\{a: 1: not a shape, an array or YAML \(invalid YAML: "):
+        FN_VALUES.parse("x", "{a: 1", TensorContext())

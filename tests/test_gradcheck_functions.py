@@ -96,7 +96,7 @@ def test_a_mutable_argument_is_copied_per_evaluation_and_the_report_says_so(monk
     (["--fn", "layers.py:affine_forward", "x=4,5"], "needs w, b"),
     (["--fn", "layers.py:affin_forward"], "did you mean 'affine_forward'"),
     (["--fn", "layers.py:affine_forward", "x=4,5", "w=5,3", "b=3,", "z=1"], "no argument 'z'"),
-    (["--fn", "nothere.py:f"], "not found"),
+    (["--fn", "nothere.py:f"], "--fn: file 'nothere.py' not found (looked in"),
     (["--fn", "layers.py:affine_forward", "x=randn(4,", "w=5,3", "b=3,"], "'randn(4,'"),
     (["--fn", "layers.py:affine_forward", "x=randm(4,5)", "w=5,3", "b=3,"], "unknown constructor 'randm'"),
     (["--fn", "layers.py:svm_loss", "x=5,4", "y=randint(4)"], "randint(HIGH, SIZES...)"),

@@ -1,4 +1,5 @@
-"""Every built-in layer passes alone in float64; broken user layers are caught with the right hint."""
+"""Every built-in layer passes alone in float64 (by name, with options and --shape); broken user
+layers are caught with the right hint (an accumulating backward names its parameter)."""
 
 import json
 from pathlib import Path
@@ -140,3 +141,64 @@ def test_a_parameter_without_a_gradient_fails_and_says_so():
     assert [c.name for c in report.checks] == ["f.x", "f.b"]
     b = report.checks[1]
     assert b.status == "fail" and "did not set a gradient for 'b'" in b.hints[0]
+
+def gradcheck_json(*args):
+    result = runner.invoke(app, ["gradcheck", *args, "--format", "json"])
+    return result, (json.loads(result.stdout) if result.stdout.strip().startswith("{") else None)
+
+
+# ---- backward must assign grads, not accumulate into them --------------------------------
+
+def test_an_accumulating_backward_fails_naming_the_parameter():
+    result, doc = gradcheck_json("--layer", f"{BROKEN}:AccumulatingShift")
+    assert result.exit_code == 1, result.output
+    failed = [c for c in doc["checks"] if c["status"] == "fail"]
+    assert [c["name"] for c in failed] == ["AccumulatingShift.b"]
+    assert any("backward accumulates into grads instead of assigning them" in h
+               for h in failed[0]["hints"])
+    assert "AccumulatingShift.b" in doc["verdict"]
+
+
+def test_the_assigning_twin_still_passes():
+    result, doc = gradcheck_json("--layer", f"{BROKEN}:Shift")
+    assert result.exit_code == 0 and doc["passed"]
+
+
+# ---- built-in layers by name, with options and --shape --------------------------------------
+
+def test_a_built_in_layer_by_name_with_options_and_a_shape():
+    result, doc = gradcheck_json("--layer", "dense", "units=3", "--shape", "2,3")
+    assert result.exit_code == 0 and doc["passed"], result.output
+    shapes = {c["name"]: c["shape"] for c in doc["checks"]}
+    # dense flattens (2, 3) to D = 6 inputs: W is (6, units), b is (units,), x is (batch, 2, 3)
+    assert shapes["dense.W"] == [6, 3] and shapes["dense.b"] == [3]
+    assert shapes["dense.x"][1:] == [2, 3]
+    assert doc["target"]["kind"] == "built-in layer"
+
+
+def test_a_built_in_layer_defaults_to_its_first_example():
+    options, shape = LAYERS.get("dense").examples[0]
+    result, doc = gradcheck_json("--layer", "dense")
+    assert result.exit_code == 0
+    w = next(c for c in doc["checks"] if c["name"] == "dense.W")
+    assert w["shape"] == [int(np.prod(shape)), options["units"]]
+
+
+def test_one_shape_serves_every_input_of_a_multi_input_layer():
+    result, doc = gradcheck_json("--layer", "add", "--shape", "4")
+    assert result.exit_code == 0
+    assert [c["name"] for c in doc["checks"]] == ["add.x0", "add.x1"]
+    assert all(c["shape"][1:] == [4] for c in doc["checks"])
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--layer", "dens"], "did you mean 'dense'"),
+    (["--layer", "dense", "unit=3"], "did you mean 'units'"),
+    (["--layer", "relu", "--shape", "0"], "--shape"),
+    (["--layer", "relu", "--shape", "4;4"], "one input"),
+    (["spiral", "--shape", "4"], "--shape"),
+])
+def test_bad_layer_names_options_and_shapes_exit_2(args, words):
+    result = runner.invoke(app, ["gradcheck", *args])
+    assert result.exit_code == 2, result.output
+    assert words in result.stderr and "Traceback" not in result.output + result.stderr

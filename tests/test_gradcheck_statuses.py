@@ -1,7 +1,9 @@
 """Statuses beyond ok/fail: exactly-zero gradients, kinks judged by one-sided derivatives, the
-h sweep's convergence order, kinks described in words."""
+h sweep's convergence order and its agreement with the table, kinks described in words, inf/nan
+reported as nonfinite."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from typer.testing import CliRunner
 
 from bpcli.cli import app
 from bpcli.gradcheck.check import check_expression, check_functions, check_layer
+from bpcli.gradcheck.sweep import h_sweep
 from hints_catalogue import layers, broken_layers
 
 runner = CliRunner()
@@ -85,3 +88,51 @@ def test_kinks_are_described_in_words():
     assert words, "the spiral's check crosses relu kinks"
     assert all("example" in w and ("off (≤ 0)" in w or "on (> 0)" in w) and "θ" in w for w in words), words
     assert not any("θ=True" in w or "θ=False" in w for w in words)
+
+def gradcheck_json(*args):
+    result = runner.invoke(app, ["gradcheck", *args, "--format", "json"])
+    return result, (json.loads(result.stdout) if result.stdout.strip().startswith("{") else None)
+
+
+# ---- the h sweep uses the table's floored relative error ----------------------------------
+
+def test_the_sweep_agrees_with_the_table_at_the_checked_h():
+    result, doc = gradcheck_json("spiral", "--h-sweep")
+    sweep = doc["sweep"]
+    check = next(c for c in doc["checks"] if c["name"] == sweep["name"])
+    assert check["worst_index"] == sweep["where"]
+    at_h = next(p for p in sweep["points"] if math.isclose(p["h"], doc["h"]))
+    assert at_h["rel_error"] == pytest.approx(check["max_rel_error"], rel=1e-6)
+    a = sweep["analytic"]
+    for p in sweep["points"]:  # both columns recomputed from the definitions
+        diff = abs(a - p["numeric"])
+        assert p["raw_rel_error"] == pytest.approx(diff / max(abs(a), abs(p["numeric"])), rel=1e-9)
+        assert p["rel_error"] == pytest.approx(
+            diff / max(abs(a), abs(p["numeric"]), sweep["floor"]), rel=1e-9)
+
+
+def test_h_sweep_floor_is_the_denominator_floor():
+    steps = (1e-5, 1e-8)
+    sweep = h_sweep("t", (), 1e-6, lambda h: 1e-6 + 1e-10, floor=1e-3, steps=steps)
+    assert [p.rel_error for p in sweep.points] == pytest.approx([1e-10 / 1e-3] * 2)
+    assert [p.raw_rel_error for p in sweep.points] == pytest.approx([1e-10 / (1e-6 + 1e-10)] * 2)
+
+
+# ---- inf / nan --------------------------------------------------------------------------
+
+def test_an_overflow_is_nonfinite_with_a_hint_not_a_wrong_gradient():
+    result, doc = gradcheck_json("exp(x)", "x=1000")  # e^1000 overflows float64
+    assert result.exit_code == 1
+    x = doc["checks"][0]
+    assert x["status"] == "nonfinite" and x["analytic"] == "inf"
+    assert any("inf" in h and "overflow" in h and "lower the input scale" in h for h in x["hints"])
+    assert "not finite" in doc["verdict"] and "wrong" not in doc["verdict"]
+    rich = runner.invoke(app, ["gradcheck", "exp(x)", "x=1000"])
+    assert rich.exit_code == 1 and "nonfinite" in rich.stdout and "overflow" in rich.stdout
+
+
+def test_a_finite_expression_next_to_it_is_still_judged():
+    result, doc = gradcheck_json("exp(x) + y*y", "x=1000", "y=3")
+    checks = {c["name"]: c for c in doc["checks"]}
+    assert checks["x"]["status"] == "nonfinite" and result.exit_code == 1
+    assert checks["y"]["analytic"] == pytest.approx(6.0)

@@ -1,4 +1,5 @@
-"""Losses and regularizers against hand values (CS231n's worked examples) and central differences."""
+"""Losses and regularizers against hand values (CS231n's worked examples) and, every registered
+entry on every one of its `examples`, against central differences of its own value."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bpcli.errors import DataError
 from bpcli.nn.losses import LOSSES
 from bpcli.nn.regularization import REGULARIZERS
 from central_differences import numerical_gradient
+from registered import enrolled
 
 # CS231n lecture 3: three examples (cat, car, frog), scores for classes (cat, car, frog)
 LECTURE_SCORES = np.array([[3.2, 5.1, -1.7], [1.3, 4.9, 2.0], [2.2, 2.5, -3.1]])
@@ -61,28 +63,22 @@ def test_stable_at_huge_scores():
         assert bce.value(np.array([[1000.0], [-1000.0]]), np.array([1.0, 1.0])) == pytest.approx(500.0)
 
 
-CASES = [
-    ("softmax_cross_entropy", {}, (5, 4), "class"),
-    ("svm", {}, (5, 4), "class"),
-    ("svm", {"delta": 0.5}, (3, 6), "class"),
-    ("mse", {}, (5, 3), "target"),
-    ("mse", {}, (6, 1), "flat"),
-    ("bce_with_logits", {}, (6, 1), "binary"),
-    ("bce_with_logits", {}, (4, 3), "binary"),
-]
+def _labels(kind: str, shape: tuple, rng: np.random.Generator) -> np.ndarray:
+    if kind == "class ids":
+        return rng.integers(0, shape[1], shape[0])
+    if kind == "targets":
+        return rng.standard_normal(shape)
+    assert kind == "binary targets", kind
+    return rng.integers(0, 2, shape).astype(float)
 
 
-@pytest.mark.parametrize("name,options,shape,labels", CASES)
-def test_loss_gradient_matches_central_differences(name, options, shape, labels):
+@pytest.mark.parametrize("name,entry,example", enrolled(LOSSES))
+def test_every_registered_loss_gradient_matches_central_differences_of_its_value(name, entry, example):
+    options, shape, labels = example
     rng = np.random.default_rng(0)
-    loss = LOSSES.get(name)(**options)
+    loss = entry(**options)
     scores = rng.standard_normal(shape) * 2
-    y = {
-        "class": lambda: rng.integers(0, shape[1], shape[0]),
-        "target": lambda: rng.standard_normal(shape),
-        "flat": lambda: rng.standard_normal(shape[0]),
-        "binary": lambda: rng.integers(0, 2, shape).astype(float),
-    }[labels]()
+    y = _labels(labels, shape, rng)
     before = scores.copy()
     value, d = loss.loss(scores, y)
     assert np.array_equal(scores, before) and d.shape == scores.shape
@@ -91,6 +87,28 @@ def test_loss_gradient_matches_central_differences(name, options, shape, labels)
     num, crossed = numerical_gradient(lambda: loss.value(scores, y), scores, kinks=kinks)
     assert crossed.mean() < 0.1
     np.testing.assert_allclose(d[~crossed], num[~crossed], rtol=1e-6, atol=1e-9)
+
+
+def test_mse_takes_one_target_per_example_for_one_score_each():
+    rng = np.random.default_rng(0)
+    scores, y = rng.standard_normal((6, 1)), rng.standard_normal(6)
+    mse = LOSSES.get("mse")()
+    value, d = mse.loss(scores, y)
+    assert value == pytest.approx(np.mean((scores[:, 0] - y) ** 2))
+    num, _ = numerical_gradient(lambda: mse.value(scores, y), scores)
+    np.testing.assert_allclose(d, num, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("name,entry,example", enrolled(REGULARIZERS))
+def test_every_registered_regularizer_gradient_matches_central_differences_of_its_loss(name, entry, example):
+    options, shapes = example
+    rng = np.random.default_rng(3)
+    weights = {f"layer{i}.W": rng.standard_normal(shape) for i, shape in enumerate(shapes)}
+    loss, grads = entry(weights, **options)
+    assert isinstance(loss, float) and set(grads) <= set(weights)
+    for key, w in weights.items():
+        num, _ = numerical_gradient(lambda: entry(weights, **options)[0], w)
+        np.testing.assert_allclose(grads.get(key, np.zeros_like(w)), num, rtol=1e-6, atol=1e-9, err_msg=key)
 
 
 @pytest.mark.parametrize("name", LOSSES.names())

@@ -2,7 +2,9 @@
 
 Every case starts from w = [1, -2] and applies g1 = [0.5, 1] then g2 = [-1, 0.5]
 (gradients given, not computed from w), with lr = 0.1. The expected values were worked out
-on paper from each update rule; the derivation is in the comment beside each case.
+on paper from each update rule; the derivation is in the comment beside each case. Every
+registered optimizer also runs, on every one of its `examples`, against its textbook update
+written here and against torch.optim where torch is installed.
 """
 
 import math
@@ -11,6 +13,7 @@ import numpy as np
 import pytest
 
 from bpcli.nn.optim import OPTIMIZERS, clip_by_global_norm, global_norm
+from registered import enrolled, with_defaults
 
 W0 = [1.0, -2.0]
 G1 = [0.5, 1.0]
@@ -154,3 +157,119 @@ def test_adam_loads_a_state_with_normalized_moments():
     assert adam.t == 3
     np.testing.assert_allclose(adam.state["m_sum"]["w"], [1.0, -2.0], rtol=1e-5)
     np.testing.assert_allclose(adam.state["v_sum"]["w"], [2.0, 4.0], rtol=1e-4)
+
+
+# --- every registered optimizer on every one of its examples ---------------------------------
+
+def _sgd(o, w, g, s, t):
+    return w - o["lr"] * g
+
+
+def _momentum(o, w, g, s, t):
+    s["v"] = o["momentum"] * s.get("v", 0.0) - o["lr"] * g
+    return w + s["v"]
+
+
+def _nesterov(o, w, g, s, t):
+    v_prev = s.get("v", 0.0)
+    s["v"] = o["momentum"] * v_prev - o["lr"] * g
+    return w - o["momentum"] * v_prev + (1 + o["momentum"]) * s["v"]
+
+
+def _rmsprop(o, w, g, s, t):
+    s["cache"] = o["decay_rate"] * s.get("cache", 0.0) + (1 - o["decay_rate"]) * g**2
+    return w - o["lr"] * g / (np.sqrt(s["cache"]) + o["epsilon"])
+
+
+def _adam(o, w, g, s, t):
+    s["m"] = o["beta1"] * s.get("m", 0.0) + (1 - o["beta1"]) * g
+    s["v"] = o["beta2"] * s.get("v", 0.0) + (1 - o["beta2"]) * g**2
+    m_hat, v_hat = s["m"] / (1 - o["beta1"] ** t), s["v"] / (1 - o["beta2"] ** t)
+    return w - o["lr"] * m_hat / (np.sqrt(v_hat) + o["epsilon"])
+
+
+def _adamw(o, w, g, s, t):
+    return _adam(o, w * (1 - o["lr"] * o["weight_decay"]), g, s, t)
+
+
+REFERENCES = {"sgd": _sgd, "momentum": _momentum, "nesterov": _nesterov, "rmsprop": _rmsprop,
+              "adam": _adam, "adamw": _adamw}  # textbook updates (CS231n's optim.py, the papers)
+
+
+def _run(make_step, steps=6):
+    """Weights of two parameters after each of `steps` steps on fixed random gradients."""
+    rng = np.random.default_rng(5)
+    w = {"a.W": rng.standard_normal((3, 2)), "a.b": rng.standard_normal(4)}
+    grads = [{k: rng.standard_normal(v.shape) for k, v in w.items()} for _ in range(steps)]
+    return make_step(w, grads)
+
+
+def test_every_registered_optimizer_has_a_reference_formula_here():
+    assert sorted(REFERENCES) == sorted(OPTIMIZERS.names())
+
+
+@pytest.mark.parametrize("name,entry,options", enrolled(OPTIMIZERS))
+def test_every_registered_optimizer_follows_its_textbook_update(name, entry, options):
+    o = with_defaults(entry, options, skip=("params",))
+
+    def reference(w, grads):
+        state = {k: {} for k in w}
+        out = []
+        for t, g in enumerate(grads, start=1):
+            w = {k: REFERENCES[name](o, w[k], g[k], state[k], t) for k in w}
+            out.append(w)
+        return out
+
+    def ours(w, grads):
+        live = {k: v.copy() for k, v in w.items()}
+        opt = entry(live, **options)
+        out = []
+        for g in grads:
+            opt.step({k: v.copy() for k, v in g.items()})
+            out.append({k: v.copy() for k, v in live.items()})
+        return out
+
+    for expected, got in zip(_run(reference), _run(ours)):
+        for k in expected:
+            np.testing.assert_allclose(got[k], expected[k], rtol=1e-11, atol=1e-13, err_msg=k)
+
+
+TORCH = {  # torch.optim's equivalent of each optimizer (same update, torch's parameter names)
+    "sgd": lambda torch, p, o: torch.optim.SGD(p, lr=o["lr"]),
+    "momentum": lambda torch, p, o: torch.optim.SGD(p, lr=o["lr"], momentum=o["momentum"]),
+    "nesterov": lambda torch, p, o: torch.optim.SGD(p, lr=o["lr"], momentum=o["momentum"], nesterov=True),
+    "rmsprop": lambda torch, p, o: torch.optim.RMSprop(p, lr=o["lr"], alpha=o["decay_rate"], eps=o["epsilon"]),
+    "adam": lambda torch, p, o: torch.optim.Adam(p, lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["epsilon"]),
+    "adamw": lambda torch, p, o: torch.optim.AdamW(p, lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["epsilon"],
+                                                   weight_decay=o["weight_decay"]),
+}
+
+
+@pytest.mark.parametrize("name,entry,options", [p for p in enrolled(OPTIMIZERS) if p.values[0] in TORCH])
+def test_every_registered_optimizer_with_a_torch_twin_matches_torch_optim(name, entry, options):
+    torch = pytest.importorskip("torch")
+    o = with_defaults(entry, options, skip=("params",))
+
+    def theirs(w, grads):
+        params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in w.items()}
+        opt = TORCH[name](torch, list(params.values()), o)
+        out = []
+        for g in grads:
+            for k, p in params.items():
+                p.grad = torch.tensor(g[k], dtype=torch.float64)
+            opt.step()
+            out.append({k: p.detach().numpy().copy() for k, p in params.items()})
+        return out
+
+    def ours(w, grads):
+        live = {k: v.copy() for k, v in w.items()}
+        opt = entry(live, **options)
+        out = []
+        for g in grads:
+            opt.step(g)
+            out.append({k: v.copy() for k, v in live.items()})
+        return out
+
+    for expected, got in zip(_run(theirs), _run(ours)):
+        for k in expected:
+            np.testing.assert_allclose(got[k], expected[k], rtol=1e-10, atol=1e-12, err_msg=k)

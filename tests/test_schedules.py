@@ -1,10 +1,12 @@
-"""Learning-rate schedules: values from their formulas, warmup, reduce-on-plateau."""
+"""Learning-rate schedules: values from their formulas, warmup, reduce-on-plateau; every registered
+schedule on every one of its `examples` against its formula at every epoch."""
 
 import math
 
 import pytest
 
 from bpcli.nn.schedules import SCHEDULES
+from registered import enrolled, with_defaults
 
 
 def lrs(name, epochs=10, base=1.0, **options):
@@ -66,3 +68,63 @@ def test_plateau_on_accuracy_wants_it_to_rise():
     assert plateau.lr(1.0, 2, 10) == 1.0
     plateau.observe({"val_accuracy": 0.55})
     assert plateau.lr(1.0, 3, 10) == pytest.approx(0.1)
+
+
+# --- every registered schedule on every one of its examples, against its formula --------------
+
+EPOCHS = 12
+# a made-up run: losses that stall and recover, accuracies that stall and rise
+METRICS = [
+    {"val_loss": v, "train_loss": t, "val_accuracy": a, "train_accuracy": a + 0.05}
+    for v, t, a in zip(
+        [1.0, 0.9, 0.95, 0.91, 0.92, 0.93, 0.8, 0.85, 0.86, 0.87, 0.88, 0.7],
+        [1.0, 0.97, 0.96, 0.99, 0.9, 0.88, 0.87, 0.86, 0.7, 0.72, 0.71, 0.69],
+        [0.5, 0.6, 0.6, 0.55, 0.7, 0.7, 0.71, 0.69, 0.69, 0.8, 0.8, 0.8],
+    )
+]
+
+
+def _plateau_scales(o: dict) -> list:
+    """The multiplier in force at each epoch under the stated rule: after more than `patience`
+    epochs without beating the best by more than min_delta, multiply by factor (not below min_factor)."""
+    sign = -1 if o["monitor"].endswith("accuracy") else 1
+    scale, best, bad, scales = 1.0, math.inf, 0, []
+    for metrics in METRICS:
+        scales.append(scale)
+        value = sign * metrics[o["monitor"]]
+        if value < best - o["min_delta"]:
+            best, bad = value, 0
+        else:
+            bad += 1
+            if bad > o["patience"]:
+                scale, bad = max(scale * o["factor"], o["min_factor"]), 0
+    return scales
+
+
+FORMULAS = {  # the multiplier of base_lr at the schedule's own epoch e of E (after warmup)
+    "constant": lambda o, e, E, scales: 1.0,
+    "step": lambda o, e, E, scales: o["gamma"] ** math.floor(e / o["step_size"]),
+    "exponential": lambda o, e, E, scales: o["gamma"] ** e,
+    "cosine": lambda o, e, E, scales: o["min_factor"] + (1 - o["min_factor"]) * (1 + math.cos(math.pi * e / E)) / 2,
+    "plateau": lambda o, e, E, scales: scales[e + o["warmup_epochs"]],
+}
+
+
+def test_every_registered_schedule_has_a_formula_here():
+    assert sorted(FORMULAS) == sorted(SCHEDULES.names())
+
+
+@pytest.mark.parametrize("name,entry,options", enrolled(SCHEDULES))
+def test_every_registered_schedule_follows_its_formula_at_every_epoch(name, entry, options):
+    base = 0.3
+    o = with_defaults(entry, options)
+    w = o["warmup_epochs"]
+    scales = _plateau_scales(o) if name == "plateau" else None
+    expected = [base * (e + 1) / (w + 1) if e < w else base * FORMULAS[name](o, e - w, EPOCHS - w, scales)
+                for e in range(EPOCHS)]
+    schedule = entry(**options)
+    got = []
+    for e in range(EPOCHS):
+        got.append(schedule.lr(base, e, EPOCHS))
+        schedule.observe(METRICS[e])
+    assert got == pytest.approx(expected, rel=1e-12)

@@ -425,3 +425,18 @@ def test_non_ascii_names_say_what_names_may_contain():
     result = trace("Δ+1")
     assert result.exit_code == 2
     assert "ASCII letters, digits and _" in result.stderr and "unexpected" not in result.stderr
+
+
+def test_a_gradient_through_an_infinite_local_gradient_is_said_to_be_undefined_not_just_nan():
+    """-(sqrt(a*a)) is -|a|: at a = 0 sqrt's local gradient 1/(2√x) is inf and backprop gives
+    inf × 0 = nan (torch too). The trace says the gradient is undefined there, in words."""
+    note = "∂f/∂a is undefined at this point: gate n2 (sqrt) has local gradient inf at input 0"
+    result = runner.invoke(app, ["trace", "-(sqrt(a*a))", "a=0", "--format", "json"])
+    assert result.exit_code == 1, result.output  # the nan/inf check, as before
+    doc = json.loads(result.stdout)
+    assert doc["gradients"] == {"a": "nan"}
+    assert [n for n in doc["notes"] if n.startswith(note)]
+    rich = runner.invoke(app, ["trace", "-(sqrt(a*a))", "a=0"], env={"COLUMNS": "200"})
+    assert note in rich.stdout
+    fine = runner.invoke(app, ["trace", "-(sqrt(a*a))", "a=2", "--format", "json"])
+    assert json.loads(fine.stdout)["gradients"] == {"a": -1.0} and json.loads(fine.stdout)["notes"] == []

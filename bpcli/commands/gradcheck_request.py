@@ -289,9 +289,9 @@ def _fn_module(reference: str, base_dir: Path):
         raise UsageError(f"--fn '{reference}': give FILE.py:forward_fn (its backward is found beside it), "
                          "FILE.py:forward_fn,backward_fn, FILE.py:loss_fn or FILE.py:Class.loss")
     try:
-        return load_user_module(where, base_dir), parts
+        return load_user_module(where, base_dir, what="file"), parts
     except UserLayerError as err:
-        raise UsageError(f"--fn: {str(err).replace('user layer file', 'file')}") from None
+        raise UsageError(f"--fn: {err}") from None
 
 
 def _fn_attribute(module, where: str, name: str):

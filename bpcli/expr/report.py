@@ -10,7 +10,7 @@ from typing import Iterable, Optional
 
 from bpcli.assignments import NUMBERS
 from bpcli.errors import UsageError, did_you_mean
-from bpcli.expr.graph import NAMED_CONSTANTS, ExprGraph, Trace
+from bpcli.expr.graph import NAMED_CONSTANTS, ExprGraph, Trace, number_text
 from bpcli.expr.parse import parse
 from bpcli.expr.values import is_tensor_text
 
@@ -166,6 +166,25 @@ def central_differences(
     return checks
 
 
+def undefined_gradient_notes(graph: ExprGraph, trace: Trace) -> list[str]:
+    """One note when backprop's gradient is nan/inf at a finite f because a gate's local gradient
+    is infinite here (sqrt or log at 0): the chain rule has no derivative to give at this point."""
+    undefined = [name for name, g in trace.gradients.items() if not math.isfinite(g)]
+    if not undefined or not math.isfinite(trace.output):
+        return []
+    for step in trace.steps:
+        node = graph.nodes[step.node]
+        inputs = [trace.values[i] for i in node.inputs]
+        singular = next((s for s in step.inputs if not math.isfinite(s.local)), None)
+        if singular is not None and all(math.isfinite(v) for v in inputs):
+            at = ", ".join(number_text(v) for v in inputs)
+            grads = ", ".join(f"∂f/∂{name}" for name in undefined)
+            return [f"{grads} {'is' if len(undefined) == 1 else 'are'} undefined at this point: gate "
+                    f"{graph.label(step.node)} ({node.op}) has local gradient {singular.local} at input {at}, "
+                    "so the chain rule cannot give a number here (f may have no derivative at this point)"]
+    return []
+
+
 def trace_expression(
     text: str,
     assignments: Iterable[tuple[str, str]] = (),
@@ -201,6 +220,7 @@ def trace_expression(
                 f"expanded expression too large: {len(graph):,} nodes (limit {MAX_NODES:,})"
             )
     trace = graph.backward(inputs)
+    notes.extend(undefined_gradient_notes(graph, trace))
     checks = None
     if check:
         cost = 2 * len(graph) * max(1, len(graph.variables))

@@ -7,16 +7,15 @@ walk over the graph is an iterative loop over the precomputed order: no recursio
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
 
-from bpcli.errors import ShapeError, SpecError, SpecProblem, did_you_mean
+from bpcli.errors import ShapeError, SpecError, SpecProblem
 from bpcli.nn.layer import Layer
+from bpcli.nn.topology import INPUT, Wire, wiring_errors
 
-INPUT = "input"  # the name that stands for the data in `inputs`
 PROBE_BATCH = 2  # examples in the forward pass that checks every layer's output shape at build time
 
 
@@ -33,79 +32,25 @@ def _problem(message: str) -> SpecError:
     return SpecError(SpecProblem(message, path="model"))
 
 
-def _check_names(nodes: list[Node]) -> None:
-    names: set[str] = set()
-    for node in nodes:
-        if node.name == INPUT:
-            raise _problem(f"'{INPUT}' names the data; a layer cannot be called '{INPUT}'")
-        if node.name in names:
-            raise _problem(f"two layers are named '{node.name}'")
-        names.add(node.name)
-    for node in nodes:
-        if not node.inputs:
-            raise _problem(f"layer '{node.name}' has no inputs")
-        for src in node.inputs:
-            if src != INPUT and src not in names:
-                raise _problem(f"layer '{node.name}' reads '{src}', which is not a layer{_close(src, names)}")
-        wanted = node.layer.n_inputs
-        count = len(node.inputs)
-        if (wanted is None and count < 2) or (wanted is not None and count != wanted):
-            need = "at least 2 inputs" if wanted is None else f"{wanted} input{'s' * (wanted != 1)}"
-            raise _problem(f"layer '{node.name}' ({_type_name(node.layer)}) takes {need}, got {count}")
-
-
-def _close(name: str, names: set[str]) -> str:
-    return did_you_mean(name, sorted(names | {INPUT}))
-
-
 def _type_name(layer: Layer) -> str:
     return getattr(layer, "registered_name", "") or type(layer).__name__
 
 
 def topological_order(nodes: list[Node]) -> list[Node]:
-    """Kahn's algorithm, stable (ties keep the given order); SpecError naming a cycle if any."""
+    """The nodes sorted by `bpcli.nn.topology` after its wiring check; SpecError naming the first problem."""
+    order, errors = wiring_errors([Wire(n.name, tuple(n.inputs), n.layer.n_inputs, _type_name(n.layer)) for n in nodes])
+    if errors:
+        raise _problem(errors[0].message)
     by_name = {n.name: n for n in nodes}
-    pending = {n.name: sum(1 for s in set(n.inputs) if s != INPUT) for n in nodes}
-    consumers: dict[str, list[str]] = {n.name: [] for n in nodes}
-    for n in nodes:
-        for src in dict.fromkeys(n.inputs):
-            if src != INPUT:
-                consumers[src].append(n.name)
-    ready = deque(n.name for n in nodes if pending[n.name] == 0)
-    order: list[Node] = []
-    while ready:
-        name = ready.popleft()
-        order.append(by_name[name])
-        for c in consumers[name]:
-            pending[c] -= 1
-            if pending[c] == 0:
-                ready.append(c)
-    if len(order) < len(nodes):
-        raise _problem(f"the model has a cycle: {' -> '.join(_find_cycle(nodes, pending))}")
-    return order
-
-
-def _find_cycle(nodes: list[Node], pending: dict[str, int]) -> list[str]:
-    """One cycle among the nodes Kahn's algorithm could not place, as a closed list of names."""
-    stuck = {n.name: n for n in nodes if pending[n.name] > 0}
-    # Every stuck node has a stuck input; walking inputs backwards must revisit a node.
-    start = next(iter(stuck))
-    seen: dict[str, int] = {}
-    path: list[str] = []
-    name = start
-    while name not in seen:
-        seen[name] = len(path)
-        path.append(name)
-        name = next(s for s in stuck[name].inputs if s in stuck)
-    cycle = path[seen[name]:] + [name]
-    return cycle[::-1]
+    return [by_name[name] for name in order]
 
 
 def _wrong_output(name: str, layer: Layer, declared: tuple, batch: int, out: Any) -> ShapeError:
     got = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
     return ShapeError(
         f"layer '{name}' ({_type_name(layer)}) returned {got} from forward, but its build() declared"
-        f" output shape {declared}, i.e. {(batch, *declared)} for a batch of {batch}"
+        f" output shape {declared}, i.e. {(batch, *declared)} for a batch of {batch}",
+        node=name,
     )
 
 
@@ -122,16 +67,12 @@ class LayerGraph:
     def __init__(self, nodes: list[Node], input_shape: tuple, *, dtype: Any = np.float32, seed: int = 0):
         if not nodes:
             raise _problem("the model has no layers")
-        _check_names(nodes)
         self.nodes: list[Node] = topological_order(nodes)
         self.input_shape = tuple(int(d) for d in input_shape)
         self.dtype = np.dtype(dtype)
         self.training = True
         read = {s for n in self.nodes for s in n.inputs}
-        outputs = [n.name for n in self.nodes if n.name not in read]
-        if len(outputs) != 1:
-            raise _problem(f"the model needs exactly one output (a layer nobody reads), found: {', '.join(outputs)}")
-        self.output_name = outputs[0]
+        self.output_name = next(n.name for n in self.nodes if n.name not in read)
         self.shapes: dict[str, tuple] = {INPUT: self.input_shape}
         init_rng = np.random.default_rng(seed)
         for node in self.nodes:
@@ -143,12 +84,15 @@ class LayerGraph:
             except (ShapeError, ValueError) as e:
                 msg = e.message if isinstance(e, ShapeError) else str(e)
                 raise ShapeError(
-                    f"layer '{node.name}' ({_type_name(node.layer)}) cannot take {_describe_inputs(node, self.shapes)}: {msg}"
+                    f"layer '{node.name}' ({_type_name(node.layer)}) cannot take {_describe_inputs(node, self.shapes)}: {msg}",
+                    node=node.name,
                 ) from None
             except MemoryError as e:
-                raise ShapeError(f"layer '{node.name}' ({_type_name(node.layer)}): {e or 'out of memory building its weights'}") from None
+                raise ShapeError(f"layer '{node.name}' ({_type_name(node.layer)}): {e or 'out of memory building its weights'}",
+                                 node=node.name) from None
             if out_shape is None:
-                raise ShapeError(f"layer '{node.name}' ({_type_name(node.layer)}): build() must return its output shape")
+                raise ShapeError(f"layer '{node.name}' ({_type_name(node.layer)}): build() must return its output shape",
+                                 node=node.name)
             self.shapes[node.name] = tuple(int(d) for d in out_shape)
             self._check_output_size(node)
         self.output_shape = self.shapes[self.output_name]
@@ -170,7 +114,8 @@ class LayerGraph:
         n_bytes = math.prod(self.shapes[node.name]) * PROBE_BATCH * self.dtype.itemsize
         if too_large(n_bytes):
             raise ShapeError(f"layer '{node.name}' ({_type_name(node.layer)}): "
-                             + over_budget(n_bytes, f"its output {self.shapes[node.name]} for {PROBE_BATCH} examples"))
+                             + over_budget(n_bytes, f"its output {self.shapes[node.name]} for {PROBE_BATCH} examples"),
+                             node=node.name)
 
     def _probe(self) -> None:
         """One eval-mode forward of PROBE_BATCH random examples: every layer must return the shape

@@ -1,7 +1,9 @@
 """Weight initializers, registered by name: `(shape, fan_in, fan_out, rng, dtype) -> array`.
 
 Numbers are always drawn in float64 and then cast, so one seed gives the same starting weights
-whether the model runs in float32 (training) or float64 (gradient checks).
+whether the model runs in float32 (training) or float64 (gradient checks). `examples`:
+(shape, fan_in, fan_out) cases the registry-wide tests draw and check against the docstring's
+distribution (a dense layer's and a convolution's weights).
 """
 
 from __future__ import annotations
@@ -24,25 +26,28 @@ def _scaled_normal(shape: tuple, scale: float, rng: np.random.Generator, dtype: 
     return w.astype(dtype, copy=False)
 
 
-@INITIALIZERS.register("he")
+EXAMPLES = (((400, 300), 400, 300), ((64, 3, 5, 5), 75, 1600))
+
+
+@INITIALIZERS.register("he", examples=EXAMPLES)
 def he(shape: tuple, fan_in: int, fan_out: int, rng: np.random.Generator, dtype: Any) -> np.ndarray:
     """W = sqrt(2 / fan_in) · randn (He et al. 2015; keeps ReLU activations' variance)."""
     return _scaled_normal(shape, math.sqrt(2.0 / fan_in), rng, dtype)
 
 
-@INITIALIZERS.register("xavier")
+@INITIALIZERS.register("xavier", examples=EXAMPLES)
 def xavier(shape: tuple, fan_in: int, fan_out: int, rng: np.random.Generator, dtype: Any) -> np.ndarray:
     """W = sqrt(1 / fan_in) · randn (the CS231n notes' "calibrated" Xavier, not Glorot uniform)."""
     return _scaled_normal(shape, math.sqrt(1.0 / fan_in), rng, dtype)
 
 
-@INITIALIZERS.register("small")
+@INITIALIZERS.register("small", examples=EXAMPLES)
 def small(shape: tuple, fan_in: int, fan_out: int, rng: np.random.Generator, dtype: Any) -> np.ndarray:
     """W = 0.01 · randn (the lecture's small random numbers)."""
     return _scaled_normal(shape, 0.01, rng, dtype)
 
 
-@INITIALIZERS.register("zeros")
+@INITIALIZERS.register("zeros", examples=(((3, 2), 3, 2), ((10,), 10, 10)))
 def zeros(shape: tuple, fan_in: int, fan_out: int, rng: np.random.Generator, dtype: Any) -> np.ndarray:
     """W = 0 (biases; for weights it leaves every unit identical)."""
     _check_budget(shape, dtype)

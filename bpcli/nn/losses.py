@@ -4,6 +4,9 @@
 (same shape and dtype as scores); `value(scores, y) -> float` computes the loss alone.
 `has_kinks` / `kink_state(scores, y)` tell a gradient check where the loss is not smooth;
 `expected_initial_loss(n_classes)` is the loss of near-zero scores (the lecture's sanity check).
+`examples`: (options, scores shape (N, C), labels) cases the registry-wide tests check `loss`'s
+gradient on against central differences of `value`; labels: "class ids" (N,) in [0, C),
+"targets" (real, shaped like scores) or "binary targets" (0 or 1, shaped like scores).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ class Loss:
 
     registered_name = ""
     has_kinks = False
+    examples: tuple = ()
 
     def loss(self, scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         raise NotImplementedError
@@ -72,6 +76,8 @@ def _targets(scores: np.ndarray, y: np.ndarray, loss_name: str) -> np.ndarray:
 class SoftmaxCrossEntropy(Loss):
     """L = mean_i( -s_{i,y_i} + log Σ_j exp s_ij ); dL/ds = (softmax(s) - onehot(y)) / N."""
 
+    examples = (({}, (5, 4), "class ids"), ({}, (3, 2), "class ids"))
+
     def loss(self, scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         y = _class_ids(scores, y, "softmax_cross_entropy")
         n = scores.shape[0]
@@ -103,6 +109,7 @@ class MulticlassSVM(Loss):
     """L = mean_i Σ_{j≠y_i} max(0, s_ij - s_{i,y_i} + delta) (the multiclass hinge)."""
 
     has_kinks = True
+    examples = (({}, (5, 4), "class ids"), ({"delta": 0.5}, (3, 6), "class ids"))
 
     def __init__(self, *, delta: float = 1.0):
         self.delta = delta
@@ -145,6 +152,8 @@ class MulticlassSVM(Loss):
 class MeanSquaredError(Loss):
     """L = mean over all N·D entries of (s - y)²; dL/ds = 2 (s - y) / (N·D)."""
 
+    examples = (({}, (5, 3), "targets"), ({}, (6, 1), "targets"))
+
     def loss(self, scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         diff = scores - _targets(scores, y, "mse")
         data_loss = float(np.vdot(diff, diff)) / diff.size
@@ -159,6 +168,8 @@ class MeanSquaredError(Loss):
 @LOSSES.register("bce_with_logits")
 class BinaryCrossEntropyWithLogits(Loss):
     """L = mean( max(s,0) - s·y + log(1 + exp(-|s|)) ), y in [0, 1]; dL/ds = (σ(s) - y) / size."""
+
+    examples = (({}, (6, 1), "binary targets"), ({}, (4, 3), "binary targets"))
 
     def loss(self, scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         y = _targets(scores, y, "bce_with_logits")

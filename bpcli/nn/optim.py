@@ -3,6 +3,7 @@
 Every optimizer updates the live parameter arrays IN PLACE, keeps its state in buffers
 allocated once (same shape and dtype as the parameter, so float32 stays float32), and
 exposes that state as a flat dict of arrays for checkpoints. Defaults follow CS231n's optim.py.
+`examples`: option sets the registry-wide tests check against the textbook update formula.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Optimizer:
     """
 
     buffers: tuple = ()
+    examples: tuple = ()
 
     def __init__(self, params: Arrays, *, lr: float = 1e-2):
         self.params = params
@@ -86,6 +88,8 @@ class Optimizer:
 class SGD(Optimizer):
     """w -= lr * dw"""
 
+    examples = ({}, {"lr": 0.5})
+
     def __init__(self, params: Arrays, *, lr: float = 1e-2):
         super().__init__(params, lr=lr)
 
@@ -99,6 +103,7 @@ class Momentum(Optimizer):
     """v = mu * v - lr * dw;  w += v"""
 
     buffers = ("velocity",)
+    examples = ({}, {"lr": 0.1, "momentum": 0.5})
 
     def __init__(self, params: Arrays, *, lr: float = 1e-2, momentum: float = 0.9):
         super().__init__(params, lr=lr)
@@ -114,6 +119,8 @@ class Momentum(Optimizer):
 @OPTIMIZERS.register("nesterov")
 class Nesterov(Momentum):
     """v_prev = v;  v = mu * v - lr * dw;  w += -mu * v_prev + (1 + mu) * v"""
+
+    examples = ({}, {"lr": 0.1, "momentum": 0.5})
 
     def update(self, p, g, tmp, v):
         mu = self.momentum
@@ -132,6 +139,7 @@ class RMSprop(Optimizer):
     """cache = decay * cache + (1 - decay) * dw**2;  w -= lr * dw / (sqrt(cache) + eps)"""
 
     buffers = ("cache",)
+    examples = ({}, {"lr": 0.05, "decay_rate": 0.9, "epsilon": 1e-3})
 
     def __init__(self, params: Arrays, *, lr: float = 1e-2, decay_rate: float = 0.99, epsilon: float = 1e-8):
         super().__init__(params, lr=lr)
@@ -160,6 +168,7 @@ class Adam(Optimizer):
     constant factors fold into the step's scalars. Checkpoints with `m`/`v` still load."""
 
     buffers = ("m_sum", "v_sum")
+    examples = ({}, {"lr": 0.1, "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-4})
 
     def __init__(
         self,
@@ -209,6 +218,8 @@ class Adam(Optimizer):
 @OPTIMIZERS.register("adamw")
 class AdamW(Adam):
     """Adam with decoupled weight decay: w -= lr * wd * w, then the Adam step (applies to every parameter)."""
+
+    examples = ({}, {"lr": 0.1, "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-4, "weight_decay": 0.5})
 
     def __init__(
         self,

@@ -4,6 +4,7 @@ An entry's options are its keyword arguments. The trainer asks `lr(base_lr, epoc
 at the start of every epoch (epoch is 0-based) and calls `observe(metrics)` after it, which
 only `plateau` uses. With `warmup_epochs = w > 0` the first w epochs ramp linearly,
 lr = base_lr * (epoch + 1) / (w + 1), and the schedule proper starts at epoch w as its epoch 0.
+`examples`: option sets the registry-wide tests check against the formula at every epoch.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ SCHEDULES = Registry("schedule")
 
 class Schedule:
     """Base class: `decay(epoch, epochs)` is the multiplier of base_lr after warmup."""
+
+    examples: tuple = ()
 
     def __init__(self, *, warmup_epochs: int = 0):
         self.warmup_epochs = int(warmup_epochs)
@@ -48,6 +51,8 @@ class Schedule:
 class Constant(Schedule):
     """lr = base_lr"""
 
+    examples = ({}, {"warmup_epochs": 3})
+
     def __init__(self, *, warmup_epochs: int = 0):
         super().__init__(warmup_epochs=warmup_epochs)
 
@@ -58,6 +63,8 @@ class Constant(Schedule):
 @SCHEDULES.register("step")
 class Step(Schedule):
     """lr = base_lr * gamma ** floor(epoch / step_size)"""
+
+    examples = ({"step_size": 3, "gamma": 0.5}, {"step_size": 2, "gamma": 0.1, "warmup_epochs": 2})
 
     def __init__(self, *, step_size: int = 30, gamma: float = 0.1, warmup_epochs: int = 0):
         super().__init__(warmup_epochs=warmup_epochs)
@@ -71,6 +78,8 @@ class Step(Schedule):
 class Exponential(Schedule):
     """lr = base_lr * gamma ** epoch"""
 
+    examples = ({"gamma": 0.8}, {"gamma": 0.5, "warmup_epochs": 1})
+
     def __init__(self, *, gamma: float = 0.95, warmup_epochs: int = 0):
         super().__init__(warmup_epochs=warmup_epochs)
         self.gamma = float(gamma)
@@ -82,6 +91,8 @@ class Exponential(Schedule):
 @SCHEDULES.register("cosine")
 class Cosine(Schedule):
     """lr = base_lr * (m + (1 - m) * (1 + cos(pi * epoch / epochs)) / 2), m = min_factor"""
+
+    examples = ({}, {"min_factor": 0.2, "warmup_epochs": 2})
 
     def __init__(self, *, min_factor: float = 0.0, warmup_epochs: int = 0):
         super().__init__(warmup_epochs=warmup_epochs)
@@ -96,6 +107,12 @@ class Cosine(Schedule):
 class Plateau(Schedule):
     """Reduce on plateau: multiply lr by `factor` when `monitor` has not improved by more than
     `min_delta` for `patience` epochs (losses must fall, accuracies rise); never below min_factor."""
+
+    examples = (
+        {"factor": 0.5, "patience": 1},
+        {"monitor": "val_accuracy", "factor": 0.1, "patience": 0, "min_factor": 0.05},
+        {"monitor": "train_loss", "factor": 0.5, "patience": 2, "min_delta": 0.05, "warmup_epochs": 2},
+    )
 
     def __init__(
         self,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Optional
 
 import numpy as np
@@ -26,7 +25,7 @@ def build_graph(spec: Spec, input_shape: tuple, dtype: Any = np.float32):
     try:
         graph = LayerGraph(nodes, tuple(input_shape), dtype=dtype, seed=spec.seed)
     except ShapeError as err:
-        raise SpecError(_place(spec, err.message)) from None
+        raise SpecError(_place(spec, err)) from None
     if fast:
         wire(graph)
     return graph
@@ -81,16 +80,11 @@ def check_output_width(spec: Spec, output_shape: tuple, n_classes: Optional[int]
     raise SpecError(SpecProblem(message, ".".join(map(str, node.path)), where.file, where.line, where.col))
 
 
-def _place(spec: Spec, message: str) -> SpecProblem:
-    """Put a graph error at the node it names first (the graph names the failing layer first)."""
-    found = []
-    for node in spec.model:
-        match = re.search(rf"'{re.escape(node.name)}'", message)
-        if match:
-            found.append((match.start(), node))
-    if found:
-        node = min(found, key=lambda item: item[0])[1]
+def _place(spec: Spec, err: ShapeError) -> SpecProblem:
+    """Put a graph error at the line of the node it belongs to (`err.node`), else at `model`."""
+    node = next((n for n in spec.model if n.name == err.node), None)
+    if node is not None:
         where = node.where
-        return SpecProblem(message, ".".join(map(str, node.path)), where.file, where.line, where.col)
+        return SpecProblem(err.message, ".".join(map(str, node.path)), where.file, where.line, where.col)
     file = str(spec.path) if spec.path else "<spec>"
-    return SpecProblem(message, "model", file)
+    return SpecProblem(err.message, "model", file)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from bpcli.errors import BpcliError, SpecError, did_you_mean
+from bpcli.errors import BpcliError, SpecError
+from bpcli.nn.topology import INPUT, Wire, wiring_errors
 from bpcli.registry import UnknownName
 from bpcli.spec.options import check_options, describe, options_for
 from bpcli.spec.problems import Problems
@@ -21,7 +22,6 @@ from bpcli.spec.registries import layer_registry
 from bpcli.spec.user_layers import UserLayerError, is_user_layer, load_user_layer
 from bpcli.spec.yaml_loader import Where
 
-INPUT = "input"
 RESERVED = ("type", "in", "name")
 NODE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")  # ASCII: names become parameter keys and CLI paths
 
@@ -233,23 +233,6 @@ def _node(item: Any, path: tuple, problems: Problems, base_dir: Path) -> Optiona
     return NodeSpec("", type_name, options, [], cls, path, problems.where(path), given=given)
 
 
-def _a_cycle(nodes: list[NodeSpec], placed: set[str], by_name: dict[str, NodeSpec]) -> list[str]:
-    """One cycle among the nodes a topological sort could not place, in data-flow order."""
-    stuck = {n.name for n in nodes if n.name not in placed}
-    first_seen: dict[str, int] = {}
-    walk: list[str] = []
-    name = next(n.name for n in nodes if n.name in stuck)
-    while name not in first_seen:  # every stuck node reads a stuck node: walk back until a repeat
-        first_seen[name] = len(walk)
-        walk.append(name)
-        name = next(s for s in by_name[name].inputs if s in stuck)
-    loop = walk[first_seen[name]:][::-1]
-    declared = [n.name for n in nodes]
-    start = loop.index(min(loop, key=declared.index))  # begin at the node written first
-    loop = loop[start:] + loop[:start]
-    return loop + [loop[0]]
-
-
 def _constructs(cls: type, options: dict, type_name: str, path: tuple, problems: Problems) -> bool:
     """Instantiate the layer once so checks in its __init__ land at the right option's line."""
     try:
@@ -263,55 +246,23 @@ def _constructs(cls: type, options: dict, type_name: str, path: tuple, problems:
         key = next((k for k, v in options.items() if v == err.name), "type")
         problems.add(path + (key,), str(err))
         return False
-    except (BpcliError, ValueError, TypeError) as err:
-        key = next((k for k in options if re.search(rf"\b{re.escape(k)}\b", str(err))), "type")
+    except (BpcliError, ValueError, TypeError) as err:  # OptionError names its option as a field
+        key = getattr(err, "option", None)
+        key = key if key in options else "type"
         problems.add(path + (key,), f"invalid options for layer '{type_name}': {err}")
         return False
     return True
 
 
 def _check_graph(nodes: list[NodeSpec], problems: Problems) -> list[NodeSpec]:
-    """Dangling names, input counts, cycles, a single output; return nodes topologically sorted."""
+    """The wiring check of `bpcli.nn.topology`, each problem at its node's line; nodes sorted."""
+    wires = [
+        Wire(n.name, tuple(n.inputs), getattr(n.layer_class, "n_inputs", 1), n.type, isinstance(n.path[-1], int))
+        for n in nodes
+    ]
+    order, errors = wiring_errors(wires)
     by_name = {n.name: n for n in nodes}
-    choices = [INPUT, *by_name]
-    for node in nodes:
-        for source in node.inputs:
-            if source not in by_name and source != INPUT:
-                problems.add(node.path + ("in",), f"unknown input '{source}'{did_you_mean(source, choices)}; nodes: {', '.join(choices)}")
-        want = getattr(node.layer_class, "n_inputs", 1)
-        got = len(node.inputs)
-        if want != 1 and isinstance(node.path[-1], int):
-            problems.add(node.path, f"layer '{node.type}' combines several inputs, so it needs the graph form (named nodes with `in:`)")
-        elif want is None and got < 2:
-            problems.add(node.path + ("in",), f"layer '{node.type}' combines several inputs: give `in:` a list of two or more names")
-        elif want is not None and got != want:
-            problems.add(node.path + ("in",), f"layer '{node.type}' takes {want} input(s), got {got}")
-    if problems:
-        return nodes
-    consumers: dict[str, list[str]] = {n.name: [] for n in nodes}
-    indegree = {n.name: 0 for n in nodes}
-    for node in nodes:
-        for source in node.inputs:
-            if source != INPUT:
-                consumers[source].append(node.name)
-                indegree[node.name] += 1
-    ready = [n.name for n in nodes if indegree[n.name] == 0]
-    order: list[str] = []
-    while ready:
-        name = ready.pop(0)
-        order.append(name)
-        for consumer in consumers[name]:
-            indegree[consumer] -= 1
-            if indegree[consumer] == 0:
-                ready.append(consumer)
-    if len(order) < len(nodes):
-        cycle = _a_cycle(nodes, set(order), by_name)
-        problems.add(by_name[cycle[0]].path + ("in",), f"the model has a cycle: {' -> '.join(cycle)}")
-        return nodes
-    if not any(INPUT in n.inputs for n in nodes):
-        problems.add(("model",), "no node reads the data: give one node `in: input`")
-    outputs = [n for n in nodes if not consumers[n.name]]
-    if len(outputs) > 1:
-        names = ", ".join(n.name for n in outputs)
-        problems.add(outputs[0].path, f"the graph has several outputs ({names}); exactly one node may be unconsumed")
-    return [by_name[name] for name in order]
+    for err in errors:
+        path = by_name[err.node].path if err.node in by_name else ("model",)
+        problems.add(path + ((err.option,) if err.option else ()), err.problem)
+    return [by_name[name] for name in order] if not errors else nodes

@@ -42,10 +42,11 @@ def is_user_layer(type_name: Any) -> bool:
 _loaded_files: dict[Path, Any] = {}
 
 
-def load_user_module(where: str, base_dir: Path) -> Any:
-    """path/to/file.py (relative to base_dir) or package.module, imported once."""
+def load_user_module(where: str, base_dir: Path, *, what: str = "user layer file") -> Any:
+    """path/to/file.py (relative to base_dir) or package.module, imported once; `what` names a
+    missing file in the error."""
     if where.endswith(".py") or "/" in where or "\\" in where:
-        return _load_file(Path(where), base_dir)
+        return _load_file(Path(where), base_dir, what)
     return _import_module(where)
 
 
@@ -126,10 +127,10 @@ def _failure(err: Exception, label: str, layer: Any, user_file: Optional[str]) -
     return f"user layer {label}{node} raised {detail}{line}"
 
 
-def _load_file(relative: Path, base_dir: Path) -> Any:
+def _load_file(relative: Path, base_dir: Path, what: str = "user layer file") -> Any:
     path = (base_dir / relative).resolve()
     if not path.is_file():
-        raise UserLayerError(f"user layer file '{relative}' not found (looked in {path.parent})")
+        raise UserLayerError(f"{what} '{relative}' not found (looked in {path.parent})")
     if path in _loaded_files:
         return _loaded_files[path]
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]

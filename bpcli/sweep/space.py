@@ -1,19 +1,20 @@
 """Search spaces in the override syntax: `optimizer.lr=loguniform(1e-4,1e-1)`,
 `regularization.strength=uniform(0,0.01)`, `model.0.units=int(50,200)`,
 `train.batch_size=choice(16,32,64)`. Every other `NAME=VALUE` is a plain override that fixes a
-value for all trials. Pure Python: nothing here imports Optuna."""
+value for all trials. Tokens and values go through the one NAME=VALUE parser
+(`bpcli/assignments.py`): `SWEEP_VALUES` is the search-space form before the spec's values.
+Pure Python: nothing here imports Optuna."""
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Sequence
 
+from bpcli.assignments import SPEC_VALUES, ValueForm, ValueGrammar, split_assignment, split_call
 from bpcli.errors import SpecError, SpecProblem, did_you_mean
 
 KINDS = ("uniform", "loguniform", "int", "choice")
-_CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$", re.S)
 MAX_CHOICES = 1000
 
 
@@ -88,22 +89,21 @@ def parse_sweep_arguments(tokens: Iterable[str]) -> tuple[list[str], list[Search
     problems: list[SpecProblem] = []
     seen: dict[str, str] = {}
     for token in tokens:
-        name, sep, text = token.partition("=")
-        name = name.strip()
-        if not sep or not name or any(not k for k in name.split(".")):
+        pair = split_assignment(token)
+        if pair is None or not all(pair.keys):
             problems.append(_problem(token, "", "expected NAME=VALUE or NAME=uniform(a,b) with a dotted NAME like optimizer.lr"))
             continue
-        if name in seen:
-            problems.append(_problem(token, name, f"{name} is given twice (also in '{seen[name]}')"))
+        if pair.name in seen:
+            problems.append(_problem(token, pair.name, f"{pair.name} is given twice (also in '{seen[pair.name]}')"))
             continue
-        seen[name] = token
+        seen[pair.name] = token
         try:
-            param = parse_space(name, text, token)
+            param = parse_space(pair.name, pair.text, token)
         except SpecError as err:
             problems.extend(err.problems)
             continue
         if param is None:
-            fixed.append(f"{name}={text.strip()}")
+            fixed.append(f"{pair.name}={pair.text}")
         else:
             params.append(param)
     if problems:
@@ -115,17 +115,19 @@ def parse_space(name: str, text: str, token: str = "") -> Optional[SearchParam]:
     """'loguniform(1e-4,1e-1)' -> a SearchParam; a plain value -> None; a misspelt or
     malformed space -> SpecError. A call of another name (`tanh(x)` for an expr layer's
     formula) is a plain value."""
-    token = token or f"{name}={text}"
-    match = _CALL.match(text)
-    if not match:
-        return None
-    kind, inside = match.group(1), match.group(2)
+    return SWEEP_VALUES.parse(name, text, token or f"{name}={text}")
+
+
+def is_space(text: str) -> bool:
+    """A call of a search space, or of a name close to one (a misspelt space is an error, not a value)."""
+    call = split_call(text)
+    return call is not None and (call.function in KINDS or bool(did_you_mean(call.function, KINDS)))
+
+
+def _space(name: str, text: str, token: str) -> SearchParam:
+    kind, args = split_call(text)
     if kind not in KINDS:
-        hint = did_you_mean(kind, KINDS)
-        if hint:
-            raise SpecError(_problem(token, name, f"unknown search space '{kind}'{hint}; spaces: {', '.join(KINDS)}"))
-        return None
-    args = _split_arguments(inside)
+        raise SpecError(_problem(token, name, f"unknown search space '{kind}'{did_you_mean(kind, KINDS)}; spaces: {', '.join(KINDS)}"))
     fail = lambda message: SpecError(_problem(token, name, message))  # noqa: E731
     if kind == "choice":
         if not args or args == [""]:
@@ -158,34 +160,12 @@ def _example(kind: str) -> str:
     return {"uniform": "uniform(0,0.5)", "loguniform": "loguniform(1e-4,1e-1)", "int": "int(50,200)"}[kind]
 
 
-def _split_arguments(inside: str) -> list[str]:
-    """'1e-4, 1e-1' -> ['1e-4', '1e-1']; commas inside quotes do not split."""
-    args, current, quote = [], [], ""
-    for ch in inside:
-        if quote:
-            current.append(ch)
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-            current.append(ch)
-        elif ch == ",":
-            args.append("".join(current).strip())
-            current = []
-        else:
-            current.append(ch)
-    args.append("".join(current).strip())
-    return args
-
-
 def _scalar(text: str, token: str, name: str) -> Any:
     """One argument as a YAML scalar (safe loader): 1e-3 -> 0.001, relu -> 'relu', 'a,b' -> 'a,b'."""
-    from bpcli.spec.yaml_loader import parse_yaml
-
     if not text:
         raise SpecError(_problem(token, name, "an empty argument (two commas in a row?)"))
     try:
-        value, _ = parse_yaml(text, f"<override {token}>")
+        value = SPEC_VALUES.parse(name, text, f"<override {token}>")
     except SpecError:
         raise SpecError(_problem(token, name, f"cannot read {text!r} as a value")) from None
     if value is not None and not isinstance(value, (bool, int, float, str)):
@@ -193,6 +173,11 @@ def _scalar(text: str, token: str, name: str) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         raise SpecError(_problem(token, name, f"{text} is not a finite number"))
     return value
+
+
+SPACE = ValueForm("search space", is_space, _space)
+PLAIN = ValueForm("plain override", lambda text: True, lambda name, text, token: None)  # read by load_spec
+SWEEP_VALUES = ValueGrammar(SPACE, PLAIN)  # context: the whole token, which every problem names
 
 
 def validate_space(source: str, fixed: Sequence[str], params: Sequence[SearchParam]):
