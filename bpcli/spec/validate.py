@@ -52,6 +52,7 @@ class Spec:
     path: Optional[Path] = None  # the YAML file, None for text
     base_dir: Path = field(default_factory=Path.cwd)  # user layers and data files are relative to it
     origin: str = ""  # how to name it to the user: its path, or "built-in spec NAME"
+    notes: list[str] = field(default_factory=list)  # warnings for stderr, e.g. options an override dropped
 
     @property
     def output_node(self) -> NodeSpec:
@@ -128,7 +129,8 @@ def validate_spec(
     _check_fractions(typed.get("data"), problems)
     model, form = parse_model(raw.get("model"), problems, base_dir)
     problems.raise_if_any()
-    return Spec(seed=seed, model=model, train=train, model_form=form, path=path, base_dir=base_dir, **typed)
+    return Spec(seed=seed, model=model, train=train, model_form=form, path=path, base_dir=base_dir,
+                notes=list(problems.notes), **typed)
 
 
 def _check_fractions(data: Any, problems: Problems) -> None:
