@@ -67,7 +67,7 @@ def summarize(spec: Spec) -> SpecSummary:
     try:
         input_shape, summary.n_classes = data_shape(spec.data, base_dir=spec.base_dir, seed=spec.seed)
     except DataMissing as missing:
-        summary.note = missing.message
+        summary.note = getattr(missing, "unplaced_message", missing.message)
         return summary
     summary.input_shape = tuple(input_shape)
     graph = build_graph(spec, summary.input_shape)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from bpcli.data.section import DataSection
 from bpcli.errors import did_you_mean
 from bpcli.spec.defaults import DEFAULT_SECTIONS
 from bpcli.spec.model_spec import INPUT, NodeSpec, layer_resolver, normalize_model, parse_model
@@ -129,8 +130,20 @@ def validate_spec(
     _check_fractions(typed.get("data"), problems)
     model, form = parse_model(raw.get("model"), problems, base_dir)
     problems.raise_if_any()
+    typed["data"] = DataSection(typed["data"], _places(problems, "data", typed["data"]))
     return Spec(seed=seed, model=model, train=train, model_form=form, path=path, base_dir=base_dir,
                 notes=list(problems.notes), **typed)
+
+
+def _places(problems: Problems, name: str, section: dict) -> dict[str, str]:
+    """"file:line:col" of the section ("") and of each option the spec or an override wrote."""
+    places = {}
+    for key in ("", *section):
+        path = (name, key) if key else (name,)
+        where = problems.positions.get(path)
+        if where is not None:
+            places[key] = f"{where.file}:{where.line}:{where.col}" if where.line else where.file
+    return places
 
 
 def _check_fractions(data: Any, problems: Problems) -> None:
