@@ -41,16 +41,18 @@ def locate_dataset(
     incomplete: Callable[[Path], str],
     how_to_get: str,
 ) -> Found:
-    """What `found_in` finds in the folder `path` (relative to the spec's folder), or in the
-    first of `default_dirs` where it finds something. A `path` that is not a folder, or a
-    dataset in none of the default folders, is DataMissing (saying `how_to_get` it); a folder
-    without the files is a DataError with the `incomplete` message."""
+    """What `found_in` finds in the folder `path` (a relative one next to the spec, else in the
+    working directory, as data files are looked up), or in the first of `default_dirs` where it
+    finds something. A `path` that is not a folder, or a dataset in none of the default folders,
+    is DataMissing (saying `how_to_get` it); a folder without the files is a DataError with the
+    `incomplete` message."""
     if path is not None:
-        folder = Path(path).expanduser()
-        if not folder.is_absolute():
-            folder = Path(base_dir or ".") / folder
-        if not folder.is_dir():
-            raise DataMissing(f"{name}: no folder {folder} (from `path: {path}`); {how_to_get}")
+        given = Path(path).expanduser()
+        candidates = [given] if given.is_absolute() else [Path(base_dir or ".") / given, Path.cwd() / given]
+        folder = next((c for c in candidates if c.is_dir()), None)
+        if folder is None:
+            tried = " or ".join(dict.fromkeys(str(c) for c in candidates))
+            raise DataMissing(f"{name}: no folder {tried} (from `path: {path}`); {how_to_get}")
         found = found_in(folder)
         if found is None:
             raise DataError(incomplete(folder))
