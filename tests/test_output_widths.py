@@ -101,3 +101,21 @@ def test_a_bad_columns_value_is_ignored(columns):
     result = runner.invoke(app, ["trace", "x*y", "x=1", "y=2"], env={"COLUMNS": columns})
     assert result.exit_code == 0, result.output
     assert "f = 2" in result.stdout
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_sweeps_trial_line_breaks_only_between_fields(width):
+    from bpcli.render.sweep import trial_line
+    from bpcli.sweep.report import TrialRow
+    from bpcli.sweep.space import SearchParam
+
+    params = [SearchParam("optimizer.lr", "loguniform", 1e-3, 1.0),
+              SearchParam("regularization.strength", "loguniform", 1e-6, 1e-1),
+              SearchParam("model.0.units", "int", 1, 512)]
+    row = TrialRow(10, "COMPLETE", {"optimizer.lr": 0.0585, "regularization.strength": 0.00909,
+                                   "model.0.units": 384}, 0.4833, None, epochs=60, seconds=0.3)
+    fields = ["trial 10", "done", "lr=0.0585", "strength=0.00909", "units=384", "val_accuracy 0.4833",
+              "60 epochs", "0.3 s"]
+    lines = trial_line(row, params, "val_accuracy", width).splitlines()
+    assert all(len(line) <= width for line in lines), lines
+    assert [f for line in lines for f in line.strip().split("  ")] == fields
