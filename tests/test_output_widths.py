@@ -119,3 +119,13 @@ def test_a_sweeps_trial_line_breaks_only_between_fields(width):
     lines = trial_line(row, params, "val_accuracy", width).splitlines()
     assert all(len(line) <= width for line in lines), lines
     assert [f for line in lines for f in line.strip().split("  ")] == fields
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_gradcheck_notes_keep_each_name_with_its_value(width):
+    lines = render(["gradcheck", "spiral"], width).splitlines()
+    for line, after in zip(lines, lines[1:] + [""]):
+        pair = f"{line.rstrip()} | {after.strip()}"
+        assert not re.search(r"\b(analytic|numeric|shape),?$", line.rstrip()), pair  # its value on the next line
+        assert not re.search(r"\b(on|off) \| \(|\((>|≤) \| 0\)", pair), pair  # "on (> 0)" split
+        assert not re.match(r"(checked|kernels)\b", after.strip()), pair
