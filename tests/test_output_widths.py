@@ -129,3 +129,14 @@ def test_gradcheck_notes_keep_each_name_with_its_value(width):
         assert not re.search(r"\b(analytic|numeric|shape),?$", line.rstrip()), pair  # its value on the next line
         assert not re.search(r"\b(on|off) \| \(|\((>|≤) \| 0\)", pair), pair  # "on (> 0)" split
         assert not re.match(r"(checked|kernels)\b", after.strip()), pair
+
+
+def test_a_stacked_backward_row_nests_its_wrapped_line_under_its_input():
+    # at 60 columns the backward table is stacked: "to w1 ..." then, wrapped, "sent down ..."
+    lines = render(COMMANDS["trace neuron"], 60).splitlines()
+    pairs = [(a, b) for a, b in zip(lines, lines[1:]) if b.lstrip().startswith("sent down")]
+    assert pairs, "no wrapped 'sent down' line at 60 columns"
+    for to_line, sent_line in pairs:
+        assert to_line.lstrip().startswith("to "), (to_line, sent_line)
+        indent = len(to_line) - len(to_line.lstrip())
+        assert len(sent_line) - len(sent_line.lstrip()) == indent + 2, (to_line, sent_line)
