@@ -53,3 +53,11 @@ def test_an_option_set_by_an_override_is_named_at_the_override(tmp_path):
     done = bpcli(["train", "net.yaml", "data.classes=1", "--quiet", "--out", tmp_path / "run"], tmp_path, tmp_path)
     assert done.returncode == 2
     assert done.stderr.startswith("error: <override data.classes=1>: data.classes: spiral: classes must be >= 2"), done.stderr
+
+
+def test_show_names_the_file_and_row_of_a_label_the_model_has_no_output_for(tmp_path):
+    (tmp_path / "pts.csv").write_text("x1,x2,label\n0.3,1,0\n0.1,0.2,7\n")
+    (tmp_path / "net.yaml").write_text("data: {type: csv, path: pts.csv}\nmodel: [dense: 3]\n")
+    done = bpcli(["show", "net.yaml"], tmp_path, tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "pts.csv: row 3: label 7 is out of range" in done.stderr, done.stderr
