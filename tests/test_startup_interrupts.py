@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 ONE_LINE = "interrupted; nothing was saved"
 
@@ -96,3 +98,33 @@ def test_the_console_script_still_runs_a_command():
     import json
 
     assert json.loads(done.stdout)["gradients"] == {"x": 3.0, "y": 2.0}
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.01, 0.03, 0.08, 0.15, 0.3])
+def test_ctrl_c_at_a_moment_of_start_up_through_the_console_script(tmp_path, delay):
+    """A real SIGINT at a moment of start-up: 130 and the one line once bpcli's code runs; before
+    that (the interpreter's own start-up) Python's default handling, with no bpcli frame in it."""
+    import signal
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("BPCLI_DEBUG", None)
+    proc = subprocess.Popen([sys.executable, "-c", CONSOLE_SCRIPT, "train", "spiral", "--quiet",
+                             "--out", str(tmp_path / "run")], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:  # the run had already finished: nothing to interrupt
+        return
+    if proc.returncode == -signal.SIGINT or "Traceback" in err:
+        # Python's own handling before bpcli could install its handler: the interpreter's start-up,
+        # or the console script's `from bpcli.entry import main` (two files that import nothing)
+        import re
+
+        frames = re.findall(r'File "[^"]*[/\\]bpcli[/\\]([^"]+)"', err)
+        assert set(frames) <= {"__init__.py", "entry.py"}, err
+        return
+    assert proc.returncode == 130, (proc.returncode, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("interrupted"), err
