@@ -4,12 +4,14 @@ document before validation. Values are typed like YAML scalars (`5` int, `1e-3` 
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable
 
 from bpcli.assignments import SPEC_VALUES, split_assignment
 from bpcli.errors import SpecError, SpecProblem
 from bpcli.spec.defaults import DEFAULT_SECTIONS
 from bpcli.spec.problems import Problems
+from bpcli.spec.sections import options_taken
 from bpcli.spec.yaml_loader import Where
 
 
@@ -89,8 +91,6 @@ def _drop_options_of_old_type(section: dict, name: str, problems: Problems) -> N
     file's options that adam does not take are dropped, with a note saying which; options
     set by an override stay (and are reported if the new type does not take them)."""
     new_type = section.get("type")
-    from bpcli.spec.sections import options_taken
-
     taken = options_taken(name, new_type)
     if taken is None:  # an unknown type: validation names it
         return
@@ -119,8 +119,6 @@ def _set_by_override(problems: Problems, path: tuple) -> bool:
 
 def _scalar(value: Any) -> str:
     """A value as YAML writes it in flow style: true, null, 0.9, [1, 2]."""
-    import json
-
     if isinstance(value, str):
         return value
     return json.dumps(value)
