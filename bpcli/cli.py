@@ -57,12 +57,21 @@ app.command("import")(import_command)
 
 def main() -> None:
     """Console-script entry point: the last guard so a user never sees a traceback."""
+    from bpcli.interrupts import caused_by_interrupt
+
     try:
         app()
     except KeyboardInterrupt:
         print("interrupted; nothing was saved", file=sys.stderr)
         sys.exit(130)
+    except SystemExit as done:
+        if done.code == 130 and caused_by_interrupt(done):  # Typer's silent Exit(130) for a Ctrl-C while parsing
+            print("interrupted; nothing was saved", file=sys.stderr)
+        raise
     except Exception as err:  # a bug in bpcli, not the user's fault
+        if caused_by_interrupt(err):  # a Ctrl-C wrapped in another error (an import's class creation ...)
+            print("interrupted; nothing was saved", file=sys.stderr)
+            sys.exit(130)
         if os.environ.get("BPCLI_DEBUG"):
             raise
         print(

@@ -104,7 +104,12 @@ class OptionError(ValueError):
 
 
 class DataError(BpcliError):
-    """Unreadable or invalid data: a missing file, a bad CSV cell, NaN in inputs ..."""
+    """Unreadable or invalid data: a missing file, a bad CSV cell, NaN in inputs ...
+    `option`: the `data:` option it is about, when the raiser knows (for the spec's file:line)."""
+
+    def __init__(self, message: str, option: str | None = None):
+        super().__init__(message)
+        self.option = option
 
 
 class DataMissing(DataError):

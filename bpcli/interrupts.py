@@ -27,6 +27,25 @@ def pending() -> bool:
     return _pending
 
 
+def caused_by_interrupt(err: BaseException) -> bool:
+    """True when a KeyboardInterrupt is `err` or in its chain of causes and contexts: a Ctrl-C
+    inside a class creation comes out as "RuntimeError: Error calling __set_name__", a Ctrl-C
+    in Typer's parsing as its Exit(130). A context suppressed (`raise ... from None`) was handled."""
+    seen = set()
+    todo = [err]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        todo.append(e.__cause__)
+        if not e.__suppress_context__:
+            todo.append(e.__context__)
+    return False
+
+
 def exit_interrupted(message: str = "interrupted; nothing was saved") -> None:
     """The one line for a Ctrl-C before any work was done; exit 130."""
     print(message, file=sys.stderr)

@@ -210,3 +210,19 @@ def test_a_fifo_in_place_of_a_batch_is_named(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(DataError, match="is a FIFO"):
         read_binary_batch(fifo)
+
+
+def test_a_relative_path_given_to_a_builtin_spec_is_found_in_the_working_directory(tmp_path, monkeypatch):
+    # the built-in spec's own folder is inside the package: `data.path=cifar-10-batches-py`
+    # typed at the shell means the folder in the working directory, as for data files
+    from typer.testing import CliRunner
+
+    from bpcli.cli import app
+
+    fake_cifar10(tmp_path / "cifar-10-batches-py", kind="py", per_batch=3, n_test=2)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(ENV, str(tmp_path / "nothing-installed"))
+    result = CliRunner().invoke(app, ["show", "cs231n-two-layer-net", "data.path=cifar-10-batches-py"],
+                                env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.stderr
+    assert "input (N, 3072), 10 classes" in result.stdout

@@ -101,3 +101,42 @@ def test_a_bad_columns_value_is_ignored(columns):
     result = runner.invoke(app, ["trace", "x*y", "x=1", "y=2"], env={"COLUMNS": columns})
     assert result.exit_code == 0, result.output
     assert "f = 2" in result.stdout
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_sweeps_trial_line_breaks_only_between_fields(width):
+    from bpcli.render.sweep import trial_line
+    from bpcli.sweep.report import TrialRow
+    from bpcli.sweep.space import SearchParam
+
+    params = [SearchParam("optimizer.lr", "loguniform", 1e-3, 1.0),
+              SearchParam("regularization.strength", "loguniform", 1e-6, 1e-1),
+              SearchParam("model.0.units", "int", 1, 512)]
+    row = TrialRow(10, "COMPLETE", {"optimizer.lr": 0.0585, "regularization.strength": 0.00909,
+                                   "model.0.units": 384}, 0.4833, None, epochs=60, seconds=0.3)
+    fields = ["trial 10", "done", "lr=0.0585", "strength=0.00909", "units=384", "val_accuracy 0.4833",
+              "60 epochs", "0.3 s"]
+    lines = trial_line(row, params, "val_accuracy", width).splitlines()
+    assert all(len(line) <= width for line in lines), lines
+    assert [f for line in lines for f in line.strip().split("  ")] == fields
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_gradcheck_notes_keep_each_name_with_its_value(width):
+    lines = render(["gradcheck", "spiral"], width).splitlines()
+    for line, after in zip(lines, lines[1:] + [""]):
+        pair = f"{line.rstrip()} | {after.strip()}"
+        assert not re.search(r"\b(analytic|numeric|shape),?$", line.rstrip()), pair  # its value on the next line
+        assert not re.search(r"\b(on|off) \| \(|\((>|≤) \| 0\)", pair), pair  # "on (> 0)" split
+        assert not re.match(r"(checked|kernels)\b", after.strip()), pair
+
+
+def test_a_stacked_backward_row_nests_its_wrapped_line_under_its_input():
+    # at 60 columns the backward table is stacked: "to w1 ..." then, wrapped, "sent down ..."
+    lines = render(COMMANDS["trace neuron"], 60).splitlines()
+    pairs = [(a, b) for a, b in zip(lines, lines[1:]) if b.lstrip().startswith("sent down")]
+    assert pairs, "no wrapped 'sent down' line at 60 columns"
+    for to_line, sent_line in pairs:
+        assert to_line.lstrip().startswith("to "), (to_line, sent_line)
+        indent = len(to_line) - len(to_line.lstrip())
+        assert len(sent_line) - len(sent_line.lstrip()) == indent + 2, (to_line, sent_line)

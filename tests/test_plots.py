@@ -153,3 +153,15 @@ def test_train_output_fits_the_terminal_and_ends_with_the_run(tmp_path, monkeypa
     assert max(len(line) for line in lines) <= int(columns), max(lines, key=len)
     text = result.stdout
     assert text.index("decision boundary") < text.index("final metrics") < text.index("run directory")
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_a_chart_legend_and_footer_wrap_between_entries_never_inside_one(width):
+    title = "data loss (without regularization)"
+    lines = plain(line_chart({"train": [1.0, 0.5], "val": [1.1, 0.6]}, title=title, width=width, color=False,
+                             finals={"train": 0.0013, "val": 0.0018}))
+    assert all(len(line) <= width for line in lines), lines
+    text = "\n".join(lines)
+    for entry in (f"{SERIES_MARKS[0]} train", f"{SERIES_MARKS[1]} val", f"{BOTH_MARK} both",
+                  "train 0.0013,", "val 0.0018;", "the curve: epoch means"):
+        assert entry in text, (entry, text)

@@ -51,6 +51,61 @@ def test_switching_the_optimizer_type_starts_from_its_own_defaults():
     assert spec.optimizer["lr"] == options_of(OPTIMIZERS.get("adam"))["lr"].default
 
 
+MOMENTUM_FILE = CHAIN + "optimizer: {type: momentum, lr: 0.5, momentum: 0.9}\n"
+
+
+def test_switching_the_type_drops_the_files_options_the_new_type_does_not_take_and_says_so():
+    spec = load_spec_text(MOMENTUM_FILE, ["optimizer.type=adam"], file="net.yaml")
+    assert "momentum" not in spec.optimizer
+    assert spec.optimizer["lr"] == 0.5  # adam takes lr: the file's value stays
+    assert spec.optimizer["beta1"] == 0.9  # adam's own default
+    assert spec.notes == ["note: optimizer.type=adam drops momentum=0.9 from net.yaml:5 "
+                          "(adam has no such option) and keeps lr=0.5"]
+
+
+def test_a_later_override_of_a_kept_option_is_not_reported_as_kept():
+    spec = load_spec_text(MOMENTUM_FILE, ["optimizer.type=adam", "optimizer.lr=0.01"], file="net.yaml")
+    assert spec.optimizer["lr"] == 0.01
+    assert spec.notes == ["note: optimizer.type=adam drops momentum=0.9 from net.yaml:5 (adam has no such option)"]
+
+
+def test_an_option_the_user_overrides_is_never_dropped_silently():
+    with pytest.raises(SpecError, match="unknown option 'momentum' for optimizer 'adam'"):
+        load_spec_text(MOMENTUM_FILE, ["optimizer.momentum=0.8", "optimizer.type=adam"])
+
+
+def test_a_type_that_takes_every_option_of_the_file_drops_nothing():
+    spec = load_spec_text(MOMENTUM_FILE, ["optimizer.type=nesterov"])
+    assert spec.optimizer == {"type": "nesterov", "lr": 0.5, "momentum": 0.9} and spec.notes == []
+
+
+def test_a_dataset_type_switch_keeps_the_split_options():
+    text = CHAIN + "data: {type: spiral, points_per_class: 50, classes: 3, val_fraction: 0.2}\n"
+    spec = load_spec_text(text, ["data.type=moons"], file="net.yaml")
+    assert spec.data["val_fraction"] == 0.2 and spec.data["points_per_class"] == 50
+    assert "classes" not in spec.data
+    assert spec.notes == ["note: data.type=moons drops classes=3 from net.yaml:5 (moons has no such option) "
+                          "and keeps points_per_class=50, val_fraction=0.2"]
+
+
+@pytest.mark.parametrize("command", [["show", "spiral"], ["gradcheck", "spiral", "--mode", "sparse", "--k", "2"]])
+def test_the_note_goes_to_stderr_and_stdout_stays_json(command):
+    result = runner.invoke(app, [*command, "optimizer.type=adam", "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    import json
+
+    json.loads(result.stdout)
+    assert "note: optimizer.type=adam drops momentum=0.9 from built-in spec spiral:17" in result.stderr
+
+
+def test_train_with_a_type_override_runs_and_warns_even_when_quiet(tmp_path):
+    result = runner.invoke(app, ["train", "spiral", "optimizer.type=adam", "optimizer.lr=0.01", "train.epochs=1",
+                                 "--quiet", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.count("note: optimizer.type=adam drops momentum=0.9") == 1
+
+
 def test_a_float_is_not_an_int_even_from_the_command_line():
     with pytest.raises(SpecError, match="expected an integer, got 5.0"):
         load_spec_text(CHAIN, ["train.epochs=5.0"])

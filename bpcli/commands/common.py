@@ -54,6 +54,13 @@ def readable(message: str) -> str:
     return "\n".join(lines)
 
 
+def print_notes(notes: Iterable[str]) -> None:
+    """Warnings that do not stop the command (an override that dropped options ...): on stderr,
+    with --quiet too, so stdout keeps only what was asked for (pure JSON with --format json)."""
+    for note in notes:
+        print(readable(note), file=sys.stderr)
+
+
 def check_format(fmt: str, allowed: Iterable[str]) -> str:
     """Validate a --format value."""
     allowed = tuple(allowed)

@@ -62,6 +62,9 @@ def gradcheck_command(
         base_dir=Path.cwd(),
     )
     result = run_request(request)
+    from bpcli.commands.common import print_notes
+
+    print_notes(getattr(result, "notes", ()))
     if fmt == "json":
         from bpcli.render.gradcheck import render_json
 

@@ -6,7 +6,9 @@ from typing import List, Optional
 
 import typer
 
-from bpcli.commands.common import FORMATS_HELP, check_format, handles_errors, make_console, split_assignments, stdout_is_terminal
+from bpcli.commands.common import (
+    FORMATS_HELP, check_format, handles_errors, make_console, print_notes, split_assignments, stdout_is_terminal,
+)
 from bpcli.errors import UsageError
 
 
@@ -71,6 +73,7 @@ def train_command(
             if seed is not None:
                 overrides.append(f"seed={seed}")
             spec = load_spec(config or "spiral", overrides)
+            print_notes(spec.notes)
             if not quiet:
                 console.print(f"spec: {spec.origin}", markup=False, highlight=False, soft_wrap=True)
             name = Path(config).stem if config else "spiral"

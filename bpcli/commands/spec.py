@@ -42,7 +42,11 @@ def show_command(
     from bpcli.spec import load_spec
     from bpcli.spec.summary import summarize
 
-    summary = summarize(load_spec(config, tokens))
+    from bpcli.commands.common import print_notes
+
+    spec = load_spec(config, tokens)
+    print_notes(spec.notes)
+    summary = summarize(spec)
     if fmt == "json":
         from bpcli.render.spec import render_show_json
 

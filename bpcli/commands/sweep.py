@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from bpcli.commands.common import FORMATS_HELP, check_format, handles_errors, make_console, split_assignments, stdout_is_terminal
+from bpcli.commands.common import FORMATS_HELP, check_format, handles_errors, make_console, print_notes, split_assignments, stdout_is_terminal
 
 
 @handles_errors
@@ -73,7 +73,7 @@ def sweep_command(
     live = not json_mode and stdout_is_terminal() and not quiet
     progress = SweepProgress(console, live=live, quiet=quiet or json_mode)
     try:
-        report, study_obj = sweep(request, progress.on_start, progress.on_change)
+        report, study_obj = sweep(request, progress.on_start, progress.on_change, on_note=lambda note: print_notes([note]))
     except SweepStopped as stopped:
         progress.close()
         _finish(stopped.report, None, console, json_mode, plot, live)

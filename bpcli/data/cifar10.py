@@ -17,9 +17,9 @@ from typing import Literal, Optional
 import numpy as np
 
 from bpcli.data.cifar_pickle import read_batch
-from bpcli.data.locations import dataset_dirs
+from bpcli.data.locations import dataset_dirs, locate_dataset
 from bpcli.data.registry import DATASETS, SHAPES, RawData
-from bpcli.errors import DataError, DataMissing
+from bpcli.errors import DataError
 from bpcli.input_files import special_kind
 from bpcli.memory_budget import over_budget, too_large
 
@@ -65,27 +65,13 @@ def default_dirs() -> tuple[Path, ...]:
 
 def locate(path: Optional[str], base_dir: Optional[Path]) -> tuple[str, dict[str, Path]]:
     """(kind "py" or "bin", {batch: file}) from `path` (relative to the spec's folder) or a usual place."""
-    if path is not None:
-        folder = Path(path).expanduser()
-        if not folder.is_absolute():
-            folder = Path(base_dir or ".") / folder
-        if not folder.is_dir():
-            raise DataMissing(f"cifar10: no folder {folder} (from `path: {path}`); {HOW_TO_GET}")
-        found = _in_folder(folder)
-        if found is None:
-            raise DataError(
-                f"cifar10: {folder} holds neither data_batch_1..5 + test_batch (Python version) nor "
-                f"data_batch_1..5.bin + test_batch.bin (binary version), directly or in "
-                f"{FOLDERS['py']}/ or {FOLDERS['bin']}/; {HOW_TO_GET}"
-            )
-        return found
-    folders = default_dirs()
-    for folder in folders:
-        found = _in_folder(folder)
-        if found is not None:
-            return found
-    looked = ", ".join(str(d) for d in folders)
-    raise DataMissing(f"cifar10 is not installed (looked in {looked}); {HOW_TO_GET}")
+    return locate_dataset("cifar10", path, base_dir, default_dirs(), _in_folder, _incomplete, HOW_TO_GET)
+
+
+def _incomplete(folder: Path) -> str:
+    return (f"cifar10: {folder} holds neither data_batch_1..5 + test_batch (Python version) nor "
+            f"data_batch_1..5.bin + test_batch.bin (binary version), directly or in "
+            f"{FOLDERS['py']}/ or {FOLDERS['bin']}/; {HOW_TO_GET}")
 
 
 def _read_bytes(file: Path) -> bytes:

@@ -11,6 +11,7 @@ import numpy as np
 from bpcli.data.arrays import check_lengths
 from bpcli.data.options import DataOptions
 from bpcli.data.registry import DATASETS, INJECTED, SHAPES, RawData
+from bpcli.data.section import placed_errors
 from bpcli.data.splits import apply_standardization, fit_standardization, split_indices
 from bpcli.errors import DataError, did_you_mean
 from bpcli.faults import crash_point
@@ -88,7 +89,13 @@ def _n_classes(raw: RawData, labels: list[Optional[np.ndarray]]) -> Optional[int
 
 
 def load_data(section: dict, *, base_dir: Path | None = None, seed: int = 0) -> Dataset:
-    """Generate or read the dataset, split it (seeded), standardize on train statistics."""
+    """Generate or read the dataset, split it (seeded), standardize on train statistics.
+    A DataError names the spec's file:line when `section` is a spec's DataSection."""
+    with placed_errors(section):
+        return _load_data(section, base_dir=base_dir, seed=seed)
+
+
+def _load_data(section: dict, *, base_dir: Path | None, seed: int) -> Dataset:
     name, options, common = split_section(section)
     data_seed, split_seed = np.random.SeedSequence(seed).spawn(2)
     crash_point("data:loading")
@@ -133,8 +140,9 @@ def load_data(section: dict, *, base_dir: Path | None = None, seed: int = 0) -> 
 def data_shape(section: dict, *, base_dir: Path | None = None, seed: int = 0) -> tuple[tuple, Optional[int]]:
     """(per-example input shape, number of classes): from the files' headers where the dataset
     can tell it that way, else by loading it."""
-    name, options, _ = split_section(section)
-    if name in SHAPES:
-        return SHAPES.get(name)(base_dir=base_dir, **options)
+    with placed_errors(section):
+        name, options, _ = split_section(section)
+        if name in SHAPES:
+            return SHAPES.get(name)(base_dir=base_dir, **options)
     dataset = load_data(section, base_dir=base_dir, seed=seed)
     return dataset.input_shape, dataset.n_classes

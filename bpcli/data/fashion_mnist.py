@@ -6,9 +6,9 @@ from typing import Optional
 import numpy as np
 
 from bpcli.data.idx_file import read_idx_shape, read_pair
-from bpcli.data.locations import dataset_dirs
+from bpcli.data.locations import dataset_dirs, locate_dataset
 from bpcli.data.registry import DATASETS, SHAPES, RawData
-from bpcli.errors import DataError, DataMissing
+from bpcli.errors import DataError
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -40,26 +40,12 @@ def _complete(folder: Path) -> Optional[dict[str, Path]]:
 
 def locate(path: Optional[str], base_dir: Optional[Path]) -> dict[str, Path]:
     """The four IDX files: in `path` (relative to the spec's folder) or in a default location."""
-    if path is not None:
-        folder = Path(path).expanduser()
-        if not folder.is_absolute():
-            folder = Path(base_dir or ".") / folder
-        if not folder.is_dir():
-            raise DataMissing(f"fashion-mnist: no folder {folder} (from `path: {path}`); {HOW_TO_INSTALL}")
-        files = _complete(folder)
-        if files is None:
-            missing = [stem for stem in FILES.values() if _find(folder, stem) is None]
-            raise DataError(
-                f"fashion-mnist: {folder} does not hold {', '.join(missing)} (.gz or not); {HOW_TO_INSTALL}"
-            )
-        return files
-    folders = default_dirs()
-    for folder in folders:
-        files = _complete(folder)
-        if files is not None:
-            return files
-    looked = ", ".join(str(d) for d in folders)
-    raise DataMissing(f"fashion-mnist is not installed (looked in {looked}); {HOW_TO_INSTALL}")
+    return locate_dataset("fashion-mnist", path, base_dir, default_dirs(), _complete, _incomplete, HOW_TO_INSTALL)
+
+
+def _incomplete(folder: Path) -> str:
+    missing = [stem for stem in FILES.values() if _find(folder, stem) is None]
+    return f"fashion-mnist: {folder} does not hold {', '.join(missing)} (.gz or not); {HOW_TO_INSTALL}"
 
 
 def default_dirs() -> tuple[Path, ...]:

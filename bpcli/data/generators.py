@@ -13,9 +13,9 @@ from bpcli.data.registry import DATASETS, RawData
 from bpcli.errors import DataError
 
 
-def _require(ok: bool, message: str) -> None:
+def _require(ok: bool, message: str, option: Optional[str] = None) -> None:
     if not ok:
-        raise DataError(message)
+        raise DataError(message, option)
 
 
 def _check_sizes(name: str, per_class: int, classes: int, noise: float, values_per_point: int = 2) -> None:
@@ -27,7 +27,7 @@ def _check_sizes(name: str, per_class: int, classes: int, noise: float, values_p
     _require(noise >= 0, f"{name}: noise must be >= 0, got {noise}")
     n_bytes = per_class * classes * (values_per_point + 1) * 8
     _require(not too_large(n_bytes), f"{name}: " + over_budget(
-        n_bytes, f"{per_class:,} points per class x {classes:,} classes"))
+        n_bytes, f"{per_class:,} points per class x {classes:,} classes"), "points_per_class")
 
 
 def _labels(per_class: int, classes: int) -> np.ndarray:

@@ -31,6 +31,7 @@ class TargetReport:
     inputs: dict = field(default_factory=dict)  # expression values used
     drawn: list = field(default_factory=list)  # expression variables given no value
     kernels: str = ""  # the built-in layers checked: "fast" twins | "reference" layers ("" where none)
+    notes: list = field(default_factory=list)  # the spec's warnings (options an override dropped)
 
     @property
     def passed(self) -> bool:
@@ -182,7 +183,7 @@ def check_spec(source: Union[str, Path], overrides: list = (), *, batch: int = D
     objectives = model_objectives(model, X, y, seed=seed, split=split, label=str(source), dtype=dtype)
     what = "data loss and regularization separately" if split else "data loss + regularization"
     return TargetReport("spec", f"{source}: {what} on {len(X)} examples", _run(objectives, seed, **run),
-                        kernels=spec.train.kernels)
+                        kernels=spec.train.kernels, notes=list(spec.notes))
 
 
 def check_spec_layers(source: Union[str, Path], overrides: list = (), *, seed: Optional[int] = None,
@@ -206,7 +207,7 @@ def check_spec_layers(source: Union[str, Path], overrides: list = (), *, seed: O
         objectives.append(layer_objective(layer, shape, seed=seed, dtype=dtype,
                                           label=f"layer {node.name} ({node.type})", prefix=f"{node.name}."))
     return TargetReport("layers", f"{source}: every layer alone", _run(objectives, seed, **run),
-                        kernels=spec.train.kernels)
+                        kernels=spec.train.kernels, notes=list(spec.notes))
 
 
 def _sample_batch(X: np.ndarray, y: np.ndarray, size: int, seed: int):

@@ -85,6 +85,7 @@ class StackedTable:
             line = Text(indent)
             if lead:
                 line.append(lead, style="bold")
+            nested = False  # after a forced break (`to x1`), wrapped lines sit under that line's start
             for field in fields:
                 gap = "  " if line.plain.strip() else ""
                 forced = field.plain.startswith("\n")
@@ -92,7 +93,9 @@ class StackedTable:
                     field = field[1:]
                 if line.plain.strip() and (forced or len(line) + len(gap) + len(field) > width):
                     yield line
-                    line = Text(indent + "  ")
+                    deeper = "  " if nested and not forced else ""
+                    line = Text(indent + "  " + deeper)
+                    nested = nested or forced
                     gap = ""
                 line.append(gap)
                 line.append_text(field)

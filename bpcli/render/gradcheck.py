@@ -224,10 +224,29 @@ def _note(console, lead: str, text: str, style: str) -> None:
     from rich.text import Text
 
     indent = " " * (len(lead) + 2 if lead.strip() else len(lead) + 2)
-    lines = textwrap.wrap(text, width=max(console.width - 1, 40), initial_indent=lead,
+    lines = textwrap.wrap(_bound(text), width=max(console.width - 1, 40), initial_indent=lead,
                           subsequent_indent=indent, break_on_hyphens=False) or [lead]
     for line in lines:
-        console.print(Text(line, style=style), no_wrap=True, crop=True)
+        console.print(Text(line.replace(_KEEP, " "), style=style), no_wrap=True, crop=True)
+
+
+_KEEP = "\u00a0"  # a space the wrapping never breaks at; printed as a plain space
+_UNITS = (
+    (r"(?:\b(?:on|off) )?\((?:>|≤) 0\)", lambda m: m.group(0).replace(" ", _KEEP)),  # "on (> 0)" stays whole
+    (r"\b(analytic|numeric|shape|err|error) (-?\d[\d.×e+-]*)", lambda m: m.group(1) + _KEEP + m.group(2)),
+    (r"\b(\d+) (checked)\b", lambda m: m.group(1) + _KEEP + m.group(2)),
+    (r"\b(fast|reference) kernels\b", lambda m: m.group(1) + _KEEP + "kernels"),
+)
+
+
+def _bound(text: str) -> str:
+    """`text` with the spaces inside a name and its value ("numeric -3.5709e-05", "(> 0)")
+    made unbreakable, so a narrow terminal wraps between such units, never inside one."""
+    import re
+
+    for pattern, keep in _UNITS:
+        text = re.sub(pattern, keep, text)
+    return text
 
 
 def _render_sweep(sweep, console) -> None:

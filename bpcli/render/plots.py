@@ -138,12 +138,18 @@ def line_chart(
     out = Text()
     out.append(title, style="bold" if color else "")
     names = list(series)
-    for i, name in enumerate(names):
-        out.append("   ")
-        out.append(SERIES_MARKS[i], style=f"bold {SERIES_STYLES[i]}" if color else "")
-        out.append(f" {name}")
+    legend = [(SERIES_MARKS[i], f"bold {SERIES_STYLES[i]}" if color else "", name) for i, name in enumerate(names)]
     if len(names) > 1:
-        out.append(f"   {BOTH_MARK} both")
+        legend.append((BOTH_MARK, "", "both"))
+    used = len(title)
+    for mark, style, name in legend:  # a mark never leaves its name: the legend wraps between entries
+        if used + 3 + len(mark) + 1 + len(name) > width:
+            out.append("\n")
+            used = -3
+        out.append("   " if used >= 0 else "")
+        out.append(mark, style=style)
+        out.append(f" {name}")
+        used += 3 + len(mark) + 1 + len(name)
     out.append("\n")
     for r, row in enumerate(grid):
         label = labels[0] if r == 0 else labels[2] if r == height - 1 else labels[1] if r == height // 2 else ""
@@ -163,9 +169,21 @@ def line_chart(
     out.append(pad + " epoch")
     shown = {k: v for k, v in (finals or {}).items() if v is not None and k in series}
     if shown:
-        text = ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
-        out.append(f"\n{pad} after training: {text}; the curve: epoch means")
+        values = [f"{k} {v:.4f}," for k, v in shown.items()]
+        values[-1] = values[-1][:-1] + ";"
+        out.append("\n" + _packed(["after training:", *values, "the curve: epoch means"], width, pad + " "))
     return out
+
+
+def _packed(fields: List[str], width: int, indent: str) -> str:
+    """Fields joined by spaces on lines of at most `width` columns, each line `indent`ed; a
+    field (a name and its value) is never split."""
+    lines = [indent]
+    for field in fields:
+        if lines[-1].strip() and len(lines[-1]) + 1 + len(field) > width:
+            lines.append(indent)
+        lines[-1] += (" " if lines[-1].strip() else "") + field
+    return "\n".join(lines)
 
 
 def surface_size(width: int, x_range: float, y_range: float) -> tuple[int, int]:

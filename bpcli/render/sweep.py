@@ -26,11 +26,14 @@ def short_names(params: list[SearchParam]) -> dict[str, str]:
     return {p.name: (s if last.count(s) == 1 else p.name) for p, s in zip(params, last)}
 
 
-def trial_line(row: TrialRow, params: list[SearchParam], metric: str) -> str:
-    """'trial 3  done  lr=0.0123 strength=1.2e-05  val_accuracy 0.9533  12 epochs  1.3 s'."""
+def trial_line(row: TrialRow, params: list[SearchParam], metric: str, width: int = 10_000) -> str:
+    """'trial 3  done  lr=0.0123 strength=1.2e-05  val_accuracy 0.9533  12 epochs  1.3 s', on
+    lines of at most `width` columns broken only between fields (a value never leaves its name)."""
+    from bpcli.render.progress import pack_fields
+
     names = short_names(params)
-    values = " ".join(f"{names[p.name]}={value_text(row.params[p.name])}" for p in params if p.name in row.params)
-    parts = [f"trial {row.number}", STATE_WORD.get(row.state, row.state.lower()), values]
+    values = [f"{names[p.name]}={value_text(row.params[p.name])}" for p in params if p.name in row.params]
+    parts = [f"trial {row.number}", STATE_WORD.get(row.state, row.state.lower()), *values]
     if row.value is not None:
         parts.append(f"{metric} {row.value:.4f}")
     if row.epochs:
@@ -39,7 +42,7 @@ def trial_line(row: TrialRow, params: list[SearchParam], metric: str) -> str:
         parts.append(f"{row.seconds:.1f} s")
     if row.state in ("FAIL", "PRUNED") and row.reason:
         parts.append(row.reason)
-    return "  ".join(p for p in parts if p)
+    return pack_fields([p for p in parts if p], width)
 
 
 def trials_table(rows: list[TrialRow], params: list[SearchParam], metric: str, title: str = "",
@@ -115,7 +118,8 @@ class SweepProgress:
         for r in rows:
             if r.state != "RUNNING" and r.number not in self._printed:
                 self._printed.add(r.number)
-                self.console.print(trial_line(r, self.params, self.cfg.metric), markup=False, highlight=False)
+                self.console.print(trial_line(r, self.params, self.cfg.metric, self.console.width), markup=False,
+                                   highlight=False, soft_wrap=True)
 
     def _live_view(self, rows: list[TrialRow]):
         cfg = self.cfg

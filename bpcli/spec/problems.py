@@ -20,6 +20,7 @@ class Problems:
         self.positions = positions
         self.file = file
         self.items: list[SpecProblem] = []
+        self.notes: list[str] = []  # warnings for the user that do not stop the spec (e.g. dropped options)
 
     def where(self, path: tuple) -> Where:
         """The position of `path`, or of its nearest ancestor that has one."""

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Optional
 
 from bpcli.data.options import DataOptions
 from bpcli.registry import UnknownName
@@ -36,6 +36,23 @@ def with_defaults(name: str, given: Any) -> Any:
     if given.get("type", default["type"]) == default["type"]:
         return {**default, **given}
     return dict(given)
+
+
+def options_taken(name: str, type_name: Any) -> Optional[set[str]]:
+    """The option names a section of that type accepts; None when that is not known
+    (not a typed section, an unknown type, or a registry that has not landed)."""
+    kind = SECTION_KINDS.get(name)
+    registry = kind.registry() if kind else None
+    if registry is None or not isinstance(type_name, str):
+        return None
+    try:
+        entry = registry.get(type_name)
+    except UnknownName:
+        return None
+    names = set(options_for(entry, kind.skip))
+    if name in EXTRA_OPTIONS:
+        names.update(options_for_dataclass(EXTRA_OPTIONS[name]))
+    return names
 
 
 def check_section(name: str, given: Any, problems: Problems) -> dict[str, Any]:

@@ -64,20 +64,26 @@ def summarize(spec: Spec) -> SpecSummary:
 
     source = spec.origin or (str(spec.path) if spec.path else "<spec>")
     summary = SpecSummary(spec.to_dict(), source, spec.model_form, path=str(spec.path or ""))
+    from types import SimpleNamespace
+
+    from bpcli.data import load_data
+    from bpcli.data.label_check import check_labels_fit
+    from bpcli.data.registry import SHAPES
+
     try:
-        input_shape, summary.n_classes = data_shape(spec.data, base_dir=spec.base_dir, seed=spec.seed)
+        if spec.data.get("type") in SHAPES:  # big files: the shape from their headers, no labels read
+            input_shape, summary.n_classes = data_shape(spec.data, base_dir=spec.base_dir, seed=spec.seed)
+            labels = SimpleNamespace(task="classification", n_classes=summary.n_classes, labels_as_read=None)
+        else:  # generated or small: loaded, so a bad label is named with its file and row
+            labels = load_data(spec.data, base_dir=spec.base_dir, seed=spec.seed)
+            input_shape, summary.n_classes = labels.input_shape, labels.n_classes
     except DataMissing as missing:
-        summary.note = missing.message
+        summary.note = getattr(missing, "unplaced_message", missing.message)
         return summary
     summary.input_shape = tuple(input_shape)
     graph = build_graph(spec, summary.input_shape)
     if summary.n_classes:
-        from types import SimpleNamespace
-
-        from bpcli.data.label_check import check_labels_fit
-
-        check_labels_fit(SimpleNamespace(task="classification", n_classes=summary.n_classes, labels_as_read=None),
-                         graph.output_shape)
+        check_labels_fit(labels, graph.output_shape)
     inputs = {n.name: list(n.inputs) for n in spec.model}
     for name, type_name, shape, n_params in graph.summary():
         summary.layers.append(LayerRow(name, type_name, inputs.get(name, []), tuple(shape), int(n_params)))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
+from bpcli.data.section import DataSection
 from bpcli.errors import did_you_mean
 from bpcli.spec.defaults import DEFAULT_SECTIONS
 from bpcli.spec.model_spec import INPUT, NodeSpec, layer_resolver, normalize_model, parse_model
@@ -52,6 +53,7 @@ class Spec:
     path: Optional[Path] = None  # the YAML file, None for text
     base_dir: Path = field(default_factory=Path.cwd)  # user layers and data files are relative to it
     origin: str = ""  # how to name it to the user: its path, or "built-in spec NAME"
+    notes: list[str] = field(default_factory=list)  # warnings for stderr, e.g. options an override dropped
 
     @property
     def output_node(self) -> NodeSpec:
@@ -129,7 +131,20 @@ def validate_spec(
     _check_monitor(typed.get("data"), train, problems)
     model, form = parse_model(raw.get("model"), problems, base_dir)
     problems.raise_if_any()
-    return Spec(seed=seed, model=model, train=train, model_form=form, path=path, base_dir=base_dir, **typed)
+    typed["data"] = DataSection(typed["data"], _places(problems, "data", typed["data"]))
+    return Spec(seed=seed, model=model, train=train, model_form=form, path=path, base_dir=base_dir,
+                notes=list(problems.notes), **typed)
+
+
+def _places(problems: Problems, name: str, section: dict) -> dict[str, str]:
+    """"file:line:col" of the section ("") and of each option the spec or an override wrote."""
+    places = {}
+    for key in ("", *section):
+        path = (name, key) if key else (name,)
+        where = problems.positions.get(path)
+        if where is not None:
+            places[key] = f"{where.file}:{where.line}:{where.col}" if where.line else where.file
+    return places
 
 
 def _check_fractions(data: Any, problems: Problems) -> None:

@@ -44,7 +44,7 @@ class SweepStopped(SweepInterrupted):
         self.report = report
 
 
-def prepare(request: SweepRequest) -> tuple[SweepConfig, Path, bool]:
+def prepare(request: SweepRequest, on_note: Callable[[str], None] = lambda note: None) -> tuple[SweepConfig, Path, bool]:
     """Check every argument (spec, search space, metric, storage flags) before anything runs:
     (config, sweep directory, whether it is a resumed sweep)."""
     from bpcli.sweep.storage import require_optuna
@@ -66,6 +66,8 @@ def prepare(request: SweepRequest) -> tuple[SweepConfig, Path, bool]:
     if not params:
         raise UsageError("nothing to search: give at least one NAME=uniform(a,b), loguniform(a,b), int(a,b) or choice(...)")
     spec = validate_space(request.spec, fixed, params)
+    for note in spec.notes:
+        on_note(note)
     metric = _metric(spec, request.metric, request.spec)
     sweep_dir = _new_sweep_dir(request)
     cfg = SweepConfig(
@@ -120,11 +122,11 @@ def _new_sweep_dir(request: SweepRequest) -> Path:
 
 
 def sweep(request: SweepRequest, on_start: Callable[[SweepConfig, Path, bool], None],
-          on_change: Callable[[list], None]):
+          on_change: Callable[[list], None], on_note: Callable[[str], None] = lambda note: None):
     """Run a sweep to its -n trials: (report, study). SweepStopped (exit 130) on Ctrl-C."""
     from bpcli.sweep.study import open_study
 
-    cfg, sweep_dir, resumed = prepare(request)
+    cfg, sweep_dir, resumed = prepare(request, on_note)
     try:
         (sweep_dir / "trials").mkdir(parents=True, exist_ok=True)
     except OSError as err:

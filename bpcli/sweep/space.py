@@ -188,11 +188,12 @@ def validate_space(source: str, fixed: Sequence[str], params: Sequence[SearchPar
 
     base = [p.override(p.endpoints()[0]) for p in params]
     found: dict[tuple, list[str]] = {}  # (token, path, message) -> the ends it was found at
+    notes: dict[str, None] = {}  # every end's warnings (options a type override dropped), once each
     for i, param in enumerate(params or [None]):
         for value in (param.endpoints() if param else [None]):
             overrides = list(base) if param is None else [*base[:i], param.override(value), *base[i + 1 :]]
             try:
-                load_spec(source, [*fixed, *overrides])
+                notes.update(dict.fromkeys(load_spec(source, [*fixed, *overrides]).notes))
             except SpecError as err:
                 for p in err.problems:
                     key, end = _at_search_token(p, params, base, overrides)
@@ -206,7 +207,9 @@ def validate_space(source: str, fixed: Sequence[str], params: Sequence[SearchPar
                 message += f" (at the {ends[0]})"
             problems.append(SpecProblem(message, path, file))
         raise SpecError(problems)
-    return load_spec(source, [*fixed, *base])
+    spec = load_spec(source, [*fixed, *base])
+    spec.notes = list(notes)
+    return spec
 
 
 def _at_search_token(problem: SpecProblem, params: Sequence[SearchParam], base: list[str], overrides: list[str]) -> tuple[tuple, str]:

@@ -137,6 +137,8 @@ def _resume_locked(run: RunDir, overrides, callbacks, on_trainer, on_note) -> Ru
     from bpcli.spec import build_model, load_spec
 
     spec = load_spec(run.spec_file, list(overrides))
+    for note in spec.notes if on_note else ():
+        on_note(note)
     if not run.last.is_file():
         dtype = model_dtype(spec)
         data = load_dataset(spec, dtype)
