@@ -116,17 +116,37 @@ def print_report(results: dict) -> None:
 
     e2e = results.get("e2e")
     if e2e:
-        t = Table(title=f"Fashion-MNIST end to end ({e2e.get('config', '')}), median of {e2e.get('repeats', 1)} alternating runs")
-        for col in ("side", "wall s", "train-loop s", "test accuracy", "note"):
-            t.add_column(col)
-        for name, row in e2e.get("sides", {}).items():
+        _print_e2e(con, e2e)
+
+
+def _seconds(value) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _print_e2e(con, e2e: dict) -> None:
+    from rich.table import Table
+
+    runs = e2e.get("runs") if "runs" in e2e else [e2e]  # JSON of older runs: one config
+    t = Table(title=f"Fashion-MNIST end to end, median of {e2e.get('repeats', 1)} alternating runs "
+                    "(bpcli train vs its PyTorch twin, whole processes)")
+    for col in ("config", "side", "wall s", "train-loop s", "CPU s", "peak RSS MB", "test accuracy", "note"):
+        t.add_column(col, justify="left" if col in ("config", "side", "note") else "right")
+    for run in runs:
+        label = run.get("name") or run.get("config", "")
+        for name, row in run.get("sides", {}).items():
             acc = row.get("test_accuracy")
-            t.add_row(name, "—" if row.get("wall_s") is None else f"{row['wall_s']:.1f}",
-                      "—" if row.get("train_seconds") is None else f"{row['train_seconds']:.1f}",
-                      "—" if acc is None else f"{acc:.4f}",
-                      row.get("note") or f"{row.get('epochs')} epochs; wall s of each run: {row.get('wall_s_all')}")
-        if e2e.get("verdict"):
-            t.add_row("target", "", "", "", e2e["verdict"])
-        if e2e.get("note"):
-            t.add_row("—", "", "", "", e2e["note"])
-        con.print(t)
+            note = row.get("note") or f"{row.get('epochs')} epochs; loop s of each run: {row.get('train_seconds_all', row.get('wall_s_all'))}"
+            t.add_row(label, name, _seconds(row.get("wall_s")), _seconds(row.get("train_seconds")), _seconds(row.get("cpu_s")),
+                      "—" if row.get("max_rss_mb") is None else f"{row['max_rss_mb']:.0f}",
+                      "—" if acc is None else f"{acc:.4f}", note)
+            label = ""
+        if run.get("verdict"):
+            t.add_row("", "bpcli/torch", ratio_cell(run.get("ratio_wall")), ratio_cell(run.get("ratio_loop")),
+                      ratio_cell(run.get("ratio_cpu")), ratio_cell(run.get("ratio_rss")), "", run["verdict"])
+        if run.get("overrides"):
+            t.add_row("", "", "", "", "", "", "", "with " + " ".join(run["overrides"]))
+        if run.get("note"):
+            t.add_row("", "—", "", "", "", "", "", run["note"])
+    if e2e.get("note"):
+        t.add_row("—", "", "", "", "", "", "", e2e["note"])
+    con.print(t)
