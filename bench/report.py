@@ -35,6 +35,16 @@ def _count(n) -> str:
     return f"{n / 1000:.0f}k" if n >= 10000 else str(n)
 
 
+def rss_cell(row: dict) -> str:
+    """Peak RSS a training step adds (bench/rss.py), bpcli · torch, and their ratio (target ≤ 1)."""
+    cells = [row["sides"].get(s, {}).get("rss", {}).get("step_mb") for s in ("bpcli", "torch")]
+    if all(c is None for c in cells):
+        return "—"
+    text = " · ".join("—" if c is None else f"{c:.1f}" for c in cells)
+    ratio = row.get("ratio_rss_bpcli_torch")
+    return text if ratio is None else f"{text} ({ratio_cell(ratio, 1.0)})"
+
+
 def side_cell(side: dict) -> str:
     if side.get("median_s") is not None:
         return ms(side["median_s"])
@@ -63,7 +73,8 @@ def print_report(results: dict) -> None:
 
     if results.get("steps"):
         t = Table(title="Training step (forward + backward + SGD momentum), median ms per step")
-        for col in ("model", "bpcli", "torch", "numpy", "bpcli/torch", "numpy/torch", "GFLOP/s bpcli·torch·numpy", "steps timed"):
+        for col in ("model", "bpcli", "torch", "numpy", "bpcli/torch", "numpy/torch", "GFLOP/s bpcli·torch·numpy",
+                    "step RSS MB bpcli·torch", "steps timed"):
             t.add_column(col, justify="left" if col == "model" else "right")
         notes = []
         for row in results["steps"]:
@@ -74,7 +85,7 @@ def print_report(results: dict) -> None:
                 row["name"],
                 side_cell(sides["bpcli"]), side_cell(sides["torch"]), side_cell(sides["numpy"]),
                 ratio_cell(row["ratio_bpcli_torch"], row["target_ratio"]),
-                ratio_cell(row["ratio_numpy_torch"]), gf, n,
+                ratio_cell(row["ratio_numpy_torch"]), gf, rss_cell(row), n,
             )
             for s, side in sides.items():
                 if side.get("reason") and side["status"] not in ("n/a",):

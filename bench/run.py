@@ -49,6 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--e2e-max-examples", type=int, default=None, metavar="N",
                    help="end-to-end runs on N training images instead of 60,000 (data.max_examples on both sides; "
                         "bpcli draws them at random, the torch twin takes the first N)")
+    p.add_argument("--no-rss", action="store_true",
+                   help="skip the peak-memory measurement of the step cases (each side of each case in a fresh process, ~2 s each)")
     p.add_argument("--full-gradcheck", action="store_true", help="also run the full-mode gradient check (very slow)")
     p.add_argument("--show", type=Path, metavar="JSON", help="print the tables of an earlier run's JSON and exit")
     p.add_argument("--threads", type=int, default=None, help="threads for NumPy's BLAS and torch alike (default: every core, NumPy's default)")
@@ -132,6 +134,10 @@ def main(argv=None) -> int:
             if args.smoke:
                 case = dataclasses.replace(case, batch=min(case.batch, SMOKE_BATCH))
             row = bench_case(case, use_torch=use_torch, budget_s=budget, min_steps=min_steps)
+            if not (args.smoke or args.no_rss):
+                from bench.rss import add_rss
+
+                add_rss(row, case.name, threads)
             peak = results.get("gemm_peak_gflops", {}).get("numpy")
             for side in row["sides"].values():
                 if peak and side.get("gflops"):
