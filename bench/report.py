@@ -35,6 +35,16 @@ def _count(n) -> str:
     return f"{n / 1000:.0f}k" if n >= 10000 else str(n)
 
 
+def rss_cell(row: dict) -> str:
+    """Peak RSS a training step adds (bench/rss.py), bpcli · torch, and their ratio (target ≤ 1)."""
+    cells = [row["sides"].get(s, {}).get("rss", {}).get("step_mb") for s in ("bpcli", "torch")]
+    if all(c is None for c in cells):
+        return "—"
+    text = " · ".join("—" if c is None else f"{c:.1f}" for c in cells)
+    ratio = row.get("ratio_rss_bpcli_torch")
+    return text if ratio is None else f"{text} ({ratio_cell(ratio, 1.0)})"
+
+
 def side_cell(side: dict) -> str:
     if side.get("median_s") is not None:
         return ms(side["median_s"])
@@ -63,7 +73,8 @@ def print_report(results: dict) -> None:
 
     if results.get("steps"):
         t = Table(title="Training step (forward + backward + SGD momentum), median ms per step")
-        for col in ("model", "bpcli", "torch", "numpy", "bpcli/torch", "numpy/torch", "GFLOP/s bpcli·torch·numpy", "steps timed"):
+        for col in ("model", "bpcli", "torch", "numpy", "bpcli/torch", "numpy/torch", "GFLOP/s bpcli·torch·numpy",
+                    "step RSS MB bpcli·torch", "steps timed"):
             t.add_column(col, justify="left" if col == "model" else "right")
         notes = []
         for row in results["steps"]:
@@ -74,7 +85,7 @@ def print_report(results: dict) -> None:
                 row["name"],
                 side_cell(sides["bpcli"]), side_cell(sides["torch"]), side_cell(sides["numpy"]),
                 ratio_cell(row["ratio_bpcli_torch"], row["target_ratio"]),
-                ratio_cell(row["ratio_numpy_torch"]), gf, n,
+                ratio_cell(row["ratio_numpy_torch"]), gf, rss_cell(row), n,
             )
             for s, side in sides.items():
                 if side.get("reason") and side["status"] not in ("n/a",):
@@ -116,17 +127,37 @@ def print_report(results: dict) -> None:
 
     e2e = results.get("e2e")
     if e2e:
-        t = Table(title=f"Fashion-MNIST end to end ({e2e.get('config', '')}), median of {e2e.get('repeats', 1)} alternating runs")
-        for col in ("side", "wall s", "train-loop s", "test accuracy", "note"):
-            t.add_column(col)
-        for name, row in e2e.get("sides", {}).items():
+        _print_e2e(con, e2e)
+
+
+def _seconds(value) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _print_e2e(con, e2e: dict) -> None:
+    from rich.table import Table
+
+    runs = e2e.get("runs") if "runs" in e2e else [e2e]  # JSON of older runs: one config
+    t = Table(title=f"Fashion-MNIST end to end, median of {e2e.get('repeats', 1)} alternating runs "
+                    "(bpcli train vs its PyTorch twin, whole processes)")
+    for col in ("config", "side", "wall s", "train-loop s", "CPU s", "peak RSS MB", "test accuracy", "note"):
+        t.add_column(col, justify="left" if col in ("config", "side", "note") else "right")
+    for run in runs:
+        label = run.get("name") or run.get("config", "")
+        for name, row in run.get("sides", {}).items():
             acc = row.get("test_accuracy")
-            t.add_row(name, "—" if row.get("wall_s") is None else f"{row['wall_s']:.1f}",
-                      "—" if row.get("train_seconds") is None else f"{row['train_seconds']:.1f}",
-                      "—" if acc is None else f"{acc:.4f}",
-                      row.get("note") or f"{row.get('epochs')} epochs; wall s of each run: {row.get('wall_s_all')}")
-        if e2e.get("verdict"):
-            t.add_row("target", "", "", "", e2e["verdict"])
-        if e2e.get("note"):
-            t.add_row("—", "", "", "", e2e["note"])
-        con.print(t)
+            note = row.get("note") or f"{row.get('epochs')} epochs; loop s of each run: {row.get('train_seconds_all', row.get('wall_s_all'))}"
+            t.add_row(label, name, _seconds(row.get("wall_s")), _seconds(row.get("train_seconds")), _seconds(row.get("cpu_s")),
+                      "—" if row.get("max_rss_mb") is None else f"{row['max_rss_mb']:.0f}",
+                      "—" if acc is None else f"{acc:.4f}", note)
+            label = ""
+        if run.get("verdict"):
+            t.add_row("", "bpcli/torch", ratio_cell(run.get("ratio_wall")), ratio_cell(run.get("ratio_loop")),
+                      ratio_cell(run.get("ratio_cpu")), ratio_cell(run.get("ratio_rss")), "", run["verdict"])
+        if run.get("overrides"):
+            t.add_row("", "", "", "", "", "", "", "with " + " ".join(run["overrides"]))
+        if run.get("note"):
+            t.add_row("", "—", "", "", "", "", "", run["note"])
+    if e2e.get("note"):
+        t.add_row("—", "", "", "", "", "", "", e2e["note"])
+    con.print(t)

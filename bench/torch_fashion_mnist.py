@@ -1,12 +1,15 @@
-"""The PyTorch twin of a bpcli Fashion-MNIST MLP spec: same layers, optimizer, schedule, epochs,
-batch, L2 on weights only, validation split and early stopping. Prints one JSON line.
+"""The PyTorch twin of a bpcli Fashion-MNIST spec (an MLP or a small convnet): same layers,
+optimizer, schedule, epochs, batch, L2 on weights only, validation split and early stopping.
+Prints one JSON line.
 
-    python bench/torch_fashion_mnist.py configs/fashion-mnist-mlp.yaml [--threads 2]
+    python bench/torch_fashion_mnist.py configs/fashion-mnist-mlp.yaml [--threads 2] [--set train.epochs=1]
 
 Needs torch (pip install torch==2.13.0, the CPU build) and the dataset (apt-get install
-dataset-fashion-mnist, or `data.path:` in the spec). Supports the spec features an MLP config
-uses: dense / relu / dropout / flatten layers; sgd, momentum, nesterov, rmsprop, adam, adamw;
-constant, step, exponential and cosine schedules.
+dataset-fashion-mnist, or `data.path:` in the spec). Supports the spec features these configs
+use: dense / relu / dropout / flatten / conv2d / maxpool2d layers (He-initialized like bpcli's);
+`data.flatten` (false: (1, 28, 28) images) and `data.max_examples`; sgd, momentum, nesterov,
+rmsprop, adam, adamw; constant, step, exponential and cosine schedules. `--set KEY=VALUE`
+overrides a spec entry as `bpcli train KEY=VALUE` does (numbers and plain words only).
 """
 
 from __future__ import annotations
@@ -62,28 +65,67 @@ def model_items(model: list):
             yield kind, value if isinstance(value, dict) else {"_short": value}
 
 
-def build_model(spec: dict, fan_in: int, torch):
+def _pair(value, default: int) -> tuple:
+    if value is None:
+        return (default, default)
+    return tuple(int(v) for v in value) if isinstance(value, (list, tuple)) else (int(value), int(value))
+
+
+def build_model(spec: dict, input_shape: tuple, torch):
+    """nn.Sequential of the spec's layers for inputs (N, *input_shape), and its weights (L2 applies to them only)."""
     from torch import nn
 
-    layers, width, weights = [], fan_in, []
+    layers, shape, weights = [], tuple(input_shape), []
     for kind, opts in model_items(spec["model"]):
         if kind == "dense":
             units = int(opts.get("units", opts.get("_short", 10)))
-            lin = nn.Linear(width, units)
+            if len(shape) > 1:
+                layers.append(nn.Flatten())  # bpcli's dense reads (N, ...) as (N, D)
+            lin = nn.Linear(math.prod(shape), units)
             nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")  # bpcli's default init: he
             nn.init.zeros_(lin.bias)
             layers.append(lin)
             weights.append(lin.weight)
-            width = units
+            shape = (units,)
+        elif kind == "conv2d":
+            filters = int(opts.get("filters", opts.get("_short", 8)))
+            k, st, pad = _pair(opts.get("kernel"), 3), _pair(opts.get("stride"), 1), _pair(opts.get("padding"), 0)
+            conv = nn.Conv2d(shape[0], filters, k, stride=st, padding=pad, bias=bool(opts.get("bias", True)))
+            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")  # fan_in = C·kh·kw, as bpcli's he
+            if conv.bias is not None:
+                nn.init.zeros_(conv.bias)
+            layers.append(conv)
+            weights.append(conv.weight)
+            shape = (filters, *((shape[i + 1] + 2 * pad[i] - k[i]) // st[i] + 1 for i in range(2)))
+        elif kind == "maxpool2d":
+            size = _pair(opts.get("size", opts.get("_short")), 2)
+            st = _pair(opts.get("stride"), 0) if opts.get("stride") is not None else size
+            layers.append(nn.MaxPool2d(size, stride=st))
+            shape = (shape[0], *((shape[i + 1] - size[i]) // st[i] + 1 for i in range(2)))
         elif kind == "relu":
             layers.append(nn.ReLU())
         elif kind == "dropout":
             layers.append(nn.Dropout(float(opts.get("p", opts.get("rate", opts.get("_short", 0.5))))))
         elif kind == "flatten":
             layers.append(nn.Flatten())
+            shape = (math.prod(shape),)
         else:
             raise SystemExit(f"torch twin: layer type '{kind}' is not supported")
     return nn.Sequential(*layers), weights
+
+
+def apply_overrides(spec: dict, assignments: list) -> dict:
+    """KEY=VALUE (dotted keys, YAML scalars) into the spec, as `bpcli train KEY=VALUE`."""
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set wants KEY=VALUE, got {item!r}")
+        node = spec
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = yaml.safe_load(raw)
+    return spec
 
 
 def make_optimizer(spec: dict, model, weights, torch):
@@ -143,23 +185,25 @@ def accuracy(model, X, y, torch) -> float:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="PyTorch twin of a bpcli Fashion-MNIST MLP spec")
+    p = argparse.ArgumentParser(description="PyTorch twin of a bpcli Fashion-MNIST spec (MLP or small convnet)")
     p.add_argument("spec", type=Path)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec entry (repeatable)")
     args = p.parse_args(argv)
     started = time.perf_counter()
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    spec = yaml.safe_load(args.spec.read_text(encoding="utf-8"))
+    spec = apply_overrides(yaml.safe_load(args.spec.read_text(encoding="utf-8")), args.set)
     seed = int(spec.get("seed", 0))
     torch.manual_seed(seed)
     data, train = spec.get("data", {}), spec.get("train", {})
     files = find_files(args.spec, data)
-    X = read_idx(files["train-images-idx3-ubyte"]).reshape(-1, 784).astype(np.float32) / 255.0
+    input_shape = (784,) if data.get("flatten", True) else (1, 28, 28)
+    X = read_idx(files["train-images-idx3-ubyte"]).reshape(-1, *input_shape).astype(np.float32) / 255.0
     y = read_idx(files["train-labels-idx1-ubyte"]).astype(np.int64)
-    Xte = read_idx(files["t10k-images-idx3-ubyte"]).reshape(-1, 784).astype(np.float32) / 255.0
+    Xte = read_idx(files["t10k-images-idx3-ubyte"]).reshape(-1, *input_shape).astype(np.float32) / 255.0
     yte = read_idx(files["t10k-labels-idx1-ubyte"]).astype(np.int64)
     if data.get("max_examples"):
         X, y = X[: int(data["max_examples"])], y[: int(data["max_examples"])]
@@ -173,7 +217,7 @@ def main(argv=None) -> int:
     Xva, yva = torch.from_numpy(X[val_idx]), torch.from_numpy(y[val_idx])
     Xte_t, yte_t = torch.from_numpy(Xte), torch.from_numpy(yte)
 
-    model, weights = build_model(spec, 784, torch)
+    model, weights = build_model(spec, input_shape, torch)
     opt = make_optimizer(spec, model, weights, torch)
     base_lrs = [g["lr"] for g in opt.param_groups]
     loss_fn = torch.nn.functional.cross_entropy

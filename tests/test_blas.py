@@ -109,6 +109,30 @@ def test_axpy_on_views_and_itself(blas_route):
         gemm_module.axpy(1.0, np.zeros(3), np.zeros(4))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("alpha,beta", [(1.0, 0.9), (-0.25, 1.0), (2.0, 0.0)])
+@pytest.mark.parametrize("shape", [(5,), (3, 4), (0, 3)])
+def test_axpby_matches_numpy(blas_route, dtype, alpha, beta, shape):
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    expected = alpha * x.astype(np.float64) + beta * y.astype(np.float64)
+    assert gemm_module.axpby(alpha, x, beta, y) is y
+    np.testing.assert_allclose(y, expected, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-7)
+    if blas_route.name == "numpy" or not gemm_module._routine("axpby", dtype):
+        assert blas_route.calls["axpby"] == 0
+    else:
+        assert blas_route.calls["axpby"] == (x.size > 0)
+
+
+def test_axpby_with_x_the_same_array_as_y_takes_numpy_and_is_right(blas_route):
+    y = np.arange(6.0)
+    gemm_module.axpby(1.0, y, 0.5, y)  # y = y + 0.5 y
+    np.testing.assert_array_equal(y, 1.5 * np.arange(6.0))
+    assert blas_route.calls["axpby"] == 0
+    with pytest.raises(ValueError):
+        gemm_module.axpby(1.0, np.zeros(3), 1.0, np.zeros(4))
+
+
 @pytest.mark.parametrize("shape", [(3, 4, 5), (128, 784, 64)])  # below and above MIN_GEMM_MACS
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_affine_is_x_at_W_plus_b(blas_route, shape, dtype):

@@ -142,6 +142,62 @@ def test_optimizers_that_cannot_fuse_say_so():
     assert fused_update(OPTIMIZERS.get("adam")(params)) is None
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("opt,options", [
+    ("adam", {"lr": 1e-2}),
+    ("adam", {"lr": 0.0}),  # the moments move, the weights do not
+    ("adam", {"lr": 3e-3, "beta1": 0.5, "beta2": 0.9, "epsilon": 1e-4}),
+    ("adamw", {"lr": 1e-2, "weight_decay": 0.1}),
+])
+def test_the_fast_optimizer_step_lands_where_the_optimizers_own_step_does(blas_route, opt, options, dtype):
+    """Many steps (the bias corrections change with t), a parameter skipped, float32 and float64,
+    through cblas and through NumPy alone; the state (what checkpoints hold) too."""
+    from bpcli.fast.optimizer_steps import fast_step
+
+    rng = np.random.default_rng(5)
+    shapes = {"W": (40, 30), "b": (30,), "skipped": (3,)}
+    start = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+    mine = {k: p.copy() for k, p in start.items()}
+    theirs = {k: p.copy() for k, p in start.items()}
+    plain = OPTIMIZERS.get(opt)(theirs, **options)
+    twin = OPTIMIZERS.get(opt)(mine, **options)
+    step = fast_step(twin)
+    assert step != twin.step  # a twin exists for this optimizer
+    for i in range(12):
+        grads = {k: (rng.standard_normal(s) * 10.0 ** (i % 3 - 1)).astype(dtype) for k, s in shapes.items()}
+        plain.step({k: g.copy() for k, g in grads.items()}, skip={"skipped"})
+        step(grads, {"skipped"})
+    assert twin.t == plain.t == 12
+    for key in start:
+        np.testing.assert_allclose(mine[key], theirs[key], **TOLERANCE[dtype], err_msg=key)
+    np.testing.assert_array_equal(mine["skipped"], start["skipped"])
+    for key, state in twin.state_dict().items():
+        np.testing.assert_allclose(state, plain.state_dict()[key], **TOLERANCE[dtype], err_msg=key)
+    if options["lr"] == 0.0:
+        np.testing.assert_array_equal(mine["W"], start["W"])
+    if blas_route.name == "blas":  # the twin really ran through cblas
+        from bpcli.host import blas
+
+        assert blas_route.calls["axpby"] > 0 or blas._routine("axpby", dtype) is None
+        assert (blas_route.calls["axpy"] > 0) == (options["lr"] != 0.0)
+
+
+def test_optimizers_without_a_fast_step_keep_their_own_and_subclasses_are_not_taken_for_adam():
+    from bpcli.fast.optimizer_steps import fast_step
+    from bpcli.nn.optim import Adam
+
+    params = {"w": np.zeros(3)}
+    for name in ("sgd", "momentum", "nesterov", "rmsprop"):
+        opt = OPTIMIZERS.get(name)(params)
+        assert fast_step(opt) == opt.step
+
+    class MyAdam(Adam):  # may change the update: the fast step must not stand in for it
+        pass
+
+    mine = MyAdam(params)
+    assert fast_step(mine) == mine.step
+
+
 # --- the fast tier's own promises ------------------------------------------------------------
 
 def _flagged_cases(flag):

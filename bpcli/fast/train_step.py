@@ -9,8 +9,12 @@ Fusion (`fused_update.py`): sgd and momentum begin their update with target = al
 computes alpha · x.T @ dout + beta · target in the same call, so the gradient array is never
 written nor read back (measured on the 1024-wide MLP: the momentum update went from 1.3 ms to
 ~0.1 ms a step). Clipping needs every gradient before any update, so it turns fusion off;
-regularization does not (its gradient depends on the weights only: it is taken before backward
-and added to the target afterwards). Parameters whose layer does not emit through a sink
+regularization does not (its gradient depends on the weights only). L2 is folded in without
+gradient arrays of its own: λ·W goes through one reused buffer into W's gradient after
+backward (rounded as the reference rounds it), into a fused target with one axpy (scaled by
+alpha), and where the target is W itself (sgd) as beta + alpha·λ in the GEMM; other regularizers' gradients are taken before backward and added afterwards.
+The optimizer's own step runs through its fast twin where it has one (`optimizer_steps.py`:
+adam, adamw). Parameters whose layer does not emit through a sink
 (`FastLayer.fusable_grads`, declared by the layer's own class) get the ordinary update from their
 gradient array, and so do parameters the optimizer was not given. An exception inside backward
 can leave a fused update half done (the trainer only stops between steps).
@@ -24,8 +28,11 @@ from typing import Any, Optional
 import numpy as np
 
 from bpcli.host.blas import axpy
+from bpcli.fast.buffers import Scratch
 from bpcli.fast.fused_update import fused_update
+from bpcli.fast.optimizer_steps import fast_step
 from bpcli.nn.optim import clip_by_global_norm
+from bpcli.nn.regularization import REGULARIZERS
 
 
 @dataclass
@@ -47,6 +54,10 @@ class TrainStep:
         graph = model.graph
         self._weights = {k: graph.params()[k] for k in graph.weight_names()}
         self._reg_on = bool(model.regularizer is not None and model.reg_strength)
+        self._l2 = self._reg_on and model.regularizer is REGULARIZERS.get("l2")
+        self._step = fast_step(optimizer)
+        self._l2_scratch = Scratch()  # λ·W of one weight at a time
+        self._largest_weight = max((w.size for w in self._weights.values()), default=0)
         self._fusable: list[tuple[str, Any, str]] = []  # (full name, layer, key)
         if self._fused_update is not None:
             for node in graph.nodes:
@@ -71,7 +82,9 @@ class TrainStep:
         loss, self._dscores = model.loss_fn.loss(scores, y)
         reg_loss = 0.0
         self._reg_grads = {}
-        if self._reg_on:
+        if self._l2:
+            reg_loss = l2_loss(self._weights, model.reg_strength)
+        elif self._reg_on:
             reg_loss, self._reg_grads = model.regularizer(self._weights, model.reg_strength)
         return float(loss), float(reg_loss), scores
 
@@ -94,15 +107,36 @@ class TrainStep:
                 axpy(sinks[name].alpha, g, sinks[name].target)
             else:
                 grads[name] += g
+        if self._l2:
+            self._add_l2_gradient(grads, sinks, fused)
         if self.clip_norm:
             clip_by_global_norm(grads, self.clip_norm)
         for name in fused:
             self._fused_update.finish(self.optimizer, name)
-        self.optimizer.step(grads, skip=fused)
+        self._step(grads, fused)
+
+    def _add_l2_gradient(self, grads: dict, sinks: dict, fused: set) -> None:
+        """d(0.5·λ·ΣW²)/dW = λ·W, added where W's gradient went (W is not updated yet, except
+        where the sink's target is W itself: that one took it as its beta)."""
+        strength = self.model.reg_strength
+        for name, w in self._weights.items():
+            sink = sinks.get(name) if name in fused else None
+            if sink is None:
+                scaled = self._l2_scratch.get((self._largest_weight,), w.dtype)[: w.size].reshape(w.shape)
+                grads[name] += np.multiply(w, w.dtype.type(strength), out=scaled)
+            elif sink.target is not w:
+                axpy(sink.alpha * strength, w, sink.target)
 
     def _install_sinks(self, sinks: dict) -> None:
         for name, layer, key in self._fusable:
             sink = sinks[name] = GradSink(*self._fused_update.target(self.optimizer, name))
+            if self._l2 and name in self._weights and sink.target is self._weights[name]:
+                sink.beta += sink.alpha * self.model.reg_strength  # W = alpha·dW + (beta + alpha·λ)·W
             if layer.grad_sinks is None:
                 layer.grad_sinks = {}
             layer.grad_sinks[key] = sink
+
+
+def l2_loss(weights: dict, strength: float) -> float:
+    """0.5 · λ · Σ W², the l2 regularizer's loss (bpcli/nn/regularization.py) without its gradient arrays."""
+    return 0.5 * strength * sum(float(np.vdot(w, w)) for w in weights.values())

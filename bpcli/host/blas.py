@@ -1,7 +1,8 @@
-"""Two BLAS routines NumPy does not expose, called through the OpenBLAS NumPy already loaded:
+"""Three BLAS routines NumPy does not expose, called through the OpenBLAS NumPy already loaded:
 
     gemm(a, b, out, alpha, beta):  out = alpha · a @ b + beta · out   (cblas_sgemm / dgemm)
     axpy(alpha, x, y):             y += alpha · x                       (cblas_saxpy / daxpy)
+    axpby(alpha, x, beta, y):      y = alpha · x + beta · y             (cblas_saxpby, an OpenBLAS extension)
     affine(x, W, b):               x @ W + b with the bias in the GEMM's beta
 
 NumPy's matmul has no alpha or beta, so "scale the product and add it to what is there" costs
@@ -56,6 +57,13 @@ def _lookup() -> dict:
             fn.argtypes = [integer, real, ptr, integer, ptr, integer]
             fn.restype = None
             routines["axpy", dtype] = fn
+        found = openblas.symbol(f"cblas_{letter}axpby")
+        integer = _integer_type(found[1]) if found else None
+        if integer is not None:
+            fn = found[0]
+            fn.argtypes = [integer, real, ptr, integer, real, ptr, integer]
+            fn.restype = None
+            routines["axpby", dtype] = fn
     return routines
 
 
@@ -142,11 +150,11 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, alpha: float = 1.0, beta
     return _numpy_gemm(a, b, out, alpha, beta)
 
 
-def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """y += alpha · x, in place: x and y of one shape and dtype; returns y."""
+def _vector_routine(name: str, x: np.ndarray, y: np.ndarray) -> Optional[Any]:
+    """The cblas routine for an elementwise x -> y call, or None when NumPy must do it."""
     if x.shape != y.shape:
-        raise ValueError(f"axpy needs one shape, got {x.shape} and {y.shape}")
-    routine = _routine("axpy", y.dtype)
+        raise ValueError(f"{name} needs one shape, got {x.shape} and {y.shape}")
+    routine = _routine(name, y.dtype)
     if (
         routine is not None
         and y.size >= MIN_AXPY_SIZE
@@ -160,12 +168,34 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         and y.size
         and not np.may_share_memory(x, y)
     ):
+        return routine
+    return None
+
+
+def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """y += alpha · x, in place: x and y of one shape and dtype; returns y."""
+    routine = _vector_routine("axpy", x, y)
+    if routine is not None:
         routine(y.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
         return y
     if alpha == 1.0:
         y += x
     else:
         y += x * y.dtype.type(alpha)
+    return y
+
+
+def axpby(alpha: float, x: np.ndarray, beta: float, y: np.ndarray) -> np.ndarray:
+    """y = alpha · x + beta · y, in place, one pass over memory (NumPy takes two): x and y of one
+    shape and dtype; returns y."""
+    routine = _vector_routine("axpby", x, y)
+    if routine is not None:
+        routine(y.size, alpha, x.ctypes.data, 1, beta, y.ctypes.data, 1)
+        return y
+    scaled = x * y.dtype.type(alpha) if alpha != 1.0 or np.may_share_memory(x, y) else x
+    if beta != 1.0:
+        y *= y.dtype.type(beta)
+    y += scaled
     return y
 
 
