@@ -343,13 +343,15 @@ class Trainer:
             return self._run(resume, resume_best)
 
     def blas_thread_count(self) -> Optional[int]:
-        """The BLAS threads to train with: the option's number; for "auto", 1 unless the
-        environment (OPENBLAS_NUM_THREADS and the like) chose (None: left as it is)."""
+        """The BLAS threads to train with: the option's number; for "auto", the model's size
+        decides (bpcli/fast/thread_policy.py) unless the environment (OPENBLAS_NUM_THREADS and
+        the like) chose (None: left as it is)."""
         from bpcli.blas_threads import env_sets_threads
+        from bpcli.fast.thread_policy import choose_blas_threads
 
         wanted = self.options.blas_threads
         if wanted == "auto":
-            return None if env_sets_threads() else 1
+            return None if env_sets_threads() else choose_blas_threads(self.model, self.options.batch_size or len(self.data.X_train))
         return int(wanted)
 
     def _run(self, resume: Optional[Checkpoint], resume_best: Optional[Checkpoint]) -> TrainResult:
