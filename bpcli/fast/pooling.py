@@ -52,7 +52,7 @@ class FastMaxPool2D(FastLayer, MaxPool2D):
         self._square = square(self.size, self.stride)
         self._cache: Optional[_MaxPoolCache] = None
         self._dx = Scratch()
-        self._row_max, self._right, self._lower, self._drow = (Scratch() for _ in range(4))
+        self._row_max, self._right, self._lower, self._drow, self._dout = (Scratch() for _ in range(5))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not self._square:
@@ -96,6 +96,10 @@ class FastMaxPool2D(FastLayer, MaxPool2D):
     def _backward_2x2(self, dout: np.ndarray, cache: _MaxPoolCache) -> np.ndarray:
         """dout to the winning row of each column pair, then to the winning column: dx (N, C, H, W)."""
         right, lower = cache.pairs
+        if memory_order(dout) != cache.x_order:  # e.g. from flatten: one copy of the small array, then passes in one layout
+            laid_out = self._dout.get(dout.shape, dout.dtype, cache.x_order)
+            np.copyto(laid_out, dout)
+            dout = laid_out
         d_row = self._drow.get(right.shape, dout.dtype, cache.x_order)  # (N, C, H, Wo)
         np.multiply(dout, lower, out=d_row[:, :, 1::2])
         np.subtract(dout, d_row[:, :, 1::2], out=d_row[:, :, 0::2])  # exact: dout - dout or dout - 0
