@@ -58,7 +58,7 @@ CASES: tuple[Case, ...] = (
             Op("flatten"), Op("dense", 10),
         ),
         10,
-        2.0,
+        1.5,
         "batch 64, 1x28x28: conv3x3(16)-relu-pool2, conv3x3(32)-relu-pool2, dense 10",
     ),
     Case(

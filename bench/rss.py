@@ -48,7 +48,7 @@ def measure_in_this_process(case_name: str, side: str, steps: int) -> dict:
     """Build `side` of the case; its RSS then, and the peak above it over `steps` steps."""
     from bench.cases import case_named
     from bench.step_bench import LR, MOMENTUM, make_batch, make_weights
-    from bpcli.heap_reuse import reuse_freed_memory
+    from bpcli.host.heap_reuse import reuse_freed_memory
 
     case = case_named(case_name)
     weights = make_weights(case)

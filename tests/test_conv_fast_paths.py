@@ -1,7 +1,8 @@
-"""The fast twins of conv2d / maxpool2d / avgpool2d (bpcli/fast/conv.py) against loops and central differences.
+"""The fast twins of conv2d / maxpool2d / avgpool2d (bpcli/fast/conv.py, pooling.py) against loops and central differences.
 
-The fast paths (stride-1 dx on the padded grid, tiling pools, buffers reused across steps)
-are checked against straightforward loops over the definition, in float64.
+The fast paths (stride-1 dx on the padded grid, forward as shifted GEMMs, tiling pools,
+channel-last memory passed between layers, buffers reused across steps) are checked against
+straightforward loops over the definition, in float64.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ CONV_CASES = [
     ({"filters": 1, "kernel": 5, "padding": 2}, (1, 5, 5)),
     ({"filters": 3, "kernel": 3, "stride": 2, "padding": 1}, (1, 7, 6)),  # single channel: offset-major cols
     ({"filters": 2, "kernel": 2, "stride": 3}, (1, 8, 7)),
+    ({"filters": 4, "kernel": 3, "padding": 1}, (16, 5, 6)),  # 16 channels, 4 filters: forward as shifted GEMMs
+    ({"filters": 3, "kernel": 2, "padding": 0}, (17, 4, 5)),  # shifted forward without padding
 ]
 
 
@@ -78,12 +81,68 @@ def test_conv_forward_and_backward_match_loops(blas_route, options, shape):
     np.testing.assert_allclose(layer.grads["W"], want_dW, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(layer.grads["b"], want_db, rtol=1e-10, atol=1e-12)
     np.testing.assert_array_equal(dout, dout_before)
-    if blas_route.name == "blas" and s == 1:  # stride-1 dx: k² GEMMs adding into d(xpad) through cblas
-        assert blas_route.calls["gemm"] == options["kernel"] ** 2
+    if blas_route.name == "blas" and s == 1:  # stride-1 dx (and forward from 16 channels): k² GEMMs through cblas each
+        assert blas_route.calls["gemm"] == options["kernel"] ** 2 * (2 if shape[0] >= 16 else 1)
     # idempotent: a second backward assigns the same gradients
     dW_first = layer.grads["W"].copy()
     layer.backward(dout)
     np.testing.assert_array_equal(layer.grads["W"], dW_first)
+
+
+def _channel_last(a):
+    """a's values in an (N, C, H, W) array whose memory is (N, H, W, C)."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+def _channel_major(a):
+    """a's values in an (N, C, H, W) array whose memory is (C, N, H, W)."""
+    return np.ascontiguousarray(a.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+
+
+def _with_gaps(a):
+    """a's values in a channel-last view with unused rows and columns around it (like a shifted conv's output)."""
+    n, c, h, w = a.shape
+    grid = np.full((n, h + 2, w + 3, c), np.nan)
+    grid[:, 1 : h + 1, 2 : w + 2, :] = a.transpose(0, 2, 3, 1)
+    return grid[:, 1 : h + 1, 2 : w + 2, :].transpose(0, 3, 1, 2)
+
+
+LAYOUTS = [_channel_last, _channel_major, _with_gaps]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda f: f.__name__.strip("_"))
+@pytest.mark.parametrize("options, shape", [CONV_CASES[0], CONV_CASES[3], CONV_CASES[5], CONV_CASES[-2]])
+def test_conv_gives_the_same_numbers_whatever_the_memory_layout_of_x_and_dout(options, shape, layout):
+    layer, rng = _conv(options, shape, 3)
+    x = rng.standard_normal((3, *shape))
+    W, b = layer.params["W"], layer.params["b"]
+    s, p = options.get("stride", 1), options.get("padding", 0)
+    out = layer.forward(layout(x))
+    np.testing.assert_allclose(out, _conv_loop(x, W, b, s, p), rtol=1e-10, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    want_dx, want_dW, want_db = _conv_grads_loop(x, W, dout, s, p)
+    np.testing.assert_allclose(layer.backward(layout(dout)), want_dx, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["W"], want_dW, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["b"], want_db, rtol=1e-10, atol=1e-12)
+
+
+def test_channel_last_memory_passes_from_conv_through_relu_and_pool_to_the_next_conv():
+    from bpcli.fast.layout import NHWC, memory_order, rows_view
+
+    rng = np.random.default_rng(5)
+    layers = [LAYERS.get("conv2d")(filters=4, kernel=3, padding=1), LAYERS.get("relu")(),
+              LAYERS.get("maxpool2d")(), LAYERS.get("conv2d")(filters=3, kernel=3, padding=1)]
+    shape = (2, 6, 6)
+    for layer in layers:
+        shape = layer.build(shape, rng, np.float64)
+    a = rng.standard_normal((2, 2, 6, 6))
+    for layer in layers:
+        a = layer.forward(a)
+        assert memory_order(a) == NHWC, type(layer).__name__
+    d = rng.standard_normal(a.shape)
+    for layer in reversed(layers[1:]):
+        d = layer.backward(d)
+        assert rows_view(d) is not None or memory_order(d) == NHWC, type(layer).__name__
 
 
 def test_conv_dx_matches_central_differences_on_a_small_stride1_case():

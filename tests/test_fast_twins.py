@@ -102,6 +102,30 @@ def test_twin_equals_its_reference_in_eval_mode(name, options, shape, dtype):
             layer.backward(np.ones_like(out_ref))
 
 
+def _spatial_cases():
+    for case in _twin_cases():
+        name, options, shape, dtype = case.values
+        if len(shape) == 3 and not isinstance(shape[0], (list, tuple)):
+            yield case
+
+
+@pytest.mark.parametrize("name,options,shape,dtype", list(_spatial_cases()))
+def test_twin_equals_its_reference_on_channel_last_memory(name, options, shape, dtype):
+    """The fast spatial layers hand each other (N, C, H, W) arrays whose memory is (N, H, W, C):
+    every twin that takes images must give its reference's numbers on such input and dout."""
+    reference, fast, xs = _pair(name, options, shape, dtype)
+    tol = TOLERANCE[dtype]
+    channel_last = lambda a: np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)  # noqa: E731
+    out_ref = np.array(_forward(reference, xs), copy=True)
+    np.testing.assert_allclose(_forward(fast, [channel_last(xs[0])]), out_ref, **tol, err_msg="forward")
+    dout = np.random.default_rng(9).standard_normal(out_ref.shape).astype(dtype)
+    dout_fast = channel_last(dout) if dout.ndim == 4 else dout
+    for a, b in zip(_dxs(fast, dout_fast), _dxs(reference, dout)):
+        np.testing.assert_allclose(a, b, **tol, err_msg="dx")
+    for key in reference.params:
+        np.testing.assert_allclose(fast.grads[key], reference.grads[key], **tol, err_msg=key)
+
+
 def _fused_cases():
     for case in _twin_cases():
         if TWINS.get(case.values[0]).fusable_grads:

@@ -9,7 +9,7 @@ flags with `wire`; `train.kernels: reference` trains on the reference layers.
 # isort: off
 import bpcli.nn.layers  # noqa: F401  (the reference layers the twins subclass)
 from bpcli.fast.layer import TWINS, FastLayer, fast_class, twin_of
-from bpcli.fast import dense, activations, dropout, conv  # noqa: F401  (register the twins)
+from bpcli.fast import dense, activations, dropout, conv, pooling  # noqa: F401  (register the twins)
 from bpcli.fast.wiring import wire
 # isort: on
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from bpcli.fast.buffers import Scratch
 from bpcli.fast.layer import FastLayer, twin_of
+from bpcli.fast.layout import memory_order
 from bpcli.nn.functional import softmax_numerator
 from bpcli.nn.layers.activations import ELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 
@@ -23,7 +24,8 @@ class _FastElementwise(FastLayer):
         self._dx = Scratch()
 
     def _dx_like(self, dout: np.ndarray) -> np.ndarray:
-        return self._dx.get(dout.shape, dout.dtype)
+        """dx's buffer, laid out in memory like dout (a channel-last conv gradient stays channel-last)."""
+        return self._dx.get(dout.shape, dout.dtype, memory_order(dout))
 
 
 @twin_of("relu")
@@ -41,12 +43,12 @@ class FastReLU(_FastElementwise, ReLU):
         # a bool mask, reused across steps: multiplying by it costs the same as by a 0/1 float mask
         # (NumPy >= 2), and casting it to float cost ~6x the whole forward on (512, 1024)
         if self.training:
-            self._saved = np.greater(x, 0, out=self._mask.get(x.shape, np.bool_))
+            self._saved = np.greater(x, 0, out=self._mask.get(x.shape, np.bool_, memory_order(x)))
         else:
             self._saved = None
         if self.may_overwrite_input:
             return np.maximum(x, 0, out=x)
-        return np.maximum(x, 0)
+        return np.maximum(x, 0)  # laid out like x (NumPy's order="K")
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         out = dout if self.may_overwrite_dout else self._dx_like(dout)

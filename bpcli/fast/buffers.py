@@ -7,24 +7,29 @@ from typing import Any
 import numpy as np
 
 from bpcli.host.blas import gemm
+from bpcli.fast.layout import empty_in_order
 
 
 class Scratch:
-    """One reusable output buffer (reallocated when shape or dtype change).
+    """One reusable output buffer (reallocated when shape, dtype or memory order change).
 
     Used for dx in backward: what a layer returns from backward stays valid until its next
-    backward, which is all the graph needs, and saves an allocation per step.
+    backward, which is all the graph needs, and saves an allocation per step. `order` lays the
+    memory out like another array's (`layout.memory_order`); None is C order.
     """
 
-    __slots__ = ("array",)
+    __slots__ = ("array", "order")
 
     def __init__(self) -> None:
         self.array: np.ndarray | None = None
+        self.order: tuple = ()
 
-    def get(self, shape: tuple, dtype: Any) -> np.ndarray:
+    def get(self, shape: tuple, dtype: Any, order: tuple | None = None) -> np.ndarray:
+        order = tuple(range(len(shape))) if order is None else tuple(order)
         a = self.array
-        if a is None or a.shape != shape or a.dtype != dtype:
-            a = self.array = np.empty(shape, dtype=dtype)
+        if a is None or a.shape != shape or a.dtype != dtype or self.order != order:
+            a = self.array = empty_in_order(order, shape, dtype)
+            self.order = order
         return a
 
 

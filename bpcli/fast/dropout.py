@@ -8,6 +8,7 @@ import numpy as np
 
 from bpcli.fast.buffers import Scratch
 from bpcli.fast.layer import FastLayer, twin_of
+from bpcli.fast.layout import memory_order
 from bpcli.nn.layers._common import no_cache
 from bpcli.nn.layers.dropout import Dropout
 
@@ -37,4 +38,4 @@ class FastDropout(FastLayer, Dropout):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         if self._mask is None:
             raise no_cache(self)
-        return np.multiply(dout, self._mask, out=self._dx.get(dout.shape, dout.dtype))
+        return np.multiply(dout, self._mask, out=self._dx.get(dout.shape, dout.dtype, memory_order(dout)))

@@ -151,8 +151,11 @@ class Trainer:
             return self._run(resume, resume_best)
 
     def auto_blas_threads(self) -> int:
-        """The BLAS threads `train.blas_threads: auto` means for this model: the one place the policy is asked."""
-        return 1
+        """The BLAS threads `train.blas_threads: auto` means for this model (by its largest GEMM,
+        bpcli/fast/thread_policy.py): the one place the policy is asked."""
+        from bpcli.fast.thread_policy import choose_blas_threads
+
+        return choose_blas_threads(self.model, self.options.batch_size or len(self.data.X_train))
 
     def _run(self, resume: Optional[Checkpoint], resume_best: Optional[Checkpoint]) -> TrainResult:
         opts, d, cb = self.options, self.data, self.callbacks

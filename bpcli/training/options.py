@@ -36,7 +36,7 @@ class TrainOptions:
     checkpoint_every: int = 1  # epochs between `last` checkpoints
     checkpoint_min_seconds: float = 2.0  # and at most one per this many seconds (the end, Ctrl-C always save)
     eval_every: int = 1  # epochs between validation passes
-    # BLAS threads while training (any BLAS threadpoolctl knows): "auto" = 1 unless OPENBLAS_NUM_THREADS/OMP_NUM_THREADS
+    # BLAS threads while training (any BLAS threadpoolctl knows): "auto" = by model size (bpcli/fast/thread_policy.py) unless OPENBLAS_NUM_THREADS/OMP_NUM_THREADS
     # is set (see bpcli/host/blas_threads.py for why one thread is faster for these GEMM sizes)
     blas_threads: Annotated[Union[Literal["auto"], int], AtLeast(1)] = "auto"
     # flush subnormal floats (|x| < 1.2e-38 in float32) to zero while training: weights decaying
