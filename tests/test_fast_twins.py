@@ -325,3 +325,48 @@ def test_forked_relu_branch_still_sees_the_dense_output_unchanged():
     x = rng.standard_normal((5, 3))
     h = x @ g.params()["h.W"] + g.params()["h.b"]
     np.testing.assert_allclose(g.forward(x), np.maximum(h, 0) + np.tanh(h))
+
+
+def _maxpool_cases():
+    for i, (options, shape) in enumerate(LAYERS.get("maxpool2d").examples):
+        for dtype in (np.float64, np.float32):
+            yield pytest.param(options, shape, dtype, id=f"maxpool2d-{i}-{np.dtype(dtype).name}")
+
+
+@pytest.mark.parametrize("options,shape,dtype", list(_maxpool_cases()))
+def test_relu_then_max_pool_wired_as_pool_then_relu_equals_the_reference_pair(options, shape, dtype):
+    """`wire` lets a max pool apply the relu before it to its own output (max and relu commute):
+    on inputs full of ties, zeros and all-negative windows, the pair still gives the reference
+    layers' outputs, dx, kink states (the pool's argmax is that of relu(x)) and eval outputs."""
+    def graph(layers):
+        return LayerGraph([Node("r", layers.get("relu")()), Node("p", layers.get("maxpool2d")(**options), ["r"])],
+                          tuple(shape), dtype=dtype, seed=0)
+
+    fast, reference = graph(TWINS), graph(LAYERS)
+    wire(fast)
+    relu, pool = (n.layer for n in fast.nodes)
+    assert relu.left_to_pool == pool.relu_after == pool.can_apply_relu  # non-square windows keep the plain pair
+    rng = np.random.default_rng(11)
+    x = rng.integers(-2, 3, size=(BATCH, *shape)).astype(dtype)
+    x[0] = -1.0  # every window of the first example has no positive entry
+    x_before = x.copy()
+    out = fast.forward(x)
+    np.testing.assert_array_equal(out, reference.forward(x))
+    np.testing.assert_array_equal(x, x_before)
+    for key, state in reference.kink_states().items():
+        np.testing.assert_array_equal(fast.kink_states()[key], state, err_msg=key)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    np.testing.assert_allclose(fast.backward(dout), reference.backward(dout), **TOLERANCE[dtype])  # overlapping windows: sums in another order
+    np.testing.assert_array_equal(fast.forward(x, training=False), reference.forward(x, training=False))
+    with pytest.raises(RuntimeError, match="without a training-mode forward"):
+        relu.backward(dout)
+
+
+def test_relu_before_a_pool_is_left_alone_when_the_pool_is_not_its_only_reader():
+    nodes = [Node("r", TWINS.get("relu")()), Node("p", TWINS.get("maxpool2d")(), ["r"]),
+             Node("q", TWINS.get("avgpool2d")(), ["r"]), Node("out", LAYERS.get("add")(), ["p", "q"])]
+    graph = _fast_graph(nodes, (2, 4, 4))
+    assert not graph.nodes[0].layer.left_to_pool and not graph.nodes[1].layer.relu_after
+    x = np.random.default_rng(2).standard_normal((3, 2, 4, 4))
+    r = np.maximum(x, 0).reshape(3, 2, 2, 2, 2, 2)
+    np.testing.assert_allclose(graph.forward(x), r.max(axis=(3, 5)) + r.mean(axis=(3, 5)))

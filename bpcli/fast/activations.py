@@ -11,6 +11,7 @@ from bpcli.fast.buffers import Scratch
 from bpcli.fast.layer import FastLayer, twin_of
 from bpcli.fast.layout import memory_order
 from bpcli.nn.functional import softmax_numerator
+from bpcli.nn.layers._common import no_cache
 from bpcli.nn.layers.activations import ELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 
 
@@ -38,8 +39,15 @@ class FastReLU(_FastElementwise, ReLU):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._mask = Scratch()
+        # Set by `wiring.wire` when the one reader is a max pool that applies relu to its own output
+        # (max and relu commute): forward returns x and backward dout untouched, the pool does the work.
+        self.left_to_pool = False
+        self._x: Optional[np.ndarray] = None  # x while left to the pool: kink_state's x > 0
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.left_to_pool:
+            self._saved, self._x = None, (x if self.training else None)
+            return x
         # a bool mask, reused across steps: multiplying by it costs the same as by a 0/1 float mask
         # (NumPy >= 2), and casting it to float cost ~6x the whole forward on (512, 1024)
         if self.training:
@@ -51,10 +59,20 @@ class FastReLU(_FastElementwise, ReLU):
         return np.maximum(x, 0)  # laid out like x (NumPy's order="K")
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self.left_to_pool:
+            if self._x is None:
+                raise no_cache(self)
+            if self.may_overwrite_dout:
+                return dout
+            dx = self._dx_like(dout)
+            np.copyto(dx, dout)
+            return dx
         out = dout if self.may_overwrite_dout else self._dx_like(dout)
         return np.multiply(dout, self._cached(), out=out)
 
     def kink_state(self) -> Optional[np.ndarray]:
+        if self.left_to_pool:
+            return None if self._x is None else self._x > 0
         return None if self._saved is None else self._saved.copy()
 
 

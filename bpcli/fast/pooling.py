@@ -31,6 +31,7 @@ class _MaxPoolCache:
     x_shape: tuple
     x_order: tuple  # the input's memory order: dx is laid out the same way
     pairs: Optional[tuple] = None  # 2×2 tiling instead of argmax: (right (N, C, H, Wo), lower (N, C, Ho, Wo)) bool
+    positive: Optional[np.ndarray] = None  # (N, C, Ho, Wo) bool, when relu is applied after the max: where the max was > 0
 
 
 def _max_of_pairs(a: np.ndarray, b: np.ndarray, out: np.ndarray, second: Optional[np.ndarray]) -> None:
@@ -52,11 +53,30 @@ class FastMaxPool2D(FastLayer, MaxPool2D):
         self._square = square(self.size, self.stride)
         self._cache: Optional[_MaxPoolCache] = None
         self._dx = Scratch()
-        self._row_max, self._right, self._lower, self._drow, self._dout = (Scratch() for _ in range(5))
+        self._row_max, self._right, self._lower, self._drow, self._dout, self._positive = (Scratch() for _ in range(6))
+        # Set by `wiring.wire` when the layer before is a relu whose one reader is this pool: relu(max(x))
+        # = max(relu(x)) (both monotone), so the pool applies relu to its output, k² times fewer entries,
+        # and masks dout there; the relu passes x and dx through (FastReLU.left_to_pool).
+        self.relu_after = False
+
+    @property
+    def can_apply_relu(self) -> bool:
+        """Whether this pool's own kernels run (square windows), which is where relu_after is honoured."""
+        return self._square
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not self._square:
             return MaxPool2D.forward(self, x)
+        out = self._forward_square(x)
+        if self.relu_after:
+            positive = None
+            if self.training:
+                positive = np.greater(out, 0, out=self._positive.get(out.shape, np.bool_, memory_order(out)))
+                self._cache.positive = positive
+            np.maximum(out, 0, out=out)
+        return out
+
+    def _forward_square(self, x: np.ndarray) -> np.ndarray:
         if self.size == 2 and _tiles(self.size, self.stride, x.shape):
             return self._forward_2x2(x)
         # k² elementwise passes over strided views: much faster than argmax over a short last axis
@@ -114,6 +134,8 @@ class FastMaxPool2D(FastLayer, MaxPool2D):
         cache = self._cache
         if cache is None:
             raise no_cache(self)
+        if cache.positive is not None:  # relu's backward on the output: one pass, laid out like x for the passes below
+            dout = np.multiply(dout, cache.positive, out=self._dout.get(dout.shape, dout.dtype, cache.x_order))
         if cache.pairs is not None:
             return self._backward_2x2(dout, cache)
         k, s = self.size, self.stride
@@ -141,10 +163,14 @@ class FastMaxPool2D(FastLayer, MaxPool2D):
         if cache is None:
             return None
         if cache.pairs is None:
-            return cache.argmax
-        right, lower = cache.pairs
-        column = np.where(lower, right[:, :, 1::2], right[:, :, 0::2])
-        return (2 * lower + column).astype(np.int8)
+            state = cache.argmax
+        else:
+            right, lower = cache.pairs
+            column = np.where(lower, right[:, :, 1::2], right[:, :, 0::2])
+            state = (2 * lower + column).astype(np.int8)
+        if cache.positive is not None:  # the pool of relu(x): a window with no positive entry is all zeros, its first wins
+            state = np.where(cache.positive, state, 0).astype(state.dtype)
+        return state
 
 
 @twin_of("avgpool2d")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from bpcli.fast.activations import FastReLU
 from bpcli.fast.layer import FastLayer
+from bpcli.fast.pooling import FastMaxPool2D
 from bpcli.nn.graph import INPUT
 
 
@@ -14,7 +16,8 @@ def wire(graph: Any) -> None:
     producer returned fresh (`fresh_output`: a new array nobody else holds), so relu after dense
     works in place. may_overwrite_dout = True where the gradient of a fast layer's output is a
     scratch dx: its one reader's class sets `scratch_dx`, so relu before dense masks dense's dx in
-    place. Layers that are not FastLayers are left alone."""
+    place. Then relu -> max pool pairs swap their order (`_pool_then_relu`). Layers that are not
+    FastLayers are left alone."""
     nodes = graph.nodes
     readers = Counter(s for n in nodes for s in n.inputs)
     producers = {n.name: n.layer for n in nodes}
@@ -31,3 +34,22 @@ def wire(graph: Any) -> None:
         layer.may_overwrite_dout = bool(
             readers[node.name] == 1 and getattr(type(reader_of[node.name]), "scratch_dx", False)
         )
+    _pool_then_relu(nodes, readers, reader_of)
+
+
+def _pool_then_relu(nodes: list, readers: Counter, reader_of: dict) -> None:
+    """Where a fast relu's one reader is a fast max pool with square windows, the pool applies relu
+    to its output instead: max and relu commute (both monotone), so the mask and the maximum run on
+    k² times fewer entries and dout is masked at the pool's size, while the relu passes x and dout
+    through. Outputs, gradients and kink states stay those of relu then pool."""
+    for node in nodes:
+        layer = node.layer
+        if isinstance(layer, (FastReLU, FastMaxPool2D)):
+            layer.left_to_pool = layer.relu_after = False
+    for node in nodes:
+        relu, pool = node.layer, reader_of.get(node.name)
+        if (
+            type(relu) is FastReLU and type(pool) is FastMaxPool2D and readers[node.name] == 1
+            and pool.can_apply_relu and relu.may_overwrite_dout
+        ):
+            relu.left_to_pool = pool.relu_after = True
