@@ -81,8 +81,9 @@ def test_conv_forward_and_backward_match_loops(blas_route, options, shape):
     np.testing.assert_allclose(layer.grads["W"], want_dW, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(layer.grads["b"], want_db, rtol=1e-10, atol=1e-12)
     np.testing.assert_array_equal(dout, dout_before)
-    if blas_route.name == "blas" and s == 1:  # stride-1 dx (and forward from 16 channels): k² GEMMs through cblas each
-        assert blas_route.calls["gemm"] == options["kernel"] ** 2 * (2 if shape[0] >= 16 else 1)
+    if blas_route.name == "blas" and s == 1:  # through cblas: forward (k² GEMMs from 16 channels, else one), db, and stride-1 dx (k²)
+        k2 = options["kernel"] ** 2
+        assert blas_route.calls["gemm"] == (k2 if shape[0] >= 16 else 1) + 1 + k2
     # idempotent: a second backward assigns the same gradients
     dW_first = layer.grads["W"].copy()
     layer.backward(dout)

@@ -69,7 +69,15 @@ class FastConv2D(FastLayer, Conv2D):
         self._square = square(self.kernel, self.stride, self.padding)
         self._cache: Optional[_ConvCache] = None
         self._xpad, self._cols, self._dout_t, self._dout_grid, self._dxpad = (Scratch() for _ in range(5))
-        self._dW = Scratch()
+        self._dW, self._ones = Scratch(), Scratch()
+
+    def _ones_row(self, m: int, dtype: Any) -> np.ndarray:
+        """(1, m) ones in a reused buffer, for sums over rows as products."""
+        fresh = self._ones.array is None or self._ones.array.shape != (1, m) or self._ones.array.dtype != dtype
+        ones = self._ones.get((1, m), dtype)
+        if fresh:
+            ones.fill(1)
+        return ones
 
     def _w_kkc_f(self) -> np.ndarray:
         """W as (k·k·C, F): rows (i, j, c) like cols' columns."""
@@ -117,18 +125,20 @@ class FastConv2D(FastLayer, Conv2D):
             return self._forward_shifted(xpad, x.shape)
         cols, ho, wo = self._im2col(xpad)
         f, n = self.filters, x.shape[0]
-        bias = self.params["b"] if self.bias else None
+        # The bias is written first and the GEMM adds the product to it (beta = 1): OpenBLAS passes
+        # over its output before a beta = 0 product anyway, so the bias costs no pass of its own.
+        beta = 1.0 if self.bias else 0.0
         if x.shape[1] == 1:  # cols is a view of (k·k, N·Ho·Wo): the product comes out channel-major
             prod = np.empty((f, cols.shape[0]), dtype=cols.dtype)
-            np.matmul(self._w_kkc_f().T, cols.T, out=prod)
-            if bias is not None:
-                prod += bias[:, None]
+            if self.bias:
+                np.copyto(prod, self.params["b"][:, None])
+            gemm(self._w_kkc_f().T, cols.T, prod, 1.0, beta)
             out = prod.reshape(f, n, ho, wo).transpose(1, 0, 2, 3)
         else:
             prod = np.empty((cols.shape[0], f), dtype=cols.dtype)
-            np.matmul(cols, self._w_kkc_f(), out=prod)
-            if bias is not None:
-                prod += bias
+            if self.bias:
+                np.copyto(prod, self.params["b"])
+            gemm(cols, self._w_kkc_f(), prod, 1.0, beta)
             out = prod.reshape(n, ho, wo, f).transpose(0, 3, 1, 2)  # channel-last memory, no copy
         self._cache = _ConvCache(cols, x.shape, (ho, wo)) if self.training else None
         return out
@@ -144,13 +154,13 @@ class FastConv2D(FastLayer, Conv2D):
         rows = xpad.reshape(m, c)
         w_blocks = np.ascontiguousarray(self.params["W"].transpose(2, 3, 1, 0))  # (k, k, C, F)
         grid = np.empty((m, f), dtype=xpad.dtype)  # fresh: the output is a view of it
+        if self.bias:  # the GEMMs add onto it: no pass of its own over the output (see forward)
+            np.copyto(grid, self.params["b"])
         for i in range(k):
             for j in range(k):
                 shift = i * wp + j
-                gemm(rows[shift:], w_blocks[i, j], grid[: m - shift], 1.0, 1.0 if shift else 0.0)
+                gemm(rows[shift:], w_blocks[i, j], grid[: m - shift], 1.0, 1.0 if shift or self.bias else 0.0)
         out = grid.reshape(n, hp, wp, f)[:, :ho, :wo, :]
-        if self.bias:
-            out += self.params["b"]
         self._cache = _ConvCache(None, x_shape, (ho, wo), xpad) if self.training else None  # cols built in backward
         return out.transpose(0, 3, 1, 2)
 
@@ -182,8 +192,8 @@ class FastConv2D(FastLayer, Conv2D):
             dW_t = self._dW.get((k, k, c, f), dout.dtype)  # rows (i, j, c) like cols' columns
             np.matmul(cols.T, rows, out=dW_t.reshape(-1, f))
             np.copyto(grad_buffer(self, "W"), dW_t.transpose(3, 2, 0, 1))
-        if self.bias:
-            np.add.reduce(rows, axis=0, out=grad_buffer(self, "b"))
+        if self.bias:  # db = ones @ dout rows, a BLAS product: 2-4x faster than np.add.reduce over the rows
+            gemm(self._ones_row(rows.shape[0], rows.dtype), rows, grad_buffer(self, "b").reshape(1, f))
         if not self.needs_input_grad:
             return None
         if self.stride == 1:
