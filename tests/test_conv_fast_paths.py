@@ -81,13 +81,33 @@ def test_conv_forward_and_backward_match_loops(blas_route, options, shape):
     np.testing.assert_allclose(layer.grads["W"], want_dW, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(layer.grads["b"], want_db, rtol=1e-10, atol=1e-12)
     np.testing.assert_array_equal(dout, dout_before)
-    if blas_route.name == "blas" and s == 1:  # through cblas: forward (k² GEMMs from 16 channels, else one), db, and stride-1 dx (k²)
-        k2 = options["kernel"] ** 2
-        assert blas_route.calls["gemm"] == (k2 if shape[0] >= 16 else 1) + 1 + k2
+    if blas_route.name == "blas" and s == 1:  # through cblas: forward (k² GEMMs from 16 channels, else one), db, stride-1 dx (k²)
+        k2 = options["kernel"] ** 2  # and from 16 channels dW, one GEMM per chunk of cols (one chunk here)
+        assert blas_route.calls["gemm"] == (2 * k2 + 2 if shape[0] >= 16 else 1 + 1 + k2)
     # idempotent: a second backward assigns the same gradients
     dW_first = layer.grads["W"].copy()
     layer.backward(dout)
     np.testing.assert_array_equal(layer.grads["W"], dW_first)
+
+
+@pytest.mark.parametrize("images_per_chunk", [1, 2])
+def test_conv_dW_from_cols_built_a_few_images_at_a_time_matches_the_loops(blas_route, monkeypatch, images_per_chunk):
+    """After a shifted-GEMM forward, dW sums doutᵀ @ cols over chunks of images (the last one shorter)."""
+    from bpcli.fast import conv
+
+    options, shape = CONV_CASES[-2]  # 16 channels: forward as shifted GEMMs, cols built in backward
+    layer, rng = _conv(options, shape, 3)
+    ho, wo = shape[1], shape[2]  # padding 1 keeps the size
+    monkeypatch.setattr(conv, "CHUNK_BYTES", images_per_chunk * ho * wo * 9 * shape[0] * 8)
+    x = rng.standard_normal((3, *shape))
+    out = layer.forward(x)
+    dout = rng.standard_normal(out.shape)
+    layer.backward(dout)
+    _, want_dW, _ = _conv_grads_loop(x, layer.params["W"], dout, 1, 1)
+    np.testing.assert_allclose(layer.grads["W"], want_dW, rtol=1e-10, atol=1e-12)
+    if blas_route.name == "blas":
+        chunks = -(-3 // images_per_chunk)
+        assert blas_route.calls["gemm"] == 9 + chunks + 1 + 9  # forward, dW per chunk, db, dx
 
 
 def _channel_last(a):
