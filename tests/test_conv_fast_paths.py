@@ -62,6 +62,8 @@ CONV_CASES = [
     ({"filters": 2, "kernel": 2, "stride": 3}, (1, 8, 7)),
     ({"filters": 4, "kernel": 3, "padding": 1}, (16, 5, 6)),  # 16 channels, 4 filters: forward as shifted GEMMs
     ({"filters": 3, "kernel": 2, "padding": 0}, (17, 4, 5)),  # shifted forward without padding
+    ({"filters": 40, "kernel": 3, "padding": 1}, (8, 5, 6)),  # 72 columns k·k·C, 40 filters: cols by chunks
+    ({"filters": 3, "kernel": 3, "stride": 2, "padding": 1}, (8, 7, 8)),  # cols by chunks, strided
 ]
 
 
@@ -81,9 +83,10 @@ def test_conv_forward_and_backward_match_loops(blas_route, options, shape):
     np.testing.assert_allclose(layer.grads["W"], want_dW, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(layer.grads["b"], want_db, rtol=1e-10, atol=1e-12)
     np.testing.assert_array_equal(dout, dout_before)
-    if blas_route.name == "blas" and s == 1:  # through cblas: forward (k² GEMMs from 16 channels, else one), db, stride-1 dx (k²)
-        k2 = options["kernel"] ** 2  # and from 16 channels dW, one GEMM per chunk of cols (one chunk here)
-        assert blas_route.calls["gemm"] == (2 * k2 + 2 if shape[0] >= 16 else 1 + 1 + k2)
+    if blas_route.name == "blas" and s == 1:  # through cblas: forward (k² shifted GEMMs, or one per chunk of cols, or one), db,
+        k2 = options["kernel"] ** 2  # dW when cols come by chunks (one chunk here), and stride-1 dx (k²)
+        shifted, chunked = shape[0] >= 16, options["kernel"] ** 2 * shape[0] >= 64
+        assert blas_route.calls["gemm"] == (k2 if shifted else 1) + (1 if shifted or chunked else 0) + 1 + k2
     # idempotent: a second backward assigns the same gradients
     dW_first = layer.grads["W"].copy()
     layer.backward(dout)
@@ -91,23 +94,31 @@ def test_conv_forward_and_backward_match_loops(blas_route, options, shape):
 
 
 @pytest.mark.parametrize("images_per_chunk", [1, 2])
-def test_conv_dW_from_cols_built_a_few_images_at_a_time_matches_the_loops(blas_route, monkeypatch, images_per_chunk):
-    """After a shifted-GEMM forward, dW sums doutᵀ @ cols over chunks of images (the last one shorter)."""
+@pytest.mark.parametrize("options, shape", [CONV_CASES[7], CONV_CASES[9], CONV_CASES[10]])
+def test_conv_with_cols_built_a_few_images_at_a_time_matches_the_loops(blas_route, monkeypatch, images_per_chunk, options, shape):
+    """cols by chunks of images (the last one shorter): forward's product and dW's sum over the
+    chunks, after a shifted-GEMM forward (16 channels) or a forward by chunks itself."""
     from bpcli.fast import conv
 
-    options, shape = CONV_CASES[-2]  # 16 channels: forward as shifted GEMMs, cols built in backward
     layer, rng = _conv(options, shape, 3)
-    ho, wo = shape[1], shape[2]  # padding 1 keeps the size
-    monkeypatch.setattr(conv, "CHUNK_BYTES", images_per_chunk * ho * wo * 9 * shape[0] * 8)
     x = rng.standard_normal((3, *shape))
     out = layer.forward(x)
+    W, b = layer.params["W"], layer.params["b"]
+    s, p = options.get("stride", 1), options.get("padding", 0)
+    k, (_, ho, wo) = options["kernel"], out.shape[1:]
+    monkeypatch.setattr(conv, "CHUNK_BYTES", images_per_chunk * ho * wo * k * k * shape[0] * 8)
+    out = layer.forward(x)
+    np.testing.assert_allclose(out, _conv_loop(x, W, b, s, p), rtol=1e-10, atol=1e-12)
     dout = rng.standard_normal(out.shape)
-    layer.backward(dout)
-    _, want_dW, _ = _conv_grads_loop(x, layer.params["W"], dout, 1, 1)
+    calls_before = blas_route.calls["gemm"]
+    dx = layer.backward(dout)
+    want_dx, want_dW, want_db = _conv_grads_loop(x, W, dout, s, p)
     np.testing.assert_allclose(layer.grads["W"], want_dW, rtol=1e-10, atol=1e-12)
-    if blas_route.name == "blas":
+    np.testing.assert_allclose(layer.grads["b"], want_db, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dx, want_dx, rtol=1e-10, atol=1e-12)
+    if blas_route.name == "blas" and s == 1:
         chunks = -(-3 // images_per_chunk)
-        assert blas_route.calls["gemm"] == 9 + chunks + 1 + 9  # forward, dW per chunk, db, dx
+        assert blas_route.calls["gemm"] - calls_before == chunks + 1 + k * k  # dW per chunk, db, dx
 
 
 def _channel_last(a):

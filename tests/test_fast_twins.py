@@ -22,9 +22,20 @@ BATCH = 4
 TOLERANCE = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-6)}
 
 
+# Shapes that reach fast paths the reference layers' own examples do not: conv2d forward as shifted
+# GEMMs (from 16 channels), and cols built by chunks of images (from 64 columns k·k·C), strided too.
+FAST_PATH_EXAMPLES = {
+    "conv2d": (
+        ({"filters": 4, "kernel": 3, "padding": 1}, (16, 5, 6)),
+        ({"filters": 40, "kernel": 3, "padding": 1}, (8, 5, 6)),
+        ({"filters": 3, "kernel": 3, "stride": 2, "padding": 1}, (8, 7, 8)),
+    ),
+}
+
+
 def _twin_cases():
     for name, fast in TWINS.items():
-        for i, (options, shape) in enumerate(LAYERS.get(name).examples):
+        for i, (options, shape) in enumerate(LAYERS.get(name).examples + FAST_PATH_EXAMPLES.get(name, ())):
             for dtype in (np.float64, np.float32):
                 yield pytest.param(name, options, shape, dtype, id=f"{name}-{i}-{np.dtype(dtype).name}")
 
@@ -227,7 +238,7 @@ def test_optimizers_without_a_fast_step_keep_their_own_and_subclasses_are_not_ta
 def _flagged_cases(flag):
     for name, cls in TWINS.items():
         if getattr(cls, flag):
-            for i, (options, shape) in enumerate(cls.examples):
+            for i, (options, shape) in enumerate(cls.examples + FAST_PATH_EXAMPLES.get(name, ())):
                 yield pytest.param(name, options, shape, id=f"{name}-{i}")
 
 

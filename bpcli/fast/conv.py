@@ -3,12 +3,16 @@ wherever it can be: forward returns the GEMM's product as is, an NCHW view of NH
 (`layout.py`), which relu and the pools keep, so the next conv reads channel-last input without
 a transposing copy and no layer converts layouts per step.
 
-forward: cols (N·Ho·Wo, k·k·C) are one window-view copy of the padded input laid out
-(N, Hp, Wp, C), and the product is ONE large GEMM against W as (k·k·C, F), the fastest of the
-layouts measured (many small per-example GEMMs each cost a BLAS thread wake-up). A single
-channel keeps cols offset-major (k·k, N·Ho·Wo) instead, where whole planes copy, and returns a
-channel-major (C, N, H, W) product. backward: dW = colsᵀ @ dout with dout as (N·Ho·Wo, F) rows,
-a view when it arrives channel-last; for stride 1 dx is computed on the padded NHWC grid
+forward: cols (N·Ho·Wo, k·k·C) are window-view copies of the padded input laid out
+(N, Hp, Wp, C), and the product is cols @ W as (k·k·C, F) onto the bias (beta = 1). From 64
+columns k·k·C, cols are built a few images at a time (about CHUNK_BYTES) in one reused buffer and
+each chunk's GEMM runs while it is in cache; backward builds the chunks again for dW, which is
+faster than writing and reading back the whole cols. Below that, one whole cols is kept for
+backward. A single channel keeps cols offset-major (k·k, N·Ho·Wo) instead, where whole planes
+copy, and returns a channel-major (C, N, H, W) product. Stride 1 with 16 channels or more and
+at most 32 filters runs as k² row-shifted GEMMs on the padded grid instead. backward: dW =
+doutᵀ @ cols (chunk by chunk where forward was) with dout as (N·Ho·Wo, F) rows, a view when it
+arrives channel-last; db = ones @ dout rows; for stride 1 dx is computed on the padded NHWC grid
 (N·Hp·Wp rows), where kernel offset (i, j) is a shift of i·Wp + j rows, so col2im becomes k²
 GEMMs adding into shifted row ranges (beta = 1) and dx is a view of the grid's interior.
 Scratch buffers are reused while shapes stay.
@@ -17,7 +21,7 @@ Scratch buffers are reused while shapes stay.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -44,8 +48,10 @@ def _zeroed(scratch: Scratch, shape: tuple, dtype: Any) -> np.ndarray:
     return a
 
 
-# dW from cols built this many bytes at a time when forward kept no cols (`FastConv2D._dW_by_chunks`)
-CHUNK_BYTES = 4 << 20
+# cols built this many bytes at a time where forward keeps no whole cols (`FastConv2D._cols_by_chunks`),
+# from this many columns k·k·C
+CHUNK_BYTES = 3 << 20
+CHUNK_MIN_COLUMNS = 64
 # forward as shifted GEMMs (`FastConv2D._shifts_forward`) from this many input channels, up to this many filters
 SHIFTS_MIN_CHANNELS = 16
 SHIFTS_MAX_FILTERS = 32
@@ -125,6 +131,8 @@ class FastConv2D(FastLayer, Conv2D):
         xpad = self._pad(x)
         if self._shifts_forward(x.shape[1]):
             return self._forward_shifted(xpad, x.shape)
+        if self._chunked(x.shape[1]):
+            return self._forward_by_chunks(xpad, x.shape)
         cols, ho, wo = self._im2col(xpad)
         f, n = self.filters, x.shape[0]
         # The bias is written first and the GEMM adds the product to it (beta = 1): OpenBLAS passes
@@ -187,7 +195,7 @@ class FastConv2D(FastLayer, Conv2D):
         rows = self._dout_rows(dout)
         # doutᵀ @ cols (F, k·k·C): 5-15% faster than colsᵀ @ dout, but slower for a few columns
         # (3x3 on C = 3, 27 columns: 3.2 vs 2.5 ms; 7x7 on C = 3, 147 columns: 9.4 vs 10.6 ms; one thread)
-        if cache.cols is None:  # forward ran as shifted GEMMs (C >= 16) and kept the padded input
+        if cache.cols is None:  # forward kept the padded input (shifted GEMMs, or cols by chunks)
             dW_f = self._dW.get((f, k, k, c), dout.dtype)
             self._dW_by_chunks(rows, cache.xpad, dW_f.reshape(f, -1))
             np.copyto(grad_buffer(self, "W"), dW_f.transpose(0, 3, 1, 2))
@@ -209,24 +217,50 @@ class FastConv2D(FastLayer, Conv2D):
             return self._dx_stride1(dout, cache)
         return self._dx_strided(rows, cache)
 
-    def _dW_by_chunks(self, rows: np.ndarray, xpad: np.ndarray, dW: np.ndarray) -> None:
-        """dW (F, k·k·C) = doutᵀ @ cols, cols built a few images at a time (about CHUNK_BYTES) in one
-        reused buffer and each chunk's product added while it is in cache (beta = 1): conv 32 -> 32,
-        32x32, batch 64 took 18.5 ms against 24.7 for the whole (N·Ho·Wo, k·k·C) cols at once on one
-        thread (14.6 against 16.8 on two), and the 75 MB buffer is never allocated."""
+    def _cols_by_chunks(self, xpad: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
+        """(first row, end row, cols of those rows) over cols (N·Ho·Wo, k·k·C), built a few images at a
+        time (about CHUNK_BYTES) in one reused buffer, so each chunk's GEMM reads it from cache."""
         k, s = self.kernel, self.stride
         n, hp, wp, c = xpad.shape
         ho, wo = (hp - k) // s + 1, (wp - k) // s + 1
-        per_image = ho * wo * k * k * c * xpad.itemsize
-        images = max(1, min(n, CHUNK_BYTES // per_image))
+        images = max(1, min(n, CHUNK_BYTES // (ho * wo * k * k * c * xpad.itemsize)))
         buf = self._cols.get((images, ho, wo, k, k, c), xpad.dtype)
         windows = sliding_window_view(xpad, (k, k), axis=(1, 2))[:, ::s, ::s]  # (N, Ho, Wo, C, k, k)
         for start in range(0, n, images):
             stop = min(n, start + images)
             part = buf[: stop - start]
             np.copyto(part, windows[start:stop].transpose(0, 1, 2, 4, 5, 3))
-            chunk_rows = rows[start * ho * wo : stop * ho * wo]
-            gemm(chunk_rows.T, part.reshape(-1, k * k * c), dW, 1.0, 1.0 if start else 0.0)
+            yield start * ho * wo, stop * ho * wo, part.reshape(-1, k * k * c)
+
+    def _dW_by_chunks(self, rows: np.ndarray, xpad: np.ndarray, dW: np.ndarray) -> None:
+        """dW (F, k·k·C) = doutᵀ @ cols, one GEMM per chunk of cols added while it is in cache
+        (beta = 1): conv 32 -> 32, 32x32, batch 64 took 18.5 ms against 24.7 for the whole
+        (N·Ho·Wo, k·k·C) cols at once on one thread (14.6 against 16.8 on two)."""
+        for first, end, cols in self._cols_by_chunks(xpad):
+            gemm(rows[first:end].T, cols, dW, 1.0, 1.0 if first else 0.0)
+
+    def _chunked(self, c: int) -> bool:
+        """Whether forward runs chunk by chunk of cols (`_forward_by_chunks`) and backward rebuilds them:
+        from CHUNK_MIN_COLUMNS columns k·k·C (below, the one whole cols of forward is as fast)."""
+        return c > 1 and self.kernel * self.kernel * c >= CHUNK_MIN_COLUMNS
+
+    def _forward_by_chunks(self, xpad: np.ndarray, x_shape: tuple) -> np.ndarray:
+        """out rows (N·Ho·Wo, F) = cols @ W as (k·k·C, F), one GEMM per chunk of cols onto the bias
+        (beta = 1); backward builds the chunks again for dW. Forward and dW together, one thread:
+        conv 64 -> 64 on 16x16, batch 64, 28.4 ms against 34.1 with whole cols kept for backward;
+        7x7 on 3 channels, 32x32, batch 50: 17.4 against 21.2; and no cols buffer of the batch."""
+        k, s = self.kernel, self.stride
+        n, hp, wp, _ = xpad.shape
+        ho, wo = (hp - k) // s + 1, (wp - k) // s + 1
+        f = self.filters
+        w = self._w_kkc_f()
+        prod = np.empty((n * ho * wo, f), dtype=xpad.dtype)
+        if self.bias:
+            np.copyto(prod, self.params["b"])
+        for first, end, cols in self._cols_by_chunks(xpad):
+            gemm(cols, w, prod[first:end], 1.0, 1.0 if self.bias else 0.0)
+        self._cache = _ConvCache(None, x_shape, (ho, wo), xpad) if self.training else None  # cols rebuilt in backward
+        return prod.reshape(n, ho, wo, f).transpose(0, 3, 1, 2)  # channel-last memory, no copy
 
     def _dx_stride1(self, dout: np.ndarray, cache: _ConvCache) -> np.ndarray:
         """d(xpad) (N·Hp·Wp, C) = Σ over kernel offsets (i, j) of dout @ W[:, :, i, j], with dout placed
