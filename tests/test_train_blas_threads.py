@@ -97,3 +97,15 @@ def test_the_limit_is_what_threadpoolctl_sees_for_every_blas():
     with limited_blas_threads(1):
         counts = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
         assert counts and set(counts) == {1}
+
+
+def test_openblas_threads_reads_the_count_threadpoolctl_sets():
+    from bpcli.host import openblas
+
+    if openblas.symbol("openblas_get_num_threads") is None:
+        assert openblas.threads() == 1  # no OpenBLAS reachable: callers plan for one thread
+        return
+    for n in (1, 2):
+        with limited_blas_threads(n) as inside:
+            assert openblas.threads() == inside  # 2 may be capped on a one-core machine
+            assert inside == 1 or n == 2
