@@ -64,6 +64,7 @@ CONV_CASES = [
     ({"filters": 3, "kernel": 2, "padding": 0}, (17, 4, 5)),  # shifted forward without padding
     ({"filters": 40, "kernel": 3, "padding": 1}, (8, 5, 6)),  # 72 columns k·k·C, 40 filters: cols by chunks
     ({"filters": 3, "kernel": 3, "stride": 2, "padding": 1}, (8, 7, 8)),  # cols by chunks, strided
+    ({"filters": 2, "kernel": 5, "padding": 2}, (3, 6, 6)),  # 75 columns of 3 channels: one whole cols
 ]
 
 
@@ -85,7 +86,7 @@ def test_conv_forward_and_backward_match_loops(blas_route, options, shape):
     np.testing.assert_array_equal(dout, dout_before)
     if blas_route.name == "blas" and s == 1:  # through cblas: forward (k² shifted GEMMs, or one per chunk of cols, or one), db,
         k2 = options["kernel"] ** 2  # dW when cols come by chunks (one chunk here), and stride-1 dx (k²)
-        shifted, chunked = shape[0] >= 16, options["kernel"] ** 2 * shape[0] >= 64
+        shifted, chunked = shape[0] >= 16, shape[0] >= 8 and options["kernel"] ** 2 * shape[0] >= 64
         assert blas_route.calls["gemm"] == (k2 if shifted else 1) + (1 if shifted or chunked else 0) + 1 + k2
     # idempotent: a second backward assigns the same gradients
     dW_first = layer.grads["W"].copy()

@@ -4,11 +4,11 @@ wherever it can be: forward returns the GEMM's product as is, an NCHW view of NH
 a transposing copy and no layer converts layouts per step.
 
 forward: cols (N·Ho·Wo, k·k·C) are window-view copies of the padded input laid out
-(N, Hp, Wp, C), and the product is cols @ W as (k·k·C, F) onto the bias (beta = 1). From 64
-columns k·k·C, cols are built a few images at a time (about CHUNK_BYTES) in one reused buffer and
-each chunk's GEMM runs while it is in cache; backward builds the chunks again for dW, which is
-faster than writing and reading back the whole cols. Below that, one whole cols is kept for
-backward. A single channel keeps cols offset-major (k·k, N·Ho·Wo) instead, where whole planes
+(N, Hp, Wp, C), and the product is cols @ W as (k·k·C, F) onto the bias (beta = 1). From 8
+channels and 64 columns k·k·C, cols are built a few images at a time (about CHUNK_BYTES per
+BLAS thread) in one reused buffer and each chunk's GEMM runs while it is in cache; backward
+builds the chunks again for dW, which is faster than writing and reading back the whole cols.
+Below that, one whole cols is kept for backward. A single channel keeps cols offset-major (k·k, N·Ho·Wo) instead, where whole planes
 copy, and returns a channel-major (C, N, H, W) product. Stride 1 with 16 channels or more and
 at most 32 filters runs as k² row-shifted GEMMs on the padded grid instead. backward: dW =
 doutᵀ @ cols (chunk by chunk where forward was) with dout as (N·Ho·Wo, F) rows, a view when it
@@ -51,9 +51,10 @@ def _zeroed(scratch: Scratch, shape: tuple, dtype: Any) -> np.ndarray:
 
 # cols built this many bytes per BLAS thread at a time where forward keeps no whole cols
 # (`FastConv2D._cols_by_chunks`; each thread's share of a chunk's GEMM stays in its cache; best
-# measured: 2.4 MB on one thread, 4.7 on two), from this many columns k·k·C
+# measured: 2.4 MB on one thread, 4.7 on two), from this many columns k·k·C and input channels
 CHUNK_BYTES = 5 << 19
 CHUNK_MIN_COLUMNS = 64
+CHUNK_MIN_CHANNELS = 8
 # forward as shifted GEMMs (`FastConv2D._shifts_forward`) from this many input channels, up to this many filters
 SHIFTS_MIN_CHANNELS = 16
 SHIFTS_MAX_FILTERS = 32
@@ -244,8 +245,11 @@ class FastConv2D(FastLayer, Conv2D):
 
     def _chunked(self, c: int) -> bool:
         """Whether forward runs chunk by chunk of cols (`_forward_by_chunks`) and backward rebuilds them:
-        from CHUNK_MIN_COLUMNS columns k·k·C (below, the one whole cols of forward is as fast)."""
-        return c > 1 and self.kernel * self.kernel * c >= CHUNK_MIN_COLUMNS
+        from CHUNK_MIN_CHANNELS channels and CHUNK_MIN_COLUMNS columns k·k·C. With fewer channels the
+        copies run in short pieces and building cols twice costs more than the cache saves once
+        BLAS has two threads (7x7 on 3 channels, batch 50: step 24.6 ms against 22.6 with whole cols
+        on two threads, though 30.0 against 35.2 on one)."""
+        return c >= CHUNK_MIN_CHANNELS and self.kernel * self.kernel * c >= CHUNK_MIN_COLUMNS
 
     def _forward_by_chunks(self, xpad: np.ndarray, x_shape: tuple) -> np.ndarray:
         """out rows (N·Ho·Wo, F) = cols @ W as (k·k·C, F), one GEMM per chunk of cols onto the bias
