@@ -154,10 +154,11 @@ def _vector_routine(name: str, x: np.ndarray, y: np.ndarray) -> Optional[Any]:
     """The cblas routine for an elementwise x -> y call, or None when NumPy must do it."""
     if x.shape != y.shape:
         raise ValueError(f"{name} needs one shape, got {x.shape} and {y.shape}")
+    if y.size < MIN_AXPY_SIZE or not y.size:
+        return None
     routine = _routine(name, y.dtype)
     if (
         routine is not None
-        and y.size >= MIN_AXPY_SIZE
         and x.dtype == y.dtype
         and x.flags.c_contiguous
         and y.flags.c_contiguous
@@ -165,7 +166,6 @@ def _vector_routine(name: str, x: np.ndarray, y: np.ndarray) -> Optional[Any]:
         and y.flags.aligned
         and y.dtype.isnative
         and y.flags.writeable
-        and y.size
         and not np.may_share_memory(x, y)
     ):
         return routine
