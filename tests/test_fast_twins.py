@@ -33,6 +33,15 @@ FAST_PATH_EXAMPLES = {
 }
 
 
+@pytest.fixture(autouse=True, params=[1, 2], ids=["1thread", "2threads"])
+def blas_thread_count(request, monkeypatch):
+    """Plan the fast layers' routes for one BLAS thread and for two (conv builds cols by chunks only on one)."""
+    from bpcli.host import openblas
+
+    monkeypatch.setattr(openblas, "threads", lambda: request.param)
+    return request.param
+
+
 def _twin_cases():
     for name, fast in TWINS.items():
         for i, (options, shape) in enumerate(LAYERS.get(name).examples + FAST_PATH_EXAMPLES.get(name, ())):

@@ -5,8 +5,8 @@ a transposing copy and no layer converts layouts per step.
 
 forward: cols (N·Ho·Wo, k·k·C) are window-view copies of the padded input laid out
 (N, Hp, Wp, C), and the product is cols @ W as (k·k·C, F) onto the bias (beta = 1). From 8
-channels and 64 columns k·k·C, cols are built a few images at a time (about CHUNK_BYTES per
-BLAS thread) in one reused buffer and each chunk's GEMM runs while it is in cache; backward
+channels and 64 columns k·k·C with BLAS on one thread, cols are built a few images at a time
+(about CHUNK_BYTES) in one reused buffer and each chunk's GEMM runs while it is in cache; backward
 builds the chunks again for dW, which is faster than writing and reading back the whole cols.
 Below that, one whole cols is kept for backward. A single channel keeps cols offset-major (k·k, N·Ho·Wo) instead, where whole planes
 copy, and returns a channel-major (C, N, H, W) product. Stride 1 with 16 channels or more and
@@ -49,9 +49,11 @@ def _zeroed(scratch: Scratch, shape: tuple, dtype: Any) -> np.ndarray:
     return a
 
 
-# cols built this many bytes per BLAS thread at a time where forward keeps no whole cols
-# (`FastConv2D._cols_by_chunks`; each thread's share of a chunk's GEMM stays in its cache; best
-# measured: 2.4 MB on one thread, 4.7 on two), from this many columns k·k·C and input channels
+# cols built this many bytes at a time where forward keeps no whole cols (`FastConv2D._cols_by_chunks`),
+# from this many columns k·k·C and input channels, when BLAS runs on one thread. On more, a chunk's
+# copy between two GEMMs lets OpenBLAS's idle workers fall asleep, and waking them for every chunk's
+# GEMM cost more than the cache saved on a quiet machine (conv4 step 155-161 ms against 115-120
+# with whole cols; on a busy one the chunks won, 96 against 104): there, whole cols.
 CHUNK_BYTES = 5 << 19
 CHUNK_MIN_COLUMNS = 64
 CHUNK_MIN_CHANNELS = 8
@@ -222,12 +224,13 @@ class FastConv2D(FastLayer, Conv2D):
 
     def _cols_by_chunks(self, xpad: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
         """(first row, end row, cols of those rows) over cols (N·Ho·Wo, k·k·C), built a few images at a
-        time (about CHUNK_BYTES per BLAS thread) in one reused buffer, so each chunk's GEMM reads it from cache."""
+        time (about CHUNK_BYTES) in one reused buffer, so each chunk's GEMM reads it from cache; all
+        at once when BLAS runs on more than one thread (see CHUNK_BYTES)."""
         k, s = self.kernel, self.stride
         n, hp, wp, c = xpad.shape
         ho, wo = (hp - k) // s + 1, (wp - k) // s + 1
-        budget = CHUNK_BYTES * openblas.threads()
-        images = max(1, min(n, budget // (ho * wo * k * k * c * xpad.itemsize)))
+        per_image = ho * wo * k * k * c * xpad.itemsize
+        images = max(1, min(n, CHUNK_BYTES // per_image)) if openblas.threads() == 1 else n
         buf = self._cols.get((images, ho, wo, k, k, c), xpad.dtype)
         windows = sliding_window_view(xpad, (k, k), axis=(1, 2))[:, ::s, ::s]  # (N, Ho, Wo, C, k, k)
         for start in range(0, n, images):
@@ -249,7 +252,7 @@ class FastConv2D(FastLayer, Conv2D):
         copies run in short pieces and building cols twice costs more than the cache saves once
         BLAS has two threads (7x7 on 3 channels, batch 50: step 24.6 ms against 22.6 with whole cols
         on two threads, though 30.0 against 35.2 on one)."""
-        return c >= CHUNK_MIN_CHANNELS and self.kernel * self.kernel * c >= CHUNK_MIN_COLUMNS
+        return c >= CHUNK_MIN_CHANNELS and self.kernel * self.kernel * c >= CHUNK_MIN_COLUMNS and openblas.threads() == 1
 
     def _forward_by_chunks(self, xpad: np.ndarray, x_shape: tuple) -> np.ndarray:
         """out rows (N·Ho·Wo, F) = cols @ W as (k·k·C, F), one GEMM per chunk of cols onto the bias
