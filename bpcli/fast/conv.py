@@ -47,6 +47,8 @@ def _zeroed(scratch: Scratch, shape: tuple, dtype: Any) -> np.ndarray:
 # forward as shifted GEMMs (`FastConv2D._shifts_forward`) from this many input channels, up to this many filters
 SHIFTS_MIN_CHANNELS = 16
 SHIFTS_MAX_FILTERS = 32
+# the shifted forward's backward builds cols for dW this many bytes at a time (a few examples)
+DW_CHUNK_BYTES = 4 << 20
 
 
 @dataclass
@@ -69,7 +71,7 @@ class FastConv2D(FastLayer, Conv2D):
         self._square = square(self.kernel, self.stride, self.padding)
         self._cache: Optional[_ConvCache] = None
         self._xpad, self._cols, self._dout_t, self._dout_grid, self._dxpad = (Scratch() for _ in range(5))
-        self._dW = Scratch()
+        self._dW, self._dW_part = Scratch(), Scratch()
 
     def _w_kkc_f(self) -> np.ndarray:
         """W as (k·k·C, F): rows (i, j, c) like cols' columns."""
@@ -98,9 +100,14 @@ class FastConv2D(FastLayer, Conv2D):
                     planes[i, j] = _nhwc_offset_view(xpad, i, j, s, ho, wo)[..., 0]
             return planes.reshape(k * k, n * ho * wo).T, ho, wo
         cols = self._cols.get((n, ho, wo, k, k, c), xpad.dtype)
-        windows = sliding_window_view(xpad, (k, k), axis=(1, 2))[:, ::s, ::s]  # (N, Ho, Wo, C, k, k)
+        return self._windows_into(xpad, cols), ho, wo
+
+    def _windows_into(self, xpad: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """cols (n, Ho, Wo, k, k, C) = the k×k windows of xpad (n, Hp, Wp, C), C > 1; returned as (n·Ho·Wo, k·k·C)."""
+        k, s = self.kernel, self.stride
+        windows = sliding_window_view(xpad, (k, k), axis=(1, 2))[:, ::s, ::s]  # (n, Ho, Wo, C, k, k)
         np.copyto(cols, windows.transpose(0, 1, 2, 4, 5, 3))  # one copy: 4x faster than k² copies of C-float runs
-        return cols.reshape(n * ho * wo, k * k * c), ho, wo
+        return cols.reshape(-1, k * k * xpad.shape[3])
 
     def _shifts_forward(self, c: int) -> bool:
         """Whether forward runs as k² row-shifted GEMMs on the padded grid instead of one im2col GEMM:
@@ -173,8 +180,12 @@ class FastConv2D(FastLayer, Conv2D):
         W = self.params["W"]
         f, c, k, _ = W.shape
         rows = self._dout_rows(dout)
-        cols = cache.cols if cache.cols is not None else self._im2col(cache.xpad)[0]
-        if c >= 8:  # doutᵀ @ cols (F, k·k·C): 5-15% faster than colsᵀ @ dout, but slower for a few columns (C = 3: 2.98 vs 2.40 ms)
+        cols = cache.cols
+        if cols is None:  # the shifted forward kept the padded input only
+            dW_f = self._dW.get((f, k, k, c), dout.dtype)
+            self._dW_in_chunks(cache.xpad, rows, dW_f.reshape(f, -1))
+            np.copyto(grad_buffer(self, "W"), dW_f.transpose(0, 3, 1, 2))
+        elif c >= 8:  # doutᵀ @ cols (F, k·k·C): 5-15% faster than colsᵀ @ dout, but slower for a few columns (C = 3: 2.98 vs 2.40 ms)
             dW_f = self._dW.get((f, k, k, c), dout.dtype)
             np.matmul(rows.T, cols, out=dW_f.reshape(f, -1))
             np.copyto(grad_buffer(self, "W"), dW_f.transpose(0, 3, 1, 2))
@@ -189,6 +200,24 @@ class FastConv2D(FastLayer, Conv2D):
         if self.stride == 1:
             return self._dx_stride1(dout, cache)
         return self._dx_strided(rows, cache)
+
+    def _dW_in_chunks(self, xpad: np.ndarray, rows: np.ndarray, dW: np.ndarray) -> None:
+        """dW (F, k·k·C) = doutᵀ @ cols, with cols built for a few examples at a time (at most
+        DW_CHUNK_BYTES) in one reused buffer and the partial products added up: the whole cols of
+        conv 32 -> 32 on 32×32 images at batch 64 would hold 72 MB for one GEMM."""
+        k, s = self.kernel, self.stride
+        n, hp, wp, c = xpad.shape
+        ho, wo = (hp - k) // s + 1, (wp - k) // s + 1
+        per_example = ho * wo * k * k * c * xpad.dtype.itemsize
+        step = max(1, min(n, DW_CHUNK_BYTES // per_example))
+        buf = self._cols.get((step, ho, wo, k, k, c), xpad.dtype)
+        part = self._dW_part.get(dW.shape, dW.dtype) if step < n else dW
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            cols = self._windows_into(xpad[start:stop], buf[: stop - start])
+            np.matmul(rows[start * ho * wo : stop * ho * wo].T, cols, out=dW if start == 0 else part)
+            if start:
+                dW += part
 
     def _dx_stride1(self, dout: np.ndarray, cache: _ConvCache) -> np.ndarray:
         """d(xpad) (N·Hp·Wp, C) = Σ over kernel offsets (i, j) of dout @ W[:, :, i, j], with dout placed
