@@ -11,7 +11,9 @@ channel-major (C, N, H, W) product. backward: dW = colsᵀ @ dout with dout as (
 a view when it arrives channel-last; for stride 1 dx is computed on the padded NHWC grid
 (N·Hp·Wp rows), where kernel offset (i, j) is a shift of i·Wp + j rows, so col2im becomes k²
 GEMMs adding into shifted row ranges (beta = 1) and dx is a view of the grid's interior.
-Scratch buffers are reused while shapes stay.
+Scratch buffers are reused while shapes stay. Where the whole batch's cols would be large
+(WHOLE_COLS_MAX_BYTES), they are built a few examples at a time, in forward and again in backward,
+and only the padded input is kept between the two.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ def _nhwc_offset_view(x: np.ndarray, i: int, j: int, stride: int, ho: int, wo: i
     return x[:, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride, :]
 
 
+def _chunk_examples(n: int, bytes_per_example: int) -> int:
+    """Examples per chunk of im2col columns: as many as fit in COLS_CHUNK_BYTES, at least 1, at most n."""
+    return max(1, min(n, COLS_CHUNK_BYTES // bytes_per_example))
+
+
 def _zeroed(scratch: Scratch, shape: tuple, dtype: Any) -> np.ndarray:
     """scratch's buffer, zero-filled when it is (re)allocated: callers only ever rewrite its interior."""
     fresh = scratch.array is None or scratch.array.shape != shape or scratch.array.dtype != dtype
@@ -47,8 +54,13 @@ def _zeroed(scratch: Scratch, shape: tuple, dtype: Any) -> np.ndarray:
 # forward as shifted GEMMs (`FastConv2D._shifts_forward`) from this many input channels, up to this many filters
 SHIFTS_MIN_CHANNELS = 16
 SHIFTS_MAX_FILTERS = 32
-# the shifted forward's backward builds cols for dW this many bytes at a time (a few examples)
-DW_CHUNK_BYTES = 4 << 20
+# im2col columns larger than this for the whole batch are built a few examples (at most
+# COLS_CHUNK_BYTES) at a time in forward and again in backward instead of kept between them:
+# conv 64 -> 64 on 16×16 images at batch 64 holds 36 MB of them, conv 32 -> 32 on 32×32 72 MB,
+# and the chunks, which stay in the cache, made forward + backward no slower (one thread:
+# 54.0 -> 49.5 ms for the 64 -> 64 conv, 23.9 -> 19.6 ms for the CS231n 7×7 conv at batch 50)
+WHOLE_COLS_MAX_BYTES = 16 << 20
+COLS_CHUNK_BYTES = 4 << 20
 
 
 @dataclass
@@ -122,6 +134,8 @@ class FastConv2D(FastLayer, Conv2D):
         xpad = self._pad(x)
         if self._shifts_forward(x.shape[1]):
             return self._forward_shifted(xpad, x.shape)
+        if x.shape[1] > 1 and self._cols_bytes(xpad) > WHOLE_COLS_MAX_BYTES:
+            return self._forward_in_chunks(xpad, x.shape)
         cols, ho, wo = self._im2col(xpad)
         f, n = self.filters, x.shape[0]
         bias = self.params["b"] if self.bias else None
@@ -139,6 +153,30 @@ class FastConv2D(FastLayer, Conv2D):
             out = prod.reshape(n, ho, wo, f).transpose(0, 3, 1, 2)  # channel-last memory, no copy
         self._cache = _ConvCache(cols, x.shape, (ho, wo)) if self.training else None
         return out
+
+    def _cols_bytes(self, xpad: np.ndarray) -> int:
+        """The size of the whole batch's im2col columns (N·Ho·Wo, k·k·C)."""
+        k, s = self.kernel, self.stride
+        n, hp, wp, c = xpad.shape
+        return n * ((hp - k) // s + 1) * ((wp - k) // s + 1) * k * k * c * xpad.dtype.itemsize
+
+    def _forward_in_chunks(self, xpad: np.ndarray, x_shape: tuple) -> np.ndarray:
+        """out rows (N·Ho·Wo, F) = cols @ W, with cols built a few examples at a time in one reused
+        buffer; backward builds them again for dW (`_cols_chunks`): only the padded input is kept."""
+        k, s, f = self.kernel, self.stride, self.filters
+        n, hp, wp, c = xpad.shape
+        ho, wo = (hp - k) // s + 1, (wp - k) // s + 1
+        step = _chunk_examples(n, ho * wo * k * k * c * xpad.dtype.itemsize)
+        buf = self._cols.get((step, ho, wo, k, k, c), xpad.dtype)
+        prod = np.empty((n * ho * wo, f), dtype=xpad.dtype)
+        w = self._w_kkc_f()
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            np.matmul(self._windows_into(xpad[start:stop], buf[: stop - start]), w, out=prod[start * ho * wo : stop * ho * wo])
+        if self.bias:
+            prod += self.params["b"]
+        self._cache = _ConvCache(None, x_shape, (ho, wo), xpad) if self.training else None
+        return prod.reshape(n, ho, wo, f).transpose(0, 3, 1, 2)
 
     def _forward_shifted(self, xpad: np.ndarray, x_shape: tuple) -> np.ndarray:
         """out on the padded grid (N·Hp·Wp, F) = Σ over kernel offsets (i, j) of xpad's rows shifted up by
@@ -180,19 +218,20 @@ class FastConv2D(FastLayer, Conv2D):
         W = self.params["W"]
         f, c, k, _ = W.shape
         rows = self._dout_rows(dout)
-        cols = cache.cols
-        if cols is None:  # the shifted forward kept the padded input only
-            dW_f = self._dW.get((f, k, k, c), dout.dtype)
-            self._dW_in_chunks(cache.xpad, rows, dW_f.reshape(f, -1))
-            np.copyto(grad_buffer(self, "W"), dW_f.transpose(0, 3, 1, 2))
-        elif c >= 8:  # doutᵀ @ cols (F, k·k·C): 5-15% faster than colsᵀ @ dout, but slower for a few columns (C = 3: 2.98 vs 2.40 ms)
-            dW_f = self._dW.get((f, k, k, c), dout.dtype)
-            np.matmul(rows.T, cols, out=dW_f.reshape(f, -1))
-            np.copyto(grad_buffer(self, "W"), dW_f.transpose(0, 3, 1, 2))
-        else:
-            dW_t = self._dW.get((k, k, c, f), dout.dtype)  # rows (i, j, c) like cols' columns
-            np.matmul(cols.T, rows, out=dW_t.reshape(-1, f))
-            np.copyto(grad_buffer(self, "W"), dW_t.transpose(3, 2, 0, 1))
+        # colsᵀ @ dout (k·k·C, F) for a few channels; doutᵀ @ cols (F, k·k·C) from 8 channels,
+        # 5-15% faster there but slower for a few columns (C = 3: 2.98 vs 2.40 ms)
+        transposed = c < 8
+        dW = self._dW.get((k, k, c, f) if transposed else (f, k, k, c), dout.dtype)
+        dW2 = dW.reshape(-1, f) if transposed else dW.reshape(f, -1)
+        for i, (cols, rows_part) in enumerate(self._cols_chunks(cache, rows)):
+            target = self._dW_part.get(dW2.shape, dW2.dtype) if i else dW2
+            if transposed:
+                np.matmul(cols.T, rows_part, out=target)
+            else:
+                np.matmul(rows_part.T, cols, out=target)
+            if i:
+                dW2 += target
+        np.copyto(grad_buffer(self, "W"), dW.transpose(3, 2, 0, 1) if transposed else dW.transpose(0, 3, 1, 2))
         if self.bias:
             np.add.reduce(rows, axis=0, out=grad_buffer(self, "b"))
         if not self.needs_input_grad:
@@ -201,23 +240,21 @@ class FastConv2D(FastLayer, Conv2D):
             return self._dx_stride1(dout, cache)
         return self._dx_strided(rows, cache)
 
-    def _dW_in_chunks(self, xpad: np.ndarray, rows: np.ndarray, dW: np.ndarray) -> None:
-        """dW (F, k·k·C) = doutᵀ @ cols, with cols built for a few examples at a time (at most
-        DW_CHUNK_BYTES) in one reused buffer and the partial products added up: the whole cols of
-        conv 32 -> 32 on 32×32 images at batch 64 would hold 72 MB for one GEMM."""
-        k, s = self.kernel, self.stride
-        n, hp, wp, c = xpad.shape
-        ho, wo = (hp - k) // s + 1, (wp - k) // s + 1
-        per_example = ho * wo * k * k * c * xpad.dtype.itemsize
-        step = max(1, min(n, DW_CHUNK_BYTES // per_example))
+    def _cols_chunks(self, cache: _ConvCache, rows: np.ndarray):
+        """(cols, dout rows) pairs covering the batch: the cached cols whole, or, where forward kept
+        only the padded input, cols built for a few examples at a time (`_chunk_examples`) in one
+        reused buffer with the matching rows of dout."""
+        if cache.cols is not None:
+            yield cache.cols, rows
+            return
+        xpad, k = cache.xpad, self.kernel
+        n, c = xpad.shape[0], xpad.shape[3]
+        ho, wo = cache.out_hw
+        step = _chunk_examples(n, ho * wo * k * k * c * xpad.dtype.itemsize)
         buf = self._cols.get((step, ho, wo, k, k, c), xpad.dtype)
-        part = self._dW_part.get(dW.shape, dW.dtype) if step < n else dW
         for start in range(0, n, step):
             stop = min(start + step, n)
-            cols = self._windows_into(xpad[start:stop], buf[: stop - start])
-            np.matmul(rows[start * ho * wo : stop * ho * wo].T, cols, out=dW if start == 0 else part)
-            if start:
-                dW += part
+            yield self._windows_into(xpad[start:stop], buf[: stop - start]), rows[start * ho * wo : stop * ho * wo]
 
     def _dx_stride1(self, dout: np.ndarray, cache: _ConvCache) -> np.ndarray:
         """d(xpad) (N·Hp·Wp, C) = Σ over kernel offsets (i, j) of dout @ W[:, :, i, j], with dout placed
