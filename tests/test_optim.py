@@ -204,6 +204,21 @@ def _run(make_step, steps=6):
     return make_step(w, grads)
 
 
+def _ours(entry, options):
+    """A make_step for `_run`: bpcli's optimizer `entry` stepping copies of the weights (given copies of the gradients)."""
+
+    def ours(w, grads):
+        live = {k: v.copy() for k, v in w.items()}
+        opt = entry(live, **options)
+        out = []
+        for g in grads:
+            opt.step({k: v.copy() for k, v in g.items()})
+            out.append({k: v.copy() for k, v in live.items()})
+        return out
+
+    return ours
+
+
 def test_every_registered_optimizer_has_a_reference_formula_here():
     assert sorted(REFERENCES) == sorted(OPTIMIZERS.names())
 
@@ -220,16 +235,7 @@ def test_every_registered_optimizer_follows_its_textbook_update(name, entry, opt
             out.append(w)
         return out
 
-    def ours(w, grads):
-        live = {k: v.copy() for k, v in w.items()}
-        opt = entry(live, **options)
-        out = []
-        for g in grads:
-            opt.step({k: v.copy() for k, v in g.items()})
-            out.append({k: v.copy() for k, v in live.items()})
-        return out
-
-    for expected, got in zip(_run(reference), _run(ours)):
+    for expected, got in zip(_run(reference), _run(_ours(entry, options))):
         for k in expected:
             np.testing.assert_allclose(got[k], expected[k], rtol=1e-11, atol=1e-13, err_msg=k)
 
@@ -261,15 +267,7 @@ def test_every_registered_optimizer_with_a_torch_twin_matches_torch_optim(name, 
             out.append({k: p.detach().numpy().copy() for k, p in params.items()})
         return out
 
-    def ours(w, grads):
-        live = {k: v.copy() for k, v in w.items()}
-        opt = entry(live, **options)
-        out = []
-        for g in grads:
-            opt.step(g)
-            out.append({k: v.copy() for k, v in live.items()})
-        return out
 
-    for expected, got in zip(_run(theirs), _run(ours)):
+    for expected, got in zip(_run(theirs), _run(_ours(entry, options))):
         for k in expected:
             np.testing.assert_allclose(got[k], expected[k], rtol=1e-10, atol=1e-12, err_msg=k)

@@ -39,31 +39,27 @@ def _integer_type(suffix: str) -> Optional[Any]:
     return None  # an unsuffixed symbol in an ILP64 build: the integer width is not certain
 
 
+def _argtypes(name: str, integer: Any, real: Any) -> list:
+    """The C signature of cblas_?gemm, ?axpy or ?axpby, for one integer width and one real type."""
+    ptr, enum = ctypes.c_void_p, ctypes.c_int
+    return {
+        "gemm": [enum, enum, enum, integer, integer, integer, real, ptr, integer, ptr, integer, real, ptr, integer],
+        "axpy": [integer, real, ptr, integer, ptr, integer],
+        "axpby": [integer, real, ptr, integer, real, ptr, integer],
+    }[name]
+
+
 def _lookup() -> dict:
     routines = {}
-    ptr = ctypes.c_void_p
     for dtype, (letter, real) in _REALS.items():
-        found = openblas.symbol(f"cblas_{letter}gemm")
-        integer = _integer_type(found[1]) if found else None
-        if integer is not None:
-            fn = found[0]
-            fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, integer, integer, integer, real, ptr, integer, ptr, integer, real, ptr, integer]
-            fn.restype = None
-            routines["gemm", dtype] = fn
-        found = openblas.symbol(f"cblas_{letter}axpy")
-        integer = _integer_type(found[1]) if found else None
-        if integer is not None:
-            fn = found[0]
-            fn.argtypes = [integer, real, ptr, integer, ptr, integer]
-            fn.restype = None
-            routines["axpy", dtype] = fn
-        found = openblas.symbol(f"cblas_{letter}axpby")
-        integer = _integer_type(found[1]) if found else None
-        if integer is not None:
-            fn = found[0]
-            fn.argtypes = [integer, real, ptr, integer, real, ptr, integer]
-            fn.restype = None
-            routines["axpby", dtype] = fn
+        for name in ("gemm", "axpy", "axpby"):
+            found = openblas.symbol(f"cblas_{letter}{name}")
+            integer = _integer_type(found[1]) if found else None
+            if integer is not None:
+                fn = found[0]
+                fn.argtypes = _argtypes(name, integer, real)
+                fn.restype = None
+                routines[name, dtype] = fn
     return routines
 
 
@@ -154,10 +150,11 @@ def _vector_routine(name: str, x: np.ndarray, y: np.ndarray) -> Optional[Any]:
     """The cblas routine for an elementwise x -> y call, or None when NumPy must do it."""
     if x.shape != y.shape:
         raise ValueError(f"{name} needs one shape, got {x.shape} and {y.shape}")
+    if y.size < MIN_AXPY_SIZE or not y.size:
+        return None
     routine = _routine(name, y.dtype)
     if (
         routine is not None
-        and y.size >= MIN_AXPY_SIZE
         and x.dtype == y.dtype
         and x.flags.c_contiguous
         and y.flags.c_contiguous
@@ -165,7 +162,6 @@ def _vector_routine(name: str, x: np.ndarray, y: np.ndarray) -> Optional[Any]:
         and y.flags.aligned
         and y.dtype.isnative
         and y.flags.writeable
-        and y.size
         and not np.may_share_memory(x, y)
     ):
         return routine

@@ -5,6 +5,7 @@ training become messages that say what the directory kept. The CLI calls these; 
 from __future__ import annotations
 
 import dataclasses
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
@@ -61,6 +62,19 @@ def train_spec(
     on_trainer: Optional[Callable[[Trainer], None]] = None,
 ) -> Run:
     """Train a validated spec into a new run directory."""
+    spec, data, model = _data_and_model(spec, overfit)
+    if spec.train.init_from:
+        init_from(model, spec)
+    if overfit is not None:
+        model.reg_strength = 0.0
+    run = RunDir.create(name + ("-overfit" if overfit else ""), out, runs_root)
+    with _run_errors(run):
+        return _train_fresh(spec, model, data, run, callbacks, overfit, on_trainer)
+
+
+def _data_and_model(spec, overfit: Optional[int] = None):
+    """The spec's dataset (its first `overfit` examples when asked, with the spec made to
+    memorize them) and the model built for it: (spec, data, model)."""
     from bpcli.spec import build_model
 
     dtype = model_dtype(spec)
@@ -70,13 +84,15 @@ def train_spec(
         spec = overfit_spec(spec)
     model = build_model(spec, data.input_shape, data.n_classes, dtype)
     check_labels_fit(data, model.graph.output_shape)
-    if spec.train.init_from:
-        init_from(model, spec)
-    if overfit is not None:
-        model.reg_strength = 0.0
-    run = RunDir.create(name + ("-overfit" if overfit else ""), out, runs_root)
+    return spec, data, model
+
+
+@contextmanager
+def _run_errors(run: RunDir):
+    """Unlock `run` at the end; a Ctrl-C outside the loop or a failed write becomes a message
+    that says what the directory kept."""
     try:
-        return _train_fresh(spec, model, data, run, callbacks, overfit, on_trainer)
+        yield
     except KeyboardInterrupt:
         raise _stopped_at_once(run) from None
     except OSError as err:
@@ -108,14 +124,8 @@ def resume_run(
     before its first checkpoint starts again from scratch (told through `on_note`)."""
     run = RunDir.existing(path)
     run.lock()
-    try:
+    with _run_errors(run):
         return _resume_locked(run, overrides, callbacks, on_trainer, on_note)
-    except KeyboardInterrupt:
-        raise _stopped_at_once(run) from None
-    except OSError as err:
-        raise _write_failed(run, err) from None
-    finally:
-        run.unlock()
 
 
 def _write_failed(run: RunDir, err: OSError) -> RunWriteFailed:
@@ -134,25 +144,19 @@ def _stopped_at_once(run: RunDir) -> TrainingInterrupted:
 
 
 def _resume_locked(run: RunDir, overrides, callbacks, on_trainer, on_note) -> Run:
-    from bpcli.spec import build_model, load_spec
+    from bpcli.spec import load_spec
 
     spec = load_spec(run.spec_file, list(overrides))
     for note in spec.notes if on_note else ():
         on_note(note)
     if not run.last.is_file():
-        dtype = model_dtype(spec)
-        data = load_dataset(spec, dtype)
-        model = build_model(spec, data.input_shape, data.n_classes, dtype)
-        check_labels_fit(data, model.graph.output_shape)
+        spec, data, model = _data_and_model(spec)
         if on_note:
             on_note(f"{run.path} was stopped before its first checkpoint: training it again from the start")
         return _train_fresh(spec, model, data, run, callbacks, None, on_trainer)
     last = load_checkpoint(run.last)
     _check_unfinished(run, last, spec.train.epochs)
-    dtype = model_dtype(spec)
-    data = load_dataset(spec, dtype)
-    model = build_model(spec, data.input_shape, data.n_classes, dtype)
-    check_labels_fit(data, model.graph.output_shape)
+    spec, data, model = _data_and_model(spec)
     best = _readable_best(run)
     run.write_spec(spec.to_dict(absolute_paths=True))
     run.write_metrics(last.meta.get("history", []))
