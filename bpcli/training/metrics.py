@@ -3,12 +3,16 @@ sanity check, whole-split evaluation, and the result of a run."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-EVAL_CHUNK = 4096  # examples per forward pass when evaluating a whole split
+EVAL_CHUNK = 4096  # at most this many examples per forward pass when evaluating a whole split
+# and at most this much memory in any one layer's output per pass: a convnet's first conv puts out
+# 25 KB an example (8×28×28 floats), 100 MB for 4096 of them, and its scratch buffers follow
+EVAL_LAYER_BYTES = 8 << 20
 SANITY_EXAMPLES = 8192  # at most this many (evenly spaced) training examples for the initial-loss check
 
 
@@ -95,6 +99,14 @@ def accuracy_hits(scores: np.ndarray, y: np.ndarray) -> int:
     return int(np.count_nonzero((scores.reshape(-1) > 0) == (y.reshape(-1) > 0.5)))
 
 
+def eval_chunk(model) -> int:
+    """Examples per forward pass over a whole split: EVAL_CHUNK, fewer where the model's largest
+    layer output would pass EVAL_LAYER_BYTES for that many."""
+    graph = model.graph
+    largest = max((math.prod(shape) for shape in graph.shapes.values()), default=1)
+    return max(1, min(EVAL_CHUNK, EVAL_LAYER_BYTES // max(largest * graph.dtype.itemsize, 1)))
+
+
 def sanity_check(model, data) -> SanityCheck:
     """Initial data loss vs the loss's expected value (ln C for softmax), on the training split
     or, when it is larger than SANITY_EXAMPLES, on every k-th example (an estimate that costs
@@ -102,9 +114,9 @@ def sanity_check(model, data) -> SanityCheck:
     n = len(data.X_train)
     stride = -(-n // SANITY_EXAMPLES)
     X, y = data.X_train[::stride], data.y_train[::stride]
-    loss_sum = 0.0
-    for start in range(0, len(X), EVAL_CHUNK):
-        Xc, yc = np.ascontiguousarray(X[start : start + EVAL_CHUNK]), y[start : start + EVAL_CHUNK]
+    loss_sum, chunk = 0.0, eval_chunk(model)
+    for start in range(0, len(X), chunk):
+        Xc, yc = np.ascontiguousarray(X[start : start + chunk]), y[start : start + chunk]
         loss_sum += float(model.loss_fn.value(model.scores(Xc), yc)) * len(Xc)
     expected = None
     if data.n_classes:
@@ -116,9 +128,9 @@ def evaluate_split(model, X: np.ndarray, y: np.ndarray, classification: bool) ->
     """(mean data loss, accuracy or None) over a whole split, in eval mode (no regularization:
     it depends on the weights only; see `regularization_loss`)."""
     n = len(X)
-    loss_sum, hits = 0.0, 0
-    for start in range(0, n, EVAL_CHUNK):
-        Xc, yc = X[start : start + EVAL_CHUNK], y[start : start + EVAL_CHUNK]
+    loss_sum, hits, chunk = 0.0, 0, eval_chunk(model)
+    for start in range(0, n, chunk):
+        Xc, yc = X[start : start + chunk], y[start : start + chunk]
         scores = model.scores(Xc)
         loss_sum += float(model.loss_fn.value(scores, yc)) * len(Xc)
         if classification:
