@@ -40,8 +40,37 @@ def test_largest_gemm_counts_conv_multiply_adds_per_output_position():
 
 def test_a_convnet_with_big_gemms_gets_every_core_and_a_tiny_one_a_single_thread(monkeypatch):
     monkeypatch.setattr(thread_policy, "usable_cores", lambda: 2)
-    assert thread_policy.choose_blas_threads(_conv_model(filters=32), 64) == 2  # 604 M multiply-adds
-    assert thread_policy.choose_blas_threads(_conv_model(filters=32), 2) == 1  # 19 M at batch 2
+    assert thread_policy.choose_blas_threads(_conv_model(filters=32), 64, busy=0) == 2  # 604 M multiply-adds
+    assert thread_policy.choose_blas_threads(_conv_model(filters=32), 2, busy=0) == 2  # 18.9 M at batch 2
+    assert thread_policy.choose_blas_threads(_conv_model(filters=32), 1, busy=0) == 1  # 9.4 M at batch 1
+
+
+class _Dense:
+    """A model whose graph holds dense layers of the given (inputs, units) weights."""
+
+    def __init__(self, *sizes):
+        import numpy as np
+        from types import SimpleNamespace
+
+        nodes = [SimpleNamespace(name=f"d{i}", layer=SimpleNamespace(params={"W": np.empty(size)}))
+                 for i, size in enumerate(sizes)]
+        self.graph = SimpleNamespace(nodes=nodes, shapes={f"d{i}": (size[1],) for i, size in enumerate(sizes)})
+
+
+def test_the_fashion_mnist_mlp_gets_two_threads_on_an_idle_two_core_machine_and_one_on_a_busy_one(monkeypatch):
+    monkeypatch.setattr(thread_policy, "usable_cores", lambda: 2)
+    mlp = _Dense((784, 256), (256, 128), (128, 10))
+    assert thread_policy.largest_gemm_macs(mlp, 128) == 128 * 784 * 256  # 25.7 M
+    assert thread_policy.choose_blas_threads(mlp, 128, busy=0.3) == 2
+    assert thread_policy.choose_blas_threads(mlp, 128, busy=0.6) == 1  # another process on one core
+    assert thread_policy.choose_blas_threads(mlp, 128, busy=3.0) == 1  # never fewer than one
+    assert thread_policy.choose_blas_threads(_Dense((64, 128), (128, 10)), 64, busy=0) == 1  # digits: 0.5 M
+
+
+def test_auto_leaves_the_busy_cores_of_a_bigger_machine_to_their_processes(monkeypatch):
+    monkeypatch.setattr(thread_policy, "usable_cores", lambda: 8)
+    monkeypatch.setattr(thread_policy, "busy_cores", lambda: 2.4)
+    assert thread_policy.choose_blas_threads(_conv_model(filters=32), 64) == 6
 
 
 @pytest.fixture
@@ -62,6 +91,7 @@ def _trainer(spec_text, *overrides):
 
 def test_auto_trains_a_small_mlp_on_one_thread_and_a_convnet_on_every_core(no_thread_env, monkeypatch):
     monkeypatch.setattr(thread_policy, "usable_cores", lambda: 2)
+    monkeypatch.setattr(thread_policy, "busy_cores", lambda: 0.0)
     assert _trainer(MLP).auto_blas_threads() == 1
     convnet = """
 seed: 1
@@ -71,3 +101,21 @@ optimizer: {type: sgd, lr: 0.1}
 train: {epochs: 1, batch_size: 64}
 """
     assert _trainer(convnet).auto_blas_threads() == 2  # the second conv: 32·32·9 · 1024 · 64 = 604 M multiply-adds
+
+
+def test_busy_cores_sees_another_process_spinning():
+    import subprocess
+    import sys
+
+    if thread_policy._cpu_times() is None:
+        pytest.skip("no /proc/stat on this OS (the load average stands in)")
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        import time
+
+        time.sleep(0.2)
+        busy = thread_policy.busy_cores(0.3)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert busy >= 0.8  # the spinner's core, whatever else the machine runs

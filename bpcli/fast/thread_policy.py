@@ -1,22 +1,25 @@
-"""How many BLAS threads `train.blas_threads: auto` trains with, chosen from the model's size.
+"""How many BLAS threads `train.blas_threads: auto` trains with, chosen from the model's size
+and how busy the machine is.
 
-A second BLAS thread only pays when each GEMM is big enough to split: OpenBLAS wakes its workers
-per call, and between calls they spin, so the small GEMMs of an MLP (Fashion-MNIST's 784-256-128-10
-at batch 128: 26 M multiply-adds in its largest GEMM) run faster on one thread, by far on a busy
-machine (see bpcli/host/blas_threads.py). Convnets are the other end: the 3×3 conv of 32 channels on
-32×32 images at batch 64 is 604 M multiply-adds per GEMM, and with one thread its step took 1.5×
-PyTorch's CPU time on two.
+A second BLAS thread only pays when each GEMM is big enough to split, and OpenBLAS itself splits
+a GEMM only from a size: on 2 cores, 128×784×128 (13 M multiply-adds) took 0.26 ms on one thread
+or two, 128×784×256 (26 M, the Fashion-MNIST MLP's largest) 0.51 against 0.29 ms. Measured end to
+end on a quiet machine, that MLP's training loop took 11.0 s on one thread, 8.6 s on two (PyTorch
+9.1 s). But two BLAS threads on a core that another process keeps busy wait for each other at
+every GEMM: the same loop took 37 s. So every core is used for big enough GEMMs, minus the cores
+other processes keep busy when training starts.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from typing import Any
+import time
+from typing import Any, Optional
 
-# Largest GEMM of a step (multiply-adds) from which every core is used: between the Fashion-MNIST
-# MLP (26 M) and the CS231n three-layer convnet's 7×7 conv (241 M, batch 50).
-MIN_MACS_FOR_ALL_CORES = 128 * 2**20
+# Largest GEMM of a step (multiply-adds) from which more than one thread is used: above the GEMMs
+# OpenBLAS runs on one thread anyway (13 M) and below the Fashion-MNIST MLP's 26 M.
+MIN_MACS_FOR_ALL_CORES = 16 * 2**20
 
 
 def usable_cores() -> int:
@@ -25,6 +28,35 @@ def usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+def _cpu_times() -> Optional[tuple[int, int, int]]:
+    """(all CPU time, idle time, CPUs) summed over the machine from /proc/stat, None where it is missing."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            lines = stat.read().splitlines()
+    except OSError:
+        return None
+    fields = [int(v) for v in lines[0].split()[1:]]  # user nice system idle iowait irq softirq steal ...
+    cpus = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
+    return sum(fields[:8]), fields[3] + fields[4], cpus
+
+
+def busy_cores(window: float = 0.1) -> float:
+    """Cores other processes keep busy now: the machine's non-idle CPU time over `window` seconds,
+    while this process sleeps (the load average would count this process's own last minutes,
+    so a sweep's second trial or a benchmark's next run would see itself as another process).
+    Where /proc/stat is missing, the 1-minute load average; 0 where neither exists."""
+    before = _cpu_times()
+    if before is None:
+        try:
+            return os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return 0.0
+    time.sleep(window)
+    after = _cpu_times()
+    total, idle = after[0] - before[0], after[1] - before[1]
+    return 0.0 if total <= 0 else (total - idle) / total * after[2]
 
 
 def largest_gemm_macs(model: Any, batch_size: int) -> int:
@@ -42,9 +74,11 @@ def largest_gemm_macs(model: Any, batch_size: int) -> int:
     return largest
 
 
-def choose_blas_threads(model: Any, batch_size: int) -> int:
-    """BLAS threads for training `model` on batches of `batch_size`: every usable core when its
-    largest GEMM has at least MIN_MACS_FOR_ALL_CORES multiply-adds, else 1."""
-    if largest_gemm_macs(model, batch_size) >= MIN_MACS_FOR_ALL_CORES:
-        return usable_cores()
-    return 1
+def choose_blas_threads(model: Any, batch_size: int, busy: Optional[float] = None) -> int:
+    """BLAS threads for training `model` on batches of `batch_size`: 1 when its largest GEMM has
+    fewer than MIN_MACS_FOR_ALL_CORES multiply-adds, else the usable cores not busy (`busy`,
+    default `busy_cores()`, rounded), at least 1."""
+    if largest_gemm_macs(model, batch_size) < MIN_MACS_FOR_ALL_CORES:
+        return 1
+    busy = busy_cores() if busy is None else busy
+    return max(1, usable_cores() - int(busy + 0.5))

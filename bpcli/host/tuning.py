@@ -15,7 +15,7 @@ from bpcli.host.heap_reuse import reused_freed_memory
 def blas_thread_count(option: Union[str, int], auto: int = 1) -> Optional[int]:
     """The BLAS threads to train with: the option's number; for "auto", `auto` (the caller's
     policy for its model) unless the environment (OPENBLAS_NUM_THREADS and the like) chose
-    (None: left as it is). Why one thread for small GEMMs: see blas_threads.py."""
+    (None: left as it is). Which count `auto` stands for: bpcli/fast/thread_policy.py."""
     if option == "auto":
         return None if env_sets_threads() else int(auto)
     return int(option)

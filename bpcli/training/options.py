@@ -37,7 +37,7 @@ class TrainOptions:
     checkpoint_min_seconds: float = 2.0  # and at most one per this many seconds (the end, Ctrl-C always save)
     eval_every: int = 1  # epochs between validation passes
     # BLAS threads while training (any BLAS threadpoolctl knows): "auto" = by model size (bpcli/fast/thread_policy.py) unless OPENBLAS_NUM_THREADS/OMP_NUM_THREADS
-    # is set (see bpcli/host/blas_threads.py for why one thread is faster for these GEMM sizes)
+    # is set (bpcli/fast/thread_policy.py says when one thread is faster)
     blas_threads: Annotated[Union[Literal["auto"], int], AtLeast(1)] = "auto"
     # flush subnormal floats (|x| < 1.2e-38 in float32) to zero while training: weights decaying
     # towards zero otherwise make every GEMM slow (see bpcli/host/denormals.py); x86-64 Linux only
