@@ -23,7 +23,7 @@ from bench.cli_bench import bpcli_argv
 REPO = Path(__file__).resolve().parent.parent
 DATASET_DIR = Path("/usr/share/datasets/fashion-mnist")
 SAME_ACCURACY = 0.005  # "the same accuracy": within half a percentage point
-TARGET_LOOP_RATIO = 1.0  # issue 18: bpcli's training loop at most torch's
+TARGET_LOOP_RATIO = 1.0  # issue 18: the MLP's training loop at most torch's ...
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,39 @@ class E2EConfig:
     name: str
     config: str  # relative to the repository
     overrides: tuple = ()  # KEY=VALUE applied on both sides by default
+    target_loop_ratio: float = TARGET_LOOP_RATIO
 
 
 CONFIGS = (
     E2EConfig("mlp", "configs/fashion-mnist-mlp.yaml"),
-    E2EConfig("cnn", "configs/fashion-mnist-cnn.yaml", ("train.epochs=1",)),
+    E2EConfig("cnn", "configs/fashion-mnist-cnn.yaml", ("train.epochs=1",), target_loop_ratio=1.5),  # ... a convnet's 1.5×
 )
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    """The peak RSS (VmHWM) of a running process's current program, 0 when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _wait_watching_peak(pid: int, every: float = 0.02) -> tuple[int, os.struct_rusage, int]:
+    """wait4 for the child, reading its VmHWM every `every` s meanwhile: (status, rusage, peak KB).
+    The rusage's ru_maxrss is no use here: a child forked from this process starts with this
+    process's pages (torch, the datasets) and keeps that mark across exec; VmHWM belongs to the
+    program the child runs (its last ~20 ms are not seen)."""
+    peak = 0
+    while True:
+        done, status, usage = os.wait4(pid, os.WNOHANG)
+        if done:
+            return status, usage, peak
+        peak = max(peak, _vm_hwm_kb(pid))
+        time.sleep(every)
 
 
 def _run_json(argv: list, cwd: Path) -> tuple[float, float, float, dict, str]:
@@ -44,10 +71,11 @@ def _run_json(argv: list, cwd: Path) -> tuple[float, float, float, dict, str]:
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True, cwd=cwd)
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, not every child's
+        status, usage, peak_kb = _wait_watching_peak(proc.pid)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
-        cpu, rss_mb = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+        cpu = usage.ru_utime + usage.ru_stime
+        rss_mb = (peak_kb if peak_kb else usage.ru_maxrss) / 1024
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
@@ -107,7 +135,8 @@ def bench_config(cfg: E2EConfig, use_torch: bool, threads: Optional[int], repeat
     """Both sides `repeats` times, alternating; the median run of each; loop and wall ratios."""
     config = REPO / cfg.config
     overrides = overrides_for(cfg, epochs, max_examples)
-    result: dict = {"name": cfg.name, "config": cfg.config, "overrides": overrides, "sides": {}, "repeats": repeats}
+    result: dict = {"name": cfg.name, "config": cfg.config, "overrides": overrides, "sides": {}, "repeats": repeats,
+                    "target_loop_ratio": cfg.target_loop_ratio}
     if not config.exists():
         result["note"] = f"skipped: {cfg.config} does not exist"
         return result
@@ -137,11 +166,12 @@ def _verdict(result: dict) -> None:
     if b.get("test_accuracy") is None or t.get("test_accuracy") is None or "ratio_loop" not in result:
         return
     same = b["test_accuracy"] >= t["test_accuracy"] - SAME_ACCURACY
-    fast = result["ratio_loop"] <= TARGET_LOOP_RATIO
+    target = result.get("target_loop_ratio", TARGET_LOOP_RATIO)
+    fast = result["ratio_loop"] <= target
     result["meets_target"] = same and fast
     result["verdict"] = (
         f"{'✓' if result['meets_target'] else '✗'} accuracy {b['test_accuracy'] - t['test_accuracy']:+.4f} "
-        f"({'same' if same else 'lower'}); training loop {result['ratio_loop']:.2f}× torch (target ≤ {TARGET_LOOP_RATIO:g}), "
+        f"({'same' if same else 'lower'}); training loop {result['ratio_loop']:.2f}× torch (target ≤ {target:g}), "
         f"wall {result['ratio_wall']:.2f}×"
     )
 

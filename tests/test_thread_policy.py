@@ -41,8 +41,8 @@ def test_largest_gemm_counts_conv_multiply_adds_per_output_position():
 def test_a_convnet_with_big_gemms_gets_every_core_and_a_tiny_one_a_single_thread(monkeypatch):
     monkeypatch.setattr(thread_policy, "usable_cores", lambda: 2)
     assert thread_policy.choose_blas_threads(_conv_model(filters=32), 64, busy=0) == 2  # 604 M multiply-adds
-    assert thread_policy.choose_blas_threads(_conv_model(filters=32), 2, busy=0) == 2  # 18.9 M at batch 2
-    assert thread_policy.choose_blas_threads(_conv_model(filters=32), 1, busy=0) == 1  # 9.4 M at batch 1
+    assert thread_policy.choose_blas_threads(_conv_model(filters=32), 1, busy=0) == 2  # 9.4 M at batch 1
+    assert thread_policy.choose_blas_threads(_conv_model(filters=8), 1, busy=0) == 1  # 2.4 M
 
 
 class _Dense:
