@@ -119,3 +119,18 @@ def test_busy_cores_sees_another_process_spinning():
         spinner.kill()
         spinner.wait()
     assert busy >= 0.8  # the spinner's core, whatever else the machine runs
+
+
+def test_the_policy_is_asked_only_when_auto_decides(monkeypatch):
+    from bpcli.host.tuning import blas_thread_count
+
+    def policy():
+        raise AssertionError("the policy was asked")  # it sleeps 0.1 s to measure the machine
+
+    assert blas_thread_count(3, policy) == 3
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    assert blas_thread_count("auto", policy) is None
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    assert blas_thread_count("auto", lambda: 2) == 2

@@ -5,24 +5,27 @@ sweep's worker) back its own settings afterwards, each one as it was."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator, Optional, Union
+from typing import Callable, Iterator, Optional, Union
 
 from bpcli.host.blas_threads import env_sets_threads, limited_blas_threads
 from bpcli.host.denormals import flushed_denormals
 from bpcli.host.heap_reuse import reused_freed_memory
 
 
-def blas_thread_count(option: Union[str, int], auto: int = 1) -> Optional[int]:
+def blas_thread_count(option: Union[str, int], auto: Union[int, Callable[[], int]] = 1) -> Optional[int]:
     """The BLAS threads to train with: the option's number; for "auto", `auto` (the caller's
-    policy for its model) unless the environment (OPENBLAS_NUM_THREADS and the like) chose
-    (None: left as it is). Which count `auto` stands for: bpcli/fast/thread_policy.py."""
+    policy for its model, asked only then: it may measure the machine) unless the environment
+    (OPENBLAS_NUM_THREADS and the like) chose (None: left as it is). Which count `auto` stands
+    for: bpcli/fast/thread_policy.py."""
     if option == "auto":
-        return None if env_sets_threads() else int(auto)
+        if env_sets_threads():
+            return None
+        return int(auto() if callable(auto) else auto)
     return int(option)
 
 
 @contextmanager
-def tuned_process(*, blas_threads: Union[str, int] = "auto", auto_blas_threads: int = 1,
+def tuned_process(*, blas_threads: Union[str, int] = "auto", auto_blas_threads: Union[int, Callable[[], int]] = 1,
                   flush_denormals: bool = True, reuse_heap: bool = True) -> Iterator[None]:
     """Within the block: NumPy's BLAS on `blas_threads` threads ("auto": `auto_blas_threads`
     unless the environment chose), subnormal floats flushed to zero in this thread, freed blocks

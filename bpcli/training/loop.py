@@ -146,7 +146,7 @@ class Trainer:
         from bpcli.host.tuning import tuned_process
 
         opts = self.options
-        with tuned_process(blas_threads=opts.blas_threads, auto_blas_threads=self.auto_blas_threads(),
+        with tuned_process(blas_threads=opts.blas_threads, auto_blas_threads=self.auto_blas_threads,
                            flush_denormals=opts.flush_denormals):
             return self._run(resume, resume_best)
 
