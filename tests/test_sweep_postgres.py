@@ -57,7 +57,10 @@ def postgres_url():
         except KeyError:
             _missing("no 'postgres' user to run the server as")
         os.chown(base, pw.pw_uid, pw.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
+        runuser = shutil.which("runuser") or next((p for p in ("/usr/sbin/runuser", "/sbin/runuser") if os.path.exists(p)), None)
+        if runuser is None:
+            _missing("runuser (util-linux) is not installed")
+        as_user = [runuser, "-u", "postgres", "--"]
     data, port = base / "data", _free_port()
 
     def run(*cmd):
