@@ -11,22 +11,17 @@ from bpcli.fast.buffers import Scratch
 from bpcli.fast.layer import FastLayer, twin_of
 from bpcli.fast.layout import memory_order
 from bpcli.nn.functional import softmax_numerator
-from bpcli.nn.layers._common import no_cache
 from bpcli.nn.layers.activations import ELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 
 
 class _FastElementwise(FastLayer):
-    """Shared plumbing: a scratch buffer for dx (the reference class keeps `_saved`)."""
+    """Shared plumbing: dx in `dx_buffers` (the reference class keeps `_saved`)."""
 
     scratch_dx = True  # dx is a reused buffer that backward only writes
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._dx = Scratch()
-
     def _dx_like(self, dout: np.ndarray) -> np.ndarray:
         """dx's buffer, laid out in memory like dout (a channel-last conv gradient stays channel-last)."""
-        return self._dx.get(dout.shape, dout.dtype, memory_order(dout))
+        return self.dx_buffers.get(dout.shape, dout.dtype, dout, memory_order(dout))
 
 
 @twin_of("relu")
@@ -42,26 +37,24 @@ class FastReLU(_FastElementwise, ReLU):
         # Set by `wiring.wire` when the one reader is a max pool that applies relu to its own output
         # (max and relu commute): forward returns x and backward dout untouched, the pool does the work.
         self.left_to_pool = False
-        self._x: Optional[np.ndarray] = None  # x while left to the pool: kink_state's x > 0
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if self.left_to_pool:
-            self._saved, self._x = None, (x if self.training else None)
-            return x
         # a bool mask, reused across steps: multiplying by it costs the same as by a 0/1 float mask
-        # (NumPy >= 2), and casting it to float cost ~6x the whole forward on (512, 1024)
+        # (NumPy >= 2), and casting it to float cost ~6x the whole forward on (512, 1024). Left to
+        # the pool, only kink_state reads it; keeping x instead kept a float array alive till the next step.
         if self.training:
             self._saved = np.greater(x, 0, out=self._mask.get(x.shape, np.bool_, memory_order(x)))
         else:
             self._saved = None
+        if self.left_to_pool:
+            return x
         if self.may_overwrite_input:
             return np.maximum(x, 0, out=x)
         return np.maximum(x, 0)  # laid out like x (NumPy's order="K")
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         if self.left_to_pool:
-            if self._x is None:
-                raise no_cache(self)
+            self._cached()  # raises without a training-mode forward
             if self.may_overwrite_dout:
                 return dout
             dx = self._dx_like(dout)
@@ -71,8 +64,6 @@ class FastReLU(_FastElementwise, ReLU):
         return np.multiply(dout, self._cached(), out=out)
 
     def kink_state(self) -> Optional[np.ndarray]:
-        if self.left_to_pool:
-            return None if self._x is None else self._x > 0
         return None if self._saved is None else self._saved.copy()
 
 

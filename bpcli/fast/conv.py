@@ -81,8 +81,7 @@ class FastConv2D(FastLayer, Conv2D):
         super().__init__(**options)
         self._square = square(self.kernel, self.stride, self.padding)
         self._cache: Optional[_ConvCache] = None
-        self._xpad, self._cols, self._dout_t, self._dout_grid, self._dxpad = (Scratch() for _ in range(5))
-        self._dW, self._ones = Scratch(), Scratch()
+        self._xpad, self._cols, self._ones = Scratch(), Scratch(), Scratch()  # kept: padded input, whole cols, ones
 
     def _ones_row(self, m: int, dtype: Any) -> np.ndarray:
         """(1, m) ones in a reused buffer, for sums over rows as products."""
@@ -133,6 +132,7 @@ class FastConv2D(FastLayer, Conv2D):
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not self._square:
             return Conv2D.forward(self, x)
+        self.temporaries.release()
         xpad = self._pad(x)
         if self._shifts_forward(x.shape[1]):
             return self._forward_shifted(xpad, x.shape)
@@ -184,7 +184,7 @@ class FastConv2D(FastLayer, Conv2D):
         rows = rows_view(dout)
         if rows is None:
             n, f, ho, wo = dout.shape
-            buf = self._dout_t.get((n, ho, wo, f), dout.dtype)
+            buf = self.temporaries.take((n, ho, wo, f), dout.dtype)
             np.copyto(buf, dout.transpose(NHWC))
             rows = buf.reshape(-1, f)
         return rows
@@ -195,29 +195,31 @@ class FastConv2D(FastLayer, Conv2D):
         cache = self._cache
         if cache is None:
             raise no_cache(self)
+        self.temporaries.release()
         W = self.params["W"]
         f, c, k, _ = W.shape
         rows = self._dout_rows(dout)
         # doutᵀ @ cols (F, k·k·C): 5-15% faster than colsᵀ @ dout, but slower for a few columns
         # (3x3 on C = 3, 27 columns: 3.2 vs 2.5 ms; 7x7 on C = 3, 147 columns: 9.4 vs 10.6 ms; one thread)
         if cache.cols is None:  # forward kept the padded input (shifted GEMMs, or cols by chunks)
-            dW_f = self._dW.get((f, k, k, c), dout.dtype)
+            dW_f = self.temporaries.take((f, k, k, c), dout.dtype)
             self._dW_by_chunks(rows, cache.xpad, dW_f.reshape(f, -1))
             np.copyto(grad_buffer(self, "W"), dW_f.transpose(0, 3, 1, 2))
         elif c >= 8 or k * k * c >= 128:
             cols = cache.cols
-            dW_f = self._dW.get((f, k, k, c), dout.dtype)
+            dW_f = self.temporaries.take((f, k, k, c), dout.dtype)
             np.matmul(rows.T, cols, out=dW_f.reshape(f, -1))
             np.copyto(grad_buffer(self, "W"), dW_f.transpose(0, 3, 1, 2))
         else:
             cols = cache.cols
-            dW_t = self._dW.get((k, k, c, f), dout.dtype)  # rows (i, j, c) like cols' columns
+            dW_t = self.temporaries.take((k, k, c, f), dout.dtype)  # rows (i, j, c) like cols' columns
             np.matmul(cols.T, rows, out=dW_t.reshape(-1, f))
             np.copyto(grad_buffer(self, "W"), dW_t.transpose(3, 2, 0, 1))
         if self.bias:  # db = ones @ dout rows, a BLAS product: 2-4x faster than np.add.reduce over the rows
             gemm(self._ones_row(rows.shape[0], rows.dtype), rows, grad_buffer(self, "b").reshape(1, f))
         if not self.needs_input_grad:
             return None
+        self.temporaries.release()  # dout's rows, cols and dW are read
         if self.stride == 1:
             return self._dx_stride1(dout, cache)
         return self._dx_strided(rows, cache)
@@ -231,7 +233,7 @@ class FastConv2D(FastLayer, Conv2D):
         ho, wo = (hp - k) // s + 1, (wp - k) // s + 1
         per_image = ho * wo * k * k * c * xpad.itemsize
         images = max(1, min(n, CHUNK_BYTES // per_image)) if openblas.threads() == 1 else n
-        buf = self._cols.get((images, ho, wo, k, k, c), xpad.dtype)
+        buf = self.temporaries.take((images, ho, wo, k, k, c), xpad.dtype)
         windows = sliding_window_view(xpad, (k, k), axis=(1, 2))[:, ::s, ::s]  # (N, Ho, Wo, C, k, k)
         for start in range(0, n, images):
             stop = min(n, start + images)
@@ -285,11 +287,13 @@ class FastConv2D(FastLayer, Conv2D):
         hp, wp = h + 2 * p, w + 2 * p
         f = dout.shape[1]
         m = n * hp * wp
-        grid = _zeroed(self._dout_grid, (n, hp, wp, f), dout.dtype)  # outside [:ho, :wo] stays zero
+        grid = self.temporaries.take((n, hp, wp, f), dout.dtype)
         grid[:, :ho, :wo, :] = dout.transpose(NHWC)
+        grid[:, ho:, :, :] = 0  # zero outside [:ho, :wo]: the shifts below read across it
+        grid[:, :ho, wo:, :] = 0
         grid = grid.reshape(m, f)
         w_blocks = np.ascontiguousarray(self.params["W"].transpose(2, 3, 0, 1))  # (k, k, F, C)
-        dxpad = self._dxpad.get((m, c), dout.dtype)
+        dxpad = self.dx_buffers.get((m, c), dout.dtype, dout)
         # Offset (i, j) moves grid row q to q + i·Wp + j. Rows that cross into the next plane
         # come from outputs outside [:Ho, :Wo], where the grid is zero: one shift is exact.
         for i in range(k):

@@ -8,7 +8,7 @@ from typing import Any, Optional
 import numpy as np
 
 from bpcli.host.blas import affine
-from bpcli.fast.buffers import Scratch, emit_grad_product
+from bpcli.fast.buffers import emit_grad_product
 from bpcli.fast.layer import FastLayer, twin_of
 from bpcli.nn.layers._common import no_cache
 from bpcli.nn.layers.dense import Dense
@@ -24,7 +24,6 @@ class FastDense(FastLayer, Dense):
 
     def __init__(self, **options: Any):
         super().__init__(**options)
-        self._dx = Scratch()
         self._ones: Optional[np.ndarray] = None  # (1, N) ones: db = ones @ dout
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -44,7 +43,7 @@ class FastDense(FastLayer, Dense):
         dx = None
         if self.needs_input_grad:  # before the weight gradient: a fused sgd update writes W itself
             W = self.params["W"]
-            dx = self._dx.get((dout.shape[0], W.shape[0]), dout.dtype)
+            dx = self.dx_buffers.get((dout.shape[0], W.shape[0]), dout.dtype, dout)
             np.matmul(dout, W.T, out=dx)
             dx = dx.reshape(self._x_shape)
         emit_grad_product(self, "W", x2.T, dout)

@@ -10,9 +10,12 @@ Only this tier knows the speed flags:
 - `may_overwrite_input` (set by `wire`): the layer is the only reader of such an array and may
   write its output into x (relu after dense).
 - `scratch_dx` (class): backward returns dx in a buffer it never reads again, valid until its
-  next backward.
+  next backward (or that of another layer sharing its `dx_buffers`, see below).
 - `may_overwrite_dout` (set by `wire`): the gradient of this layer's output is such a buffer
   with no other reader, so backward may write into dout (relu masks dense's dx in place).
+- `temporaries` and `dx_buffers` (`workspace.py`): where a layer takes the arrays it needs only
+  during one call, and its dx. A layer's own unless `wire` gives it the graph's shared ones; so
+  layers of one graph hold those buffers once, not once each.
 - `fusable_grads` (class) and `grad_sinks` (set by TrainStep for one backward): params whose
   gradient the layer writes through `buffers.emit_grad_product`, so the optimizer's update can
   be fused into the product (see `train_step.py`). A layer must be done reading its params
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, ClassVar, Optional
 
+from bpcli.fast.workspace import DxBuffers, Temporaries
 from bpcli.nn.layer import LAYERS, Layer
 from bpcli.registry import Registry
 
@@ -41,6 +45,8 @@ class FastLayer(Layer):
         self.may_overwrite_input: bool = False
         self.may_overwrite_dout: bool = False
         self.grad_sinks: Optional[dict] = None
+        self.temporaries = Temporaries()
+        self.dx_buffers = DxBuffers()
 
 
 def twin_of(name: str) -> Callable[[type], type]:

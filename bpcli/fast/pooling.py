@@ -52,8 +52,7 @@ class FastMaxPool2D(FastLayer, MaxPool2D):
         super().__init__(**options)
         self._square = square(self.size, self.stride)
         self._cache: Optional[_MaxPoolCache] = None
-        self._dx = Scratch()
-        self._row_max, self._right, self._lower, self._drow, self._dout, self._positive = (Scratch() for _ in range(6))
+        self._right, self._lower, self._positive = Scratch(), Scratch(), Scratch()  # the masks backward reads
         # Set by `wiring.wire` when the layer before is a relu whose one reader is this pool: relu(max(x))
         # = max(relu(x)) (both monotone), so the pool applies relu to its output, k² times fewer entries,
         # and masks dout there; the relu passes x and dx through (FastReLU.left_to_pool).
@@ -67,6 +66,7 @@ class FastMaxPool2D(FastLayer, MaxPool2D):
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not self._square:
             return MaxPool2D.forward(self, x)
+        self.temporaries.release()
         out = self._forward_square(x)
         if self.relu_after:
             positive = None
@@ -104,7 +104,7 @@ class FastMaxPool2D(FastLayer, MaxPool2D):
         forward + backward on (64, 16, 28, 28))."""
         n, c, h, w = x.shape
         order = memory_order(x)
-        row_max = self._row_max.get((n, c, h, w // 2), x.dtype, order)
+        row_max = self.temporaries.take((n, c, h, w // 2), x.dtype, order)
         out = empty_in_order(order, (n, c, h // 2, w // 2), x.dtype)
         right = self._right.get(row_max.shape, np.bool_, order) if self.training else None
         lower = self._lower.get(out.shape, np.bool_, order) if self.training else None
@@ -113,17 +113,16 @@ class FastMaxPool2D(FastLayer, MaxPool2D):
         self._cache = _MaxPoolCache(None, x.shape, order, (right, lower)) if self.training else None
         return out
 
-    def _backward_2x2(self, dout: np.ndarray, cache: _MaxPoolCache) -> np.ndarray:
+    def _backward_2x2(self, dout: np.ndarray, cache: _MaxPoolCache, dx: np.ndarray) -> np.ndarray:
         """dout to the winning row of each column pair, then to the winning column: dx (N, C, H, W)."""
         right, lower = cache.pairs
         if memory_order(dout) != cache.x_order:  # e.g. from flatten: one copy of the small array, then passes in one layout
-            laid_out = self._dout.get(dout.shape, dout.dtype, cache.x_order)
+            laid_out = self.temporaries.take(dout.shape, dout.dtype, cache.x_order)
             np.copyto(laid_out, dout)
             dout = laid_out
-        d_row = self._drow.get(right.shape, dout.dtype, cache.x_order)  # (N, C, H, Wo)
+        d_row = self.temporaries.take(right.shape, dout.dtype, cache.x_order)  # (N, C, H, Wo)
         np.multiply(dout, lower, out=d_row[:, :, 1::2])
         np.subtract(dout, d_row[:, :, 1::2], out=d_row[:, :, 0::2])  # exact: dout - dout or dout - 0
-        dx = self._dx.get(cache.x_shape, dout.dtype, cache.x_order)
         np.multiply(d_row, right, out=dx[..., 1::2])
         np.subtract(d_row, dx[..., 1::2], out=dx[..., 0::2])
         return dx
@@ -134,13 +133,14 @@ class FastMaxPool2D(FastLayer, MaxPool2D):
         cache = self._cache
         if cache is None:
             raise no_cache(self)
+        self.temporaries.release()
+        dx = self.dx_buffers.get(cache.x_shape, dout.dtype, dout, cache.x_order)  # apart from the dout given
         if cache.positive is not None:  # relu's backward on the output: one pass, laid out like x for the passes below
-            dout = np.multiply(dout, cache.positive, out=self._dout.get(dout.shape, dout.dtype, cache.x_order))
+            dout = np.multiply(dout, cache.positive, out=self.temporaries.take(dout.shape, dout.dtype, cache.x_order))
         if cache.pairs is not None:
-            return self._backward_2x2(dout, cache)
+            return self._backward_2x2(dout, cache, dx)
         k, s = self.size, self.stride
         ho, wo = dout.shape[2:]
-        dx = self._dx.get(cache.x_shape, dout.dtype, cache.x_order)
         picked = np.empty_like(cache.argmax, dtype=bool)
         if _tiles(self.size, self.stride, cache.x_shape):  # every entry of dx is in exactly one window: write, no zero fill
             for offset in range(k * k):

@@ -1,4 +1,4 @@
-"""Set the in-place flags of the fast layers in a built LayerGraph (see FastLayer)."""
+"""Set the in-place flags of the fast layers in a built LayerGraph, and give them the graph's workspace (see FastLayer)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from bpcli.fast.activations import FastReLU
 from bpcli.fast.layer import FastLayer
 from bpcli.fast.pooling import FastMaxPool2D
+from bpcli.fast.workspace import DxBuffers, Temporaries
 from bpcli.nn.graph import INPUT
 
 
@@ -16,8 +17,8 @@ def wire(graph: Any) -> None:
     producer returned fresh (`fresh_output`: a new array nobody else holds), so relu after dense
     works in place. may_overwrite_dout = True where the gradient of a fast layer's output is a
     scratch dx: its one reader's class sets `scratch_dx`, so relu before dense masks dense's dx in
-    place. Then relu -> max pool pairs swap their order (`_pool_then_relu`). Layers that are not
-    FastLayers are left alone."""
+    place. Then relu -> max pool pairs swap their order (`_pool_then_relu`), and the layers get
+    the graph's workspace (`_share_workspace`). Layers that are not FastLayers are left alone."""
     nodes = graph.nodes
     readers = Counter(s for n in nodes for s in n.inputs)
     producers = {n.name: n.layer for n in nodes}
@@ -35,6 +36,25 @@ def wire(graph: Any) -> None:
             readers[node.name] == 1 and getattr(type(reader_of[node.name]), "scratch_dx", False)
         )
     _pool_then_relu(nodes, readers, reader_of)
+    _share_workspace(nodes, readers)
+
+
+def _share_workspace(nodes: list, readers: Counter) -> None:
+    """One Temporaries for every fast layer (each call takes and releases its own, one call at a
+    time). One DxBuffers too when the graph is a chain: each node reads the one before it (the
+    first reads the input) and is its only reader. Then backward runs node after node and each
+    dx is read by the next call only, so two alternating buffers hold them all; in any other
+    graph a dx may wait while other branches run, and each layer keeps its own. A new workspace
+    on every call: a graph's copy wired again shares nothing with the original."""
+    temporaries, dx_buffers = Temporaries(), DxBuffers()
+    chain = all(
+        list(node.inputs) == [nodes[i - 1].name if i else INPUT] and readers[node.inputs[0]] == 1
+        for i, node in enumerate(nodes)
+    )
+    for node in nodes:
+        if isinstance(node.layer, FastLayer):
+            node.layer.temporaries = temporaries
+            node.layer.dx_buffers = dx_buffers if chain else DxBuffers()
 
 
 def _pool_then_relu(nodes: list, readers: Counter, reader_of: dict) -> None:

@@ -1,0 +1,106 @@
+"""Memory the fast layers of one graph share: temporaries of one call, and dx buffers that take turns.
+
+A training step keeps every layer's forward cache alive at once (that is backprop), but most
+other buffers are needed only while one layer runs (a chunk of im2col columns, dout laid out
+as rows or on the padded grid, a pool's row maxima) or until the next layer down has read them
+(dx). Kept per layer, they all stay resident together. Here:
+
+- `Temporaries`: one block that every call carves its temporaries from. `release()` at the start
+  of a call frees what the previous call took; the block grows to the most any call holds at once.
+- `DxBuffers`: two blocks that dx alternates between. A layer writes its dx into the block that
+  does not hold its dout, so in a chain the dx of one layer stays intact while the layer below
+  reads it as dout and writes its own dx into the other block.
+
+`wiring.wire` gives one Temporaries to every fast layer of a graph, and one DxBuffers to the
+layers whose dx is read by the very next backward call and by nothing else (see there). A layer
+on its own keeps its own pair (`FastLayer.__init__`). A copy of a graph (`copy.deepcopy`) gets
+new, empty ones, shared within the copy like the originals: replicas run concurrently on their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+_ALIGN = 64  # bytes: every array handed out starts on a cache line
+
+
+def _round_up(n_bytes: int) -> int:
+    return -(-n_bytes // _ALIGN) * _ALIGN
+
+
+def _array_in(block: np.ndarray, shape: tuple, dtype: Any, order: Optional[tuple]) -> np.ndarray:
+    """An uninitialized array of logical `shape` over the start of `block` (uint8), its memory running
+    through the axes in `order` (`layout.memory_order`; None: C order)."""
+    dtype = np.dtype(dtype)
+    order = tuple(range(len(shape))) if order is None else tuple(order)
+    size = int(np.prod(shape, dtype=np.int64))
+    memory = block[: size * dtype.itemsize].view(dtype).reshape([shape[axis] for axis in order])
+    return memory.transpose(np.argsort(order))
+
+
+def _block(n_bytes: int) -> np.ndarray:
+    """n_bytes of uninitialized memory, cache-line aligned."""
+    raw = np.empty(n_bytes + _ALIGN, dtype=np.uint8)
+    start = -raw.ctypes.data % _ALIGN
+    return raw[start : start + n_bytes]
+
+
+def _fresh_copy(self: Any, memo: dict) -> Any:
+    """deepcopy: a new, empty instance (buffers are refilled by the copy's own calls)."""
+    return type(self)()
+
+
+class Temporaries:
+    """Arrays that live only inside one forward or backward call, carved one after another from one block."""
+
+    __slots__ = ("_block", "_used", "_wanted")
+
+    def __init__(self) -> None:
+        self._block = _block(0)
+        self._used = 0  # bytes taken since begin()
+        self._wanted = 0  # the most bytes one call took: the block's size from the next release()
+
+    def release(self) -> None:
+        """Every array taken so far may be overwritten from now on: called where a call starts, and
+        within one where what it took is no longer read."""
+        if self._wanted > self._block.size:
+            self._block = _block(self._wanted)
+        self._used = 0
+
+    def take(self, shape: tuple, dtype: Any, order: Optional[tuple] = None) -> np.ndarray:
+        """An uninitialized array that nothing else taken in this call overlaps."""
+        n_bytes = _round_up(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
+        start, self._used = self._used, self._used + n_bytes
+        self._wanted = max(self._wanted, self._used)
+        if self._used > self._block.size:  # the first calls, until the block has grown (next release)
+            return _array_in(_block(n_bytes), shape, dtype, order)
+        return _array_in(self._block[start:], shape, dtype, order)
+
+    def nbytes(self) -> int:
+        return int(self._block.size)
+
+    __deepcopy__ = _fresh_copy
+
+
+class DxBuffers:
+    """Two blocks a chain's dx alternate between: each dx goes into the one its dout is not in."""
+
+    __slots__ = ("_blocks",)
+
+    def __init__(self) -> None:
+        self._blocks = [_block(0), _block(0)]
+
+    def get(self, shape: tuple, dtype: Any, dout: Optional[np.ndarray], order: Optional[tuple] = None) -> np.ndarray:
+        """An uninitialized array for dx that shares no memory with dout (laid out in `order`)."""
+        turn = 1 if dout is not None and np.may_share_memory(dout, self._blocks[0]) else 0
+        n_bytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        if n_bytes > self._blocks[turn].size:
+            self._blocks[turn] = _block(n_bytes)
+        return _array_in(self._blocks[turn], shape, dtype, order)
+
+    def nbytes(self) -> int:
+        return int(sum(b.size for b in self._blocks))
+
+    __deepcopy__ = _fresh_copy
