@@ -1,6 +1,6 @@
 """Peak memory of training steps: each side of a step case in a fresh process.
 
-    python -m bench.rss CASE SIDE [--steps N] [--threads N]   # prints one JSON line
+    python -m bench.rss CASE SIDE [--steps N] [--threads N] [--batch N]   # prints one JSON line
 
 The child builds the side as the step benchmark does (same weights, same batch, the same
 `reuse_freed_memory()` allocator settings for every side), reads its RSS (the baseline:
@@ -8,7 +8,9 @@ imports, model, batch), resets the kernel's peak-RSS mark (`5` into /proc/self/c
 runs N steps and reads the peak (VmHWM). Reported in MB: the baseline and `step_mb`, the peak
 above it, which is what training steps add: activations, gradients, optimizer state, scratch
 buffers (the first step makes them; later steps reuse or reallocate them). Where the mark
-cannot be reset, the peak since the process started is used (the note says so).
+cannot be reset, the peak since the process started is used (the note says so). `--batch N`
+steps on the first N examples of the case's batch (e.g. half of it: what each of two replicas
+that split the batch sees).
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ def _reset_peak() -> bool:
         return False
 
 
-def measure_in_this_process(case_name: str, side: str, steps: int) -> dict:
-    """Build `side` of the case; its RSS then, and the peak above it over `steps` steps."""
+def measure_in_this_process(case_name: str, side: str, steps: int, batch: Optional[int] = None) -> dict:
+    """Build `side` of the case (on the first `batch` examples when given); its RSS then, and the peak above it over `steps` steps."""
     from bench.cases import case_named
     from bench.step_bench import LR, MOMENTUM, make_batch, make_weights
     from bpcli.host.heap_reuse import reuse_freed_memory
@@ -53,6 +55,8 @@ def measure_in_this_process(case_name: str, side: str, steps: int) -> dict:
     case = case_named(case_name)
     weights = make_weights(case)
     X, y = make_batch(case)
+    if batch:
+        X, y = X[:batch], y[:batch]
     if side == "bpcli":
         from bench.bpcli_side import BpcliStep
 
@@ -71,16 +75,20 @@ def measure_in_this_process(case_name: str, side: str, steps: int) -> dict:
     peak = _status_kb("VmHWM")
     if baseline is None or peak is None:
         return {"note": "no /proc/self/status: RSS not measured"}
-    row = {"baseline_mb": baseline / 1024, "peak_mb": peak / 1024, "step_mb": max(peak - baseline, 0) / 1024, "steps": steps}
+    row = {"baseline_mb": baseline / 1024, "peak_mb": peak / 1024, "step_mb": max(peak - baseline, 0) / 1024, "steps": steps,
+           "batch": int(X.shape[0])}
     if not reset:
         row["note"] = "peak since start (could not reset the mark)"
     return row
 
 
-def measure(case_name: str, side: str, steps: int = 20, threads: Optional[int] = None, timeout: float = 300) -> dict:
+def measure(case_name: str, side: str, steps: int = 20, threads: Optional[int] = None, timeout: float = 300,
+            batch: Optional[int] = None) -> dict:
     """measure_in_this_process in a fresh Python, so that nothing of the other side or of the
     timing loop is in the process; {"note": ...} when it fails."""
     argv = [sys.executable, "-m", "bench.rss", case_name, side, "--steps", str(steps)]
+    if batch:
+        argv += ["--batch", str(batch)]
     env = dict(os.environ)
     if threads:
         argv += ["--threads", str(threads)]
@@ -115,12 +123,13 @@ def main(argv=None) -> int:
     p.add_argument("side", choices=("bpcli", "torch"))
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--batch", type=int, default=None, help="the first N examples of the case's batch")
     args = p.parse_args(argv)
     if args.threads and args.side == "torch":
         import torch
 
         torch.set_num_threads(args.threads)
-    print(json.dumps(measure_in_this_process(args.case, args.side, args.steps)))
+    print(json.dumps(measure_in_this_process(args.case, args.side, args.steps, args.batch)))
     return 0
 
 

@@ -133,6 +133,7 @@ class FastConv2D(FastLayer, Conv2D):
         if not self._square:
             return Conv2D.forward(self, x)
         self.temporaries.release()
+        self.dx_buffers.let_go()
         xpad = self._pad(x)
         if self._shifts_forward(x.shape[1]):
             return self._forward_shifted(xpad, x.shape)
@@ -196,6 +197,17 @@ class FastConv2D(FastLayer, Conv2D):
         if cache is None:
             raise no_cache(self)
         self.temporaries.release()
+        rows = self._weight_grads(dout, cache)
+        if not self.needs_input_grad:
+            return None
+        if self.stride != 1:
+            return self._dx_strided(rows, cache)
+        del rows  # read: what dx takes below may reuse its memory
+        self.temporaries.release()
+        return self._dx_stride1(dout, cache)
+
+    def _weight_grads(self, dout: np.ndarray, cache: _ConvCache) -> np.ndarray:
+        """grads W and b; returns dout as (N·Ho·Wo, F) rows."""
         W = self.params["W"]
         f, c, k, _ = W.shape
         rows = self._dout_rows(dout)
@@ -206,23 +218,16 @@ class FastConv2D(FastLayer, Conv2D):
             self._dW_by_chunks(rows, cache.xpad, dW_f.reshape(f, -1))
             np.copyto(grad_buffer(self, "W"), dW_f.transpose(0, 3, 1, 2))
         elif c >= 8 or k * k * c >= 128:
-            cols = cache.cols
             dW_f = self.temporaries.take((f, k, k, c), dout.dtype)
-            np.matmul(rows.T, cols, out=dW_f.reshape(f, -1))
+            np.matmul(rows.T, cache.cols, out=dW_f.reshape(f, -1))
             np.copyto(grad_buffer(self, "W"), dW_f.transpose(0, 3, 1, 2))
         else:
-            cols = cache.cols
             dW_t = self.temporaries.take((k, k, c, f), dout.dtype)  # rows (i, j, c) like cols' columns
-            np.matmul(cols.T, rows, out=dW_t.reshape(-1, f))
+            np.matmul(cache.cols.T, rows, out=dW_t.reshape(-1, f))
             np.copyto(grad_buffer(self, "W"), dW_t.transpose(3, 2, 0, 1))
         if self.bias:  # db = ones @ dout rows, a BLAS product: 2-4x faster than np.add.reduce over the rows
             gemm(self._ones_row(rows.shape[0], rows.dtype), rows, grad_buffer(self, "b").reshape(1, f))
-        if not self.needs_input_grad:
-            return None
-        self.temporaries.release()  # dout's rows, cols and dW are read
-        if self.stride == 1:
-            return self._dx_stride1(dout, cache)
-        return self._dx_strided(rows, cache)
+        return rows
 
     def _cols_by_chunks(self, xpad: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
         """(first row, end row, cols of those rows) over cols (N·Ho·Wo, k·k·C), built a few images at a

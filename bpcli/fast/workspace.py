@@ -66,6 +66,7 @@ class Temporaries:
         """Every array taken so far may be overwritten from now on: called where a call starts, and
         within one where what it took is no longer read."""
         if self._wanted > self._block.size:
+            self._block = _block(0)  # the old one freed first
             self._block = _block(self._wanted)
         self._used = 0
 
@@ -74,8 +75,11 @@ class Temporaries:
         n_bytes = _round_up(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
         start, self._used = self._used, self._used + n_bytes
         self._wanted = max(self._wanted, self._used)
-        if self._used > self._block.size:  # the first calls, until the block has grown (next release)
-            return _array_in(_block(n_bytes), shape, dtype, order)
+        if self._used > self._block.size:  # the first calls, until the block has grown
+            if start:  # arrays taken before stay where they are: this one apart, the block grows at release
+                return _array_in(_block(n_bytes), shape, dtype, order)
+            self._block = _block(0)
+            self._block = _block(n_bytes)
         return _array_in(self._block[start:], shape, dtype, order)
 
     def nbytes(self) -> int:
@@ -87,20 +91,31 @@ class Temporaries:
 class DxBuffers:
     """Two blocks a chain's dx alternate between: each dx goes into the one its dout is not in."""
 
-    __slots__ = ("_blocks",)
+    __slots__ = ("_blocks", "_sizes")
 
     def __init__(self) -> None:
-        self._blocks = [_block(0), _block(0)]
+        self._blocks: list = [None, None]
+        self._sizes = [0, 0]  # the most bytes each block held: its size when it is made again
 
     def get(self, shape: tuple, dtype: Any, dout: Optional[np.ndarray], order: Optional[tuple] = None) -> np.ndarray:
         """An uninitialized array for dx that shares no memory with dout (laid out in `order`)."""
-        turn = 1 if dout is not None and np.may_share_memory(dout, self._blocks[0]) else 0
+        first = self._blocks[0]
+        turn = 1 if dout is not None and first is not None and np.may_share_memory(dout, first) else 0
         n_bytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-        if n_bytes > self._blocks[turn].size:
-            self._blocks[turn] = _block(n_bytes)
-        return _array_in(self._blocks[turn], shape, dtype, order)
+        block = self._blocks[turn]
+        if block is None or n_bytes > block.size:
+            self._sizes[turn] = max(self._sizes[turn], n_bytes)
+            self._blocks[turn] = None  # the old one freed first
+            block = self._blocks[turn] = _block(self._sizes[turn])
+        return _array_in(block, shape, dtype, order)
+
+    def let_go(self) -> None:
+        """Drop both blocks until the next get (arrays handed out keep their memory while referenced):
+        called by forward, when no dx of the last backward is read any more, so that forward's
+        new arrays can reuse the memory (glibc keeps freed blocks while training, `host/heap_reuse.py`)."""
+        self._blocks = [None, None]
 
     def nbytes(self) -> int:
-        return int(sum(b.size for b in self._blocks))
+        return int(sum(b.size for b in self._blocks if b is not None))
 
     __deepcopy__ = _fresh_copy
