@@ -8,7 +8,8 @@ cores busy with everything (the GIL is released inside NumPy's loops and BLAS ca
 four-conv CIFAR net's step went from 112-131 ms to 84-101 ms on two cores (PyTorch 66-75 ms in the
 same runs; `bench/run.py --only conv4`). Dense nets gain nothing this way: their steps are a few
 large GEMMs that BLAS already splits well (1024-wide MLP 13.7 against 14.6 ms), so only graphs
-with a fast conv2d are split.
+with a fast conv2d are split, and only batches whose convolutions are big enough
+(MIN_CONV_MACS): each slice costs the layers' Python overhead again.
 
 The math is the full batch's: every split layer treats examples independently (no batch
 statistics, no noise), the loss and its gradient are taken on the whole batch's scores, and each
@@ -24,6 +25,7 @@ one after the other, and the numbers are the same bit for bit.
 from __future__ import annotations
 
 import copy
+import math
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -39,6 +41,10 @@ from bpcli.nn.layer import LAYERS
 
 PARTS = 2
 MIN_EXAMPLES_PER_PART = 8  # smaller batches run whole
+# Multiply-adds of a batch's conv2d forwards from which it is split. The bench's 28x28 CNN (65 M
+# at batch 64) went from 1.32x torch's step to 1.09; the Fashion-MNIST config's (18 M) took
+# 5.9-8.5 ms split on two threads against 6.0 whole, and 8.0 against 7.0 in turn on one.
+MIN_CONV_MACS = 32 * 2**20
 
 # Layers whose forward and backward treat each example on its own and keep no state between
 # steps: a batch may be cut anywhere between examples. Not batchnorm (batch statistics), dropout
@@ -63,6 +69,14 @@ def splittable(graph: Any) -> bool:
     return any(isinstance(layer, FastConv2D) for layer in layers) and all(map(_is_per_example, layers))
 
 
+def conv_macs_per_example(graph: Any) -> int:
+    """Multiply-adds of one example's conv2d forwards: W's size times the output positions, summed."""
+    return sum(
+        int(node.layer.params["W"].size) * math.prod(graph.shapes[node.name][1:])
+        for node in graph.nodes if isinstance(node.layer, FastConv2D)
+    )
+
+
 def replica_of(graph: Any) -> Any:
     """A deep copy of graph that shares its parameter arrays and nothing else (caches, gradients, scratch)."""
     shared = {id(p): p for p in graph.params().values()}
@@ -76,10 +90,12 @@ class BatchSplit:
         self.graph, self.parts, self.workers = graph, parts, workers
         self.replicas = [graph] + [replica_of(graph) for _ in range(parts - 1)]
         self._bounds: list[tuple[int, int]] = []
+        self._macs = conv_macs_per_example(graph)
 
     def applies(self, batch: int) -> bool:
-        """Whether a batch of this size is split (every part at least MIN_EXAMPLES_PER_PART examples)."""
-        return batch >= self.parts * MIN_EXAMPLES_PER_PART
+        """Whether a batch of this size is split: MIN_CONV_MACS in its convolutions, every part at
+        least MIN_EXAMPLES_PER_PART examples (a function of the model and the batch, not the machine)."""
+        return batch >= self.parts * MIN_EXAMPLES_PER_PART and batch * self._macs >= MIN_CONV_MACS
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         """Training-mode scores (N, ...) of X: each replica's forward on its slice, concatenated."""
