@@ -120,8 +120,10 @@ class BpcliStep:
         opt_cls = OPTIMIZERS.get("momentum")
         self.optimizer = opt_cls(self.graph.params(), lr=lr, momentum=momentum)
         from bpcli.fast.train_step import TrainStep
+        from bpcli.host import openblas
 
-        self.train_step = TrainStep(self.model, self.optimizer)  # the step `bpcli train` takes
+        # the step `bpcli train` takes: a convnet's slices on as many threads as BLAS has here
+        self.train_step = TrainStep(self.model, self.optimizer, workers=openblas.threads())
         self.X = np.ascontiguousarray(X, dtype=np.float32)
         self.y = y
 

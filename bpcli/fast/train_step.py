@@ -18,6 +18,10 @@ adam, adamw). Parameters whose layer does not emit through a sink
 (`FastLayer.fusable_grads`, declared by the layer's own class) get the ordinary update from their
 gradient array, and so do parameters the optimizer was not given. An exception inside backward
 can leave a fused update half done (the trainer only stops between steps).
+
+A convnet's step runs as slices of the batch on `workers` threads (`batch_split.py`); its
+gradients are then summed into the graph's arrays and the update is the ordinary one (the
+parameters of a convnet are few, so fusing saves little there).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any, Optional
 import numpy as np
 
 from bpcli.host.blas import axpy
+from bpcli.fast.batch_split import BatchSplit, splittable
 from bpcli.fast.buffers import Scratch
 from bpcli.fast.fused_update import fused_update
 from bpcli.fast.optimizer_steps import fast_step
@@ -48,7 +53,8 @@ class GradSink:
 class TrainStep:
     """forward(X, y) -> (data loss, regularization loss, scores); then backward_and_update()."""
 
-    def __init__(self, model: Any, optimizer: Any, clip_norm: Optional[float] = None, fuse: bool = True):
+    def __init__(self, model: Any, optimizer: Any, clip_norm: Optional[float] = None, fuse: bool = True,
+                 split: bool = True, workers: int = 1):
         self.model, self.optimizer, self.clip_norm = model, optimizer, clip_norm
         self._fused_update = fused_update(optimizer) if fuse and not clip_norm else None
         graph = model.graph
@@ -69,6 +75,18 @@ class TrainStep:
                         self._fusable.append((name, layer, key))
         self._dscores: Optional[np.ndarray] = None
         self._reg_grads: dict = {}
+        self._split = BatchSplit(graph, workers=workers) if split and splittable(graph) else None
+        self._split_now = False  # whether the forward just taken ran as slices
+
+    @property
+    def workers(self) -> int:
+        """Threads a split step runs its slices on (1: in turn); 0 when this model's steps are not split."""
+        return self._split.workers if self._split is not None else 0
+
+    @workers.setter
+    def workers(self, n: int) -> None:
+        if self._split is not None:
+            self._split.workers = max(1, int(n))
 
     @property
     def fusing(self) -> bool:
@@ -78,7 +96,8 @@ class TrainStep:
     def forward(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray]:
         """Training-mode forward, loss and its gradient, and the regularization (weights unchanged)."""
         model = self.model
-        scores = model.graph.forward(X, training=True)
+        self._split_now = self._split is not None and self._split.applies(len(X))
+        scores = self._split.forward(X) if self._split_now else model.graph.forward(X, training=True)
         loss, self._dscores = model.loss_fn.loss(scores, y)
         reg_loss = 0.0
         self._reg_grads = {}
@@ -93,12 +112,15 @@ class TrainStep:
         if self._dscores is None:
             raise RuntimeError("TrainStep.backward_and_update called without forward")
         sinks: dict[str, GradSink] = {}
-        try:
-            self._install_sinks(sinks)
-            self.model.graph.backward(self._dscores, input_grad=False)
-        finally:
-            for _, layer, _ in self._fusable:
-                layer.grad_sinks = None
+        if self._split_now:
+            self._split.backward(self._dscores)
+        else:
+            try:
+                self._install_sinks(sinks)
+                self.model.graph.backward(self._dscores, input_grad=False)
+            finally:
+                for _, layer, _ in self._fusable:
+                    layer.grad_sinks = None
         self._dscores = None
         grads = self.model.graph.grads()
         fused = {name for name, sink in sinks.items() if sink.taken}

@@ -48,6 +48,15 @@ def flush_supported() -> bool:
     return _load_libm() is not None
 
 
+def flushing() -> bool:
+    """Whether this thread flushes subnormals to zero now (both MXCSR bits set); False where unsupported."""
+    libm = _load_libm()
+    env = ctypes.create_string_buffer(_FENV_BYTES)
+    if libm is None or libm.fegetenv(env) != 0:
+        return False
+    return struct.unpack_from("<I", env.raw, _MXCSR_OFFSET)[0] & _FTZ_DAZ == _FTZ_DAZ
+
+
 @contextmanager
 def flushed_denormals(enabled: bool = True) -> Iterator[bool]:
     """Run the block with subnormal inputs and results flushed to zero in this thread, then

@@ -26,11 +26,11 @@ def blas_thread_count(option: Union[str, int], auto: Union[int, Callable[[], int
 
 @contextmanager
 def tuned_process(*, blas_threads: Union[str, int] = "auto", auto_blas_threads: Union[int, Callable[[], int]] = 1,
-                  flush_denormals: bool = True, reuse_heap: bool = True) -> Iterator[None]:
+                  flush_denormals: bool = True, reuse_heap: bool = True) -> Iterator[Optional[int]]:
     """Within the block: NumPy's BLAS on `blas_threads` threads ("auto": `auto_blas_threads`
     unless the environment chose), subnormal floats flushed to zero in this thread, freed blocks
     up to 32 MB kept in the heap. On exit each is restored, the thread counts and floating-point
-    flags exactly."""
+    flags exactly. Yields the BLAS threads in force (None when unknown)."""
     threads = blas_thread_count(blas_threads, auto_blas_threads)
-    with reused_freed_memory(reuse_heap), limited_blas_threads(threads), flushed_denormals(flush_denormals):
-        yield
+    with reused_freed_memory(reuse_heap), limited_blas_threads(threads) as in_force, flushed_denormals(flush_denormals):
+        yield in_force

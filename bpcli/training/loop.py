@@ -142,12 +142,14 @@ class Trainer:
     def run(self, resume: Optional[Checkpoint] = None, resume_best: Optional[Checkpoint] = None) -> TrainResult:
         """Train to `options.epochs` (or an early stop); return the result with final metrics.
         The process is tuned for it meanwhile (BLAS threads, subnormal flushing, heap reuse:
-        bpcli/host/) and restored afterwards."""
+        bpcli/host/) and restored afterwards. A convnet's steps run their slices of the batch on
+        as many threads as BLAS was given (bpcli/fast/batch_split.py)."""
         from bpcli.host.tuning import tuned_process
 
         opts = self.options
         with tuned_process(blas_threads=opts.blas_threads, auto_blas_threads=self.auto_blas_threads,
-                           flush_denormals=opts.flush_denormals):
+                           flush_denormals=opts.flush_denormals) as threads:
+            self.step_fn.workers = threads or 1
             return self._run(resume, resume_best)
 
     def auto_blas_threads(self) -> int:
