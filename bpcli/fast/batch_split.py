@@ -123,6 +123,10 @@ class BatchSplit:
         """[part(i) for each part] with BLAS on one thread: on the worker threads as well as this one
         when `workers` > 1, else in turn (the fast layers pick their route by BLAS's thread count,
         so the parts compute the same way either way)."""
+        with _one_split_at_a_time:  # BLAS's thread count is the process's: two trainers in two threads take turns
+            return self._run_pinned(part)
+
+    def _run_pinned(self, part: Callable[[int], Any]) -> list:
         blas = openblas.threads()
         if not openblas.set_threads(1):  # no OpenBLAS to pin: in turn, so that no two BLAS pools compete
             return [part(i) for i in range(self.parts)]
@@ -141,6 +145,7 @@ class BatchSplit:
 
 _pool: Optional[ThreadPoolExecutor] = None
 _pool_lock = threading.Lock()
+_one_split_at_a_time = threading.Lock()
 
 
 def _submit(part: Callable[[int], Any], i: int) -> Future:
