@@ -64,7 +64,7 @@ CONV_CASES = [
     ({"filters": 3, "kernel": 2, "padding": 0}, (17, 4, 5)),  # shifted forward without padding
     ({"filters": 40, "kernel": 3, "padding": 1}, (8, 5, 6)),  # 72 columns k·k·C, 40 filters: cols by chunks
     ({"filters": 3, "kernel": 3, "stride": 2, "padding": 1}, (8, 7, 8)),  # cols by chunks, strided
-    ({"filters": 2, "kernel": 5, "padding": 2}, (3, 6, 6)),  # 75 columns of 3 channels: one whole cols
+    ({"filters": 2, "kernel": 5, "padding": 2}, (3, 6, 6)),  # 75 columns of 3 channels: by chunks on one thread, whole on two
 ]
 
 
@@ -96,7 +96,7 @@ def test_conv_forward_and_backward_match_loops(blas_route, blas_thread_count, op
     if blas_route.name == "blas" and s == 1:  # through cblas: forward (k² shifted GEMMs, or one per chunk of cols, or one), db,
         k2 = options["kernel"] ** 2  # dW when cols come by chunks (one chunk here), and stride-1 dx (k²)
         shifted = shape[0] >= 16
-        chunked = shape[0] >= 8 and options["kernel"] ** 2 * shape[0] >= 64 and blas_thread_count == 1
+        chunked = shape[0] >= 2 and options["kernel"] ** 2 * shape[0] >= 64 and blas_thread_count == 1
         assert blas_route.calls["gemm"] == (k2 if shifted else 1) + (1 if shifted or chunked else 0) + 1 + k2
     # idempotent: a second backward assigns the same gradients
     dW_first = layer.grads["W"].copy()
@@ -105,10 +105,10 @@ def test_conv_forward_and_backward_match_loops(blas_route, blas_thread_count, op
 
 
 @pytest.mark.parametrize("images_per_chunk", [1, 2])
-@pytest.mark.parametrize("options, shape", [CONV_CASES[7], CONV_CASES[9], CONV_CASES[10]])
+@pytest.mark.parametrize("options, shape", [CONV_CASES[7], CONV_CASES[9], CONV_CASES[10], CONV_CASES[11]])
 def test_conv_with_cols_built_a_few_images_at_a_time_matches_the_loops(blas_route, monkeypatch, images_per_chunk, options, shape):
     """cols by chunks of images (the last one shorter): forward's product and dW's sum over the
-    chunks, after a shifted-GEMM forward (16 channels) or a forward by chunks itself."""
+    chunks, after a shifted-GEMM forward (16 channels) or a forward by chunks itself (8 or 3 channels)."""
     from bpcli.fast import conv
 
     layer, rng = _conv(options, shape, 3)

@@ -29,6 +29,7 @@ FAST_PATH_EXAMPLES = {
         ({"filters": 4, "kernel": 3, "padding": 1}, (16, 5, 6)),
         ({"filters": 40, "kernel": 3, "padding": 1}, (8, 5, 6)),
         ({"filters": 3, "kernel": 3, "stride": 2, "padding": 1}, (8, 7, 8)),
+        ({"filters": 4, "kernel": 5, "padding": 2}, (3, 6, 5)),  # 3 channels: cols by chunks on one thread
     ),
 }
 

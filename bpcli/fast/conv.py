@@ -4,18 +4,22 @@ wherever it can be: forward returns the GEMM's product as is, an NCHW view of NH
 a transposing copy and no layer converts layouts per step.
 
 forward: cols (N·Ho·Wo, k·k·C) are window-view copies of the padded input laid out
-(N, Hp, Wp, C), and the product is cols @ W as (k·k·C, F) onto the bias (beta = 1). From 8
+(N, Hp, Wp, C), and the product is cols @ W as (k·k·C, F) onto the bias (beta = 1). From 2
 channels and 64 columns k·k·C with BLAS on one thread, cols are built a few images at a time
 (about CHUNK_BYTES) in one reused buffer and each chunk's GEMM runs while it is in cache; backward
 builds the chunks again for dW, which is faster than writing and reading back the whole cols.
-Below that, one whole cols is kept for backward. A single channel keeps cols offset-major (k·k, N·Ho·Wo) instead, where whole planes
-copy, and returns a channel-major (C, N, H, W) product. Stride 1 with 16 channels or more and
+Otherwise one whole cols is kept for backward. A single channel keeps cols offset-major (k·k,
+N·Ho·Wo) instead, where whole planes copy, and returns a channel-major (C, N, H, W) product. Stride 1 with 16 channels or more and
 at most 32 filters runs as k² row-shifted GEMMs on the padded grid instead. backward: dW =
 doutᵀ @ cols (chunk by chunk where forward was) with dout as (N·Ho·Wo, F) rows, a view when it
 arrives channel-last; db = ones @ dout rows; for stride 1 dx is computed on the padded NHWC grid
 (N·Hp·Wp rows), where kernel offset (i, j) is a shift of i·Wp + j rows, so col2im becomes k²
 GEMMs adding into shifted row ranges (beta = 1) and dx is a view of the grid's interior.
-Scratch buffers are reused while shapes stay.
+
+Memory: what backward reads is kept per layer (the padded input, or the whole cols); what one
+call needs only while it runs (a chunk of cols, dout as rows or on the padded grid, dW) comes
+from the graph's `temporaries`, and dx from its `dx_buffers` (`workspace.py`), so a deep net
+holds those once, not once per layer (conv4's step 152 -> 73 MB, torch 95).
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ def _zeroed(scratch: Scratch, shape: tuple, dtype: Any) -> np.ndarray:
 # with whole cols; on a busy one the chunks won, 96 against 104): there, whole cols.
 CHUNK_BYTES = 5 << 19
 CHUNK_MIN_COLUMNS = 64
-CHUNK_MIN_CHANNELS = 8
+CHUNK_MIN_CHANNELS = 2
 # forward as shifted GEMMs (`FastConv2D._shifts_forward`) from this many input channels, up to this many filters
 SHIFTS_MIN_CHANNELS = 16
 SHIFTS_MAX_FILTERS = 32
@@ -255,10 +259,11 @@ class FastConv2D(FastLayer, Conv2D):
 
     def _chunked(self, c: int) -> bool:
         """Whether forward runs chunk by chunk of cols (`_forward_by_chunks`) and backward rebuilds them:
-        from CHUNK_MIN_CHANNELS channels and CHUNK_MIN_COLUMNS columns k·k·C. With fewer channels the
-        copies run in short pieces and building cols twice costs more than the cache saves once
-        BLAS has two threads (7x7 on 3 channels, batch 50: step 24.6 ms against 22.6 with whole cols
-        on two threads, though 30.0 against 35.2 on one)."""
+        from CHUNK_MIN_CHANNELS channels and CHUNK_MIN_COLUMNS columns k·k·C, BLAS on one thread. On
+        two, building cols twice cost more than the cache saved for few channels (7x7 on 3 channels,
+        batch 50: step 24.6 ms against 22.6 with whole cols), while on one it is faster (30.0 against
+        35.2; convnet3's split step 0.87-0.93x) and keeps no cols of the batch (step memory 53 -> 28 MB).
+        A single channel keeps its offset-major whole cols (`_im2col`)."""
         return c >= CHUNK_MIN_CHANNELS and self.kernel * self.kernel * c >= CHUNK_MIN_COLUMNS and openblas.threads() == 1
 
     def _forward_by_chunks(self, xpad: np.ndarray, x_shape: tuple) -> np.ndarray:
