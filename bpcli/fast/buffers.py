@@ -11,11 +11,12 @@ from bpcli.fast.layout import empty_in_order
 
 
 class Scratch:
-    """One reusable output buffer (reallocated when shape, dtype or memory order change).
+    """One reusable buffer of one layer (reallocated when shape, dtype or memory order change).
 
-    Used for dx in backward: what a layer returns from backward stays valid until its next
-    backward, which is all the graph needs, and saves an allocation per step. `order` lays the
-    memory out like another array's (`layout.memory_order`); None is C order.
+    Used for what a layer keeps from forward to backward across steps (conv's padded input,
+    relu and pool masks): it saves an allocation per step. Arrays needed only inside one call,
+    and dx, come from the graph's shared `workspace.py` instead. `order` lays the memory out like
+    another array's (`layout.memory_order`); None is C order.
     """
 
     __slots__ = ("array", "order")
