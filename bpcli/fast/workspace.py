@@ -14,8 +14,8 @@ as rows or on the padded grid, a pool's row maxima) or until the next layer down
 `wiring.wire` gives one Temporaries to every fast layer of a graph, and one DxBuffers too when
 the graph is a chain, where each dx is read by the next backward call only (see there); a
 conv's forward lets the dx blocks go till the next backward. A layer on its own keeps its own
-pair (`FastLayer.__init__`). A copy of a graph (`copy.deepcopy`) gets
-new, empty ones, shared within the copy like the originals: replicas run concurrently on their own.
+pair (`FastLayer.__init__`). A copy of a graph (`copy.deepcopy`) gets new, empty ones, shared
+within the copy like the originals: replicas run concurrently, each in its own memory.
 """
 
 from __future__ import annotations
