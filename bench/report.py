@@ -157,7 +157,7 @@ def _print_e2e(con, e2e: dict) -> None:
         if run.get("overrides"):
             t.add_row("", "", "", "", "", "", "", "with " + " ".join(run["overrides"]))
         if run.get("note"):
-            t.add_row("", "—", "", "", "", "", "", run["note"])
+            t.add_row(label, "—", "", "", "", "", "", run["note"])  # label: still the name when no side ran
     if e2e.get("note"):
         t.add_row("—", "", "", "", "", "", "", e2e["note"])
     con.print(t)

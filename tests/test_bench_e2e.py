@@ -151,3 +151,10 @@ def test_a_synthetic_config_runs_end_to_end_on_the_bpcli_side(monkeypatch, tmp_p
     assert "torch" not in only["sides"] and "torch side skipped" in only["note"]
     assert not any(o.startswith("data.path=") for o in only["overrides"])  # the temp file is not a user override
     assert only["synthetic_data"]["sha256"] == sha256(write_npz(tmp_path / "tiny.npz", make_arrays(tiny)))
+
+
+def test_a_fashion_mnist_config_is_skipped_by_name_without_the_dataset(monkeypatch, tmp_path):
+    monkeypatch.setattr(e2e, "DATASET_DIR", tmp_path / "absent")
+    result = e2e.bench_end_to_end(use_torch=False, repeats=1, only=("mlp", "cnn"))
+    assert [(r["name"], r["sides"]) for r in result["runs"]] == [("mlp", {}), ("cnn", {})]
+    assert all("Fashion-MNIST missing" in r["note"] for r in result["runs"])
