@@ -6,6 +6,10 @@ same GEMMs in torch too when it is installed).
     python bench/profile_step.py wide --threads 1
     python bench/profile_step.py conv4 --threads 1 --steps 30
 
+A convnet that `bpcli train` splits into two slices of the batch on two threads
+(bpcli/fast/batch_split.py) is profiled whole here, on BLAS's threads, so that every piece is
+seen once; the step as training runs it (split, one worker per BLAS thread) is timed beside it.
+
 Each piece is timed with perf_counter around the real call inside real steps (medians over
 steps); for the conv layers the "gemm" column is the part of that time spent inside their BLAS
 products (cblas calls and np.matmul), the rest being copies and elementwise passes. "floor"
@@ -171,8 +175,13 @@ def profile(case_name: str, steps: int) -> None:
 
     case = case_named(case_name)
     weights, batch = make_weights(case), make_batch(case)
+    from bpcli.fast.train_step import TrainStep
+
+    as_trained = BpcliStep(case, weights, *batch, lr=LR, momentum=MOMENTUM)
+    trained_ms = _median_of(as_trained, steps) if as_trained.train_step.workers else None
     clock = _GemmClock()
     step = BpcliStep(case, weights, *batch, lr=LR, momentum=MOMENTUM)
+    step.train_step = TrainStep(step.model, step.optimizer, split=False)  # every piece in this thread
     buckets: dict[str, tuple] = {}
 
     def timed(key, fn):
@@ -207,6 +216,8 @@ def profile(case_name: str, steps: int) -> None:
         print(f"  {key:28s} {m:8.3f} ms {g:8.3f} ms" if g else f"  {key:28s} {m:8.3f} ms")
     print(f"  {'sum of pieces':28s} {total:8.3f} ms {gemms:8.3f} ms")
     print(f"  {'whole step (median)':28s} {_median_ms(whole):8.3f} ms")
+    if trained_ms is not None:
+        print(f"  {'step as trained (split)':28s} {trained_ms:8.3f} ms   ({as_trained.train_step.workers} worker(s))")
     torch_step = _torch_step_ms(case, weights, batch, steps)
     if torch_step is not None:
         print(f"  {'torch whole step (median)':28s} {torch_step:8.3f} ms")

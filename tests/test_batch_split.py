@@ -37,8 +37,9 @@ train: {epochs: 3, batch_size: 24}
 
 @pytest.fixture(autouse=True)
 def split_small_convnets(monkeypatch):
-    """These convnets are tiny: split them all the same (the size rule has its own test)."""
+    """These convnets are tiny: split them all the same, in two as on a 2-core machine (the rules have their own test)."""
     monkeypatch.setattr(batch_split, "MIN_CONV_MACS", 0)
+    monkeypatch.setattr(batch_split, "usable_cores", lambda: 2)
 
 
 def _model(text=CONVNET, *overrides, dtype=np.float64):
@@ -50,10 +51,12 @@ def _batch(n=24, dtype=np.float64):
     return rng.standard_normal((n, 1, 8, 8)).astype(dtype), rng.integers(0, 3, n)
 
 
-def _train(model, optimizer_name, *, split, workers=1, clip=None, steps=3, n=24):
+def _train(model, optimizer_name, *, split, workers=1, clip=None, steps=3, n=24, parts=2):
     X, y = _batch(n, model.graph.dtype)
     step = TrainStep(model, OPTIMIZERS.get(optimizer_name)(model.graph.params(), lr=0.05), clip_norm=clip,
                      split=split, workers=workers)
+    if split:
+        step._split.parts = parts
     losses = []
     for _ in range(steps):
         loss, reg_loss, scores = step.forward(X, y)
@@ -84,14 +87,28 @@ def test_one_worker_and_two_give_the_same_numbers_bit_for_bit(dtype):
         np.testing.assert_array_equal(one[k], two[k])
 
 
-def test_a_batch_is_split_from_enough_examples_and_enough_convolution(monkeypatch):
+def test_three_slices_on_two_threads_give_the_numbers_of_three_in_turn():
+    one_losses, one = _train(_model(), "momentum", split=True, workers=1, parts=3)
+    two_losses, two = _train(_model(), "momentum", split=True, workers=2, parts=3)
+    _, whole = _train(_model(), "momentum", split=False)
+    assert [loss[:2] for loss in one_losses] == [loss[:2] for loss in two_losses]
+    for k in one:
+        np.testing.assert_array_equal(one[k], two[k])
+        np.testing.assert_allclose(one[k], whole[k], rtol=1e-10, atol=1e-12)
+
+
+def test_a_batch_is_cut_by_its_size_and_its_convolutions_never_by_the_load(monkeypatch):
     graph = _model().graph
     per_example = 8 * 9 * 64 + 16 * 8 * 9 * 16  # W's size times output positions, for each conv2d
     assert conv_macs_per_example(graph) == per_example
-    split = BatchSplit(graph)
-    assert split.applies(16) and not split.applies(15)
+    split = BatchSplit(graph, parts=4)
+    assert [split.parts_for(n) for n in (15, 16, 24, 31, 32, 200)] == [1, 2, 3, 3, 4, 4]  # 8 examples a slice at least
     monkeypatch.setattr(batch_split, "MIN_CONV_MACS", 100 * per_example)
     assert split.applies(100) and not split.applies(99)
+    monkeypatch.setattr(batch_split, "usable_cores", lambda: 16)
+    assert BatchSplit(graph).parts == batch_split.MAX_PARTS
+    monkeypatch.setattr(batch_split, "usable_cores", lambda: 1)
+    assert not BatchSplit(graph).applies(200)  # one core: nothing to gain
 
 
 def test_an_odd_batch_splits_unevenly():
@@ -149,7 +166,7 @@ def test_the_worker_thread_computes_under_the_callers_error_state_and_flushing()
 
     before = openblas.threads()
     with np.errstate(over="raise"), flushed_denormals(True):
-        assert split._run(part) == [0, 1]
+        assert split._run(part, 2) == [0, 1]
     assert openblas.threads() == before  # BLAS gets its thread count back
     if openblas.set_threads(before):  # a reachable OpenBLAS: the second slice ran on the worker
         assert seen[0][0] and not seen[1][0]
@@ -167,7 +184,7 @@ def test_a_failing_slice_raises_after_the_other_slice_finished():
         finished.append(i)
 
     with pytest.raises(ValueError, match="slice 0 failed"):
-        split._run(part)
+        split._run(part, 2)
     assert finished == [1]
 
 
