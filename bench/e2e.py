@@ -1,9 +1,11 @@
-"""Fashion-MNIST end to end: `bpcli train CONFIG --format json` against the PyTorch twin
-(bench/torch_fashion_mnist.py) for the MLP and the small convnet configs, both as whole
-processes: wall time, time in the training loop, CPU time (user + sys), peak RSS, test accuracy.
+"""End to end: `bpcli train CONFIG --format json` against the PyTorch twin (bench/torch_fashion_mnist.py),
+both as whole processes: wall time, time in the training loop, CPU time (user + sys), peak RSS,
+test accuracy. The configs: the Fashion-MNIST MLP and small convnet (the installed dataset), and
+the step bench's two CIFAR-sized convnets, convnet3 and conv4 (bench/configs/), on a synthetic
+CIFAR-shaped set (bench/synthetic_cifar.py) written once per run to a temporary folder.
 
-The convnet runs 1 epoch by default (a NumPy convnet epoch over 54,000 images takes tens of
-seconds); `epochs` / `max_examples` shorten or lengthen every run alike on both sides.
+The Fashion-MNIST convnet runs 1 epoch by default (a NumPy convnet epoch over 54,000 images takes
+tens of seconds); `epochs` / `max_examples` shorten or lengthen every run alike on both sides.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from pathlib import Path
 from typing import Optional
 
 from bench.cli_bench import bpcli_argv
+from bench.synthetic_cifar import SyntheticSet, sha256, write_synthetic
 
 REPO = Path(__file__).resolve().parent.parent
 DATASET_DIR = Path("/usr/share/datasets/fashion-mnist")
 SAME_ACCURACY = 0.005  # "the same accuracy": within half a percentage point
 TARGET_LOOP_RATIO = 1.0  # issue 18: the MLP's training loop at most torch's ...
+CONVNET_LOOP_RATIO = 1.5  # ... every convnet's 1.5×
 
 
 @dataclass(frozen=True)
@@ -32,12 +36,18 @@ class E2EConfig:
     config: str  # relative to the repository
     overrides: tuple = ()  # KEY=VALUE applied on both sides by default
     target_loop_ratio: float = TARGET_LOOP_RATIO
+    synthetic: Optional[SyntheticSet] = None  # generated data (data.path set to it) instead of Fashion-MNIST
 
 
 CONFIGS = (
     E2EConfig("mlp", "configs/fashion-mnist-mlp.yaml"),
-    E2EConfig("cnn", "configs/fashion-mnist-cnn.yaml", ("train.epochs=1",), target_loop_ratio=1.5),  # ... a convnet's 1.5×
+    E2EConfig("cnn", "configs/fashion-mnist-cnn.yaml", ("train.epochs=1",), target_loop_ratio=CONVNET_LOOP_RATIO),
+    E2EConfig("convnet3", "bench/configs/convnet3-synthetic-cifar.yaml", target_loop_ratio=CONVNET_LOOP_RATIO,
+              synthetic=SyntheticSet(n_train=6000, n_test=1000)),
+    E2EConfig("conv4", "bench/configs/conv4-synthetic-cifar.yaml", target_loop_ratio=CONVNET_LOOP_RATIO,
+              synthetic=SyntheticSet(n_train=4000, n_test=1000)),
 )
+CONFIG_NAMES = tuple(cfg.name for cfg in CONFIGS)
 
 
 def _vm_hwm_kb(pid: int) -> int:
@@ -131,8 +141,10 @@ def _median_row(rows: list) -> dict:
 
 
 def bench_config(cfg: E2EConfig, use_torch: bool, threads: Optional[int], repeats: int,
-                 epochs: Optional[int] = None, max_examples: Optional[int] = None) -> dict:
-    """Both sides `repeats` times, alternating; the median run of each; loop and wall ratios."""
+                 epochs: Optional[int] = None, max_examples: Optional[int] = None,
+                 data_path: Optional[Path] = None) -> dict:
+    """Both sides `repeats` times, alternating; the median run of each; loop and wall ratios.
+    `data_path` (the synthetic set's file) is given to both sides as data.path."""
     config = REPO / cfg.config
     overrides = overrides_for(cfg, epochs, max_examples)
     result: dict = {"name": cfg.name, "config": cfg.config, "overrides": overrides, "sides": {}, "repeats": repeats,
@@ -140,9 +152,10 @@ def bench_config(cfg: E2EConfig, use_torch: bool, threads: Optional[int], repeat
     if not config.exists():
         result["note"] = f"skipped: {cfg.config} does not exist"
         return result
-    runners = {"bpcli": lambda: _bpcli_run(config, overrides)}
+    run_overrides = overrides + ([f"data.path={data_path}"] if data_path else [])
+    runners = {"bpcli": lambda: _bpcli_run(config, run_overrides)}
     if use_torch:
-        runners["torch"] = lambda: _torch_run(config, overrides, threads)
+        runners["torch"] = lambda: _torch_run(config, run_overrides, threads)
     else:
         result["note"] = "torch side skipped: pip install torch==2.13.0"
     runs: dict = {name: [] for name in runners}
@@ -176,17 +189,30 @@ def _verdict(result: dict) -> None:
     )
 
 
-def bench_fashion_mnist(use_torch: bool, threads: Optional[int] = None, repeats: int = 3,
-                        epochs: Optional[int] = None, max_examples: Optional[int] = None,
-                        only: tuple = ()) -> dict:
-    """Every config of CONFIGS (or the names in `only`) end to end."""
+def synthetic_note(spec: SyntheticSet, path: Path) -> dict:
+    """What the generated data set was, for the JSON: sizes, seed and the file's SHA-256."""
+    return {"generator": "bench/synthetic_cifar.py", "n_train": spec.n_train, "n_test": spec.n_test,
+            "seed": spec.seed, "sha256": sha256(path)}
+
+
+def bench_end_to_end(use_torch: bool, threads: Optional[int] = None, repeats: int = 3,
+                     epochs: Optional[int] = None, max_examples: Optional[int] = None,
+                     only: tuple = ()) -> dict:
+    """Every config of CONFIGS (or the names in `only`) end to end; the synthetic sets are written
+    to a temporary folder first, each once, and removed afterwards."""
     result: dict = {"runs": [], "repeats": repeats, "epochs": epochs, "max_examples": max_examples}
-    if not DATASET_DIR.exists():
-        result["note"] = "skipped: Fashion-MNIST missing (apt-get install dataset-fashion-mnist)"
-        return result
-    for cfg in CONFIGS:
-        if only and cfg.name not in only:
-            continue
-        print(f"  {cfg.name}: {cfg.config} ...", file=sys.stderr, flush=True)
-        result["runs"].append(bench_config(cfg, use_torch, threads, repeats, epochs, max_examples))
+    with tempfile.TemporaryDirectory(prefix="bpcli-e2e-") as data_dir:
+        for cfg in CONFIGS:
+            if only and cfg.name not in only:
+                continue
+            print(f"  {cfg.name}: {cfg.config} ...", file=sys.stderr, flush=True)
+            if cfg.synthetic is None and not DATASET_DIR.exists():
+                result["runs"].append({"name": cfg.name, "config": cfg.config, "sides": {},
+                                       "note": "skipped: Fashion-MNIST missing (apt-get install dataset-fashion-mnist)"})
+                continue
+            data_path = write_synthetic(Path(data_dir), cfg.synthetic) if cfg.synthetic else None
+            run = bench_config(cfg, use_torch, threads, repeats, epochs, max_examples, data_path)
+            if data_path:
+                run["synthetic_data"] = synthetic_note(cfg.synthetic, data_path)
+            result["runs"].append(run)
     return result

@@ -138,7 +138,7 @@ def _print_e2e(con, e2e: dict) -> None:
     from rich.table import Table
 
     runs = e2e.get("runs") if "runs" in e2e else [e2e]  # JSON of older runs: one config
-    t = Table(title=f"Fashion-MNIST end to end, median of {e2e.get('repeats', 1)} alternating runs "
+    t = Table(title=f"bpcli train end to end, median of {e2e.get('repeats', 1)} alternating runs "
                     "(bpcli train vs its PyTorch twin, whole processes)")
     for col in ("config", "side", "wall s", "train-loop s", "CPU s", "peak RSS MB", "test accuracy", "note"):
         t.add_column(col, justify="left" if col in ("config", "side", "note") else "right")
@@ -157,7 +157,7 @@ def _print_e2e(con, e2e: dict) -> None:
         if run.get("overrides"):
             t.add_row("", "", "", "", "", "", "", "with " + " ".join(run["overrides"]))
         if run.get("note"):
-            t.add_row("", "—", "", "", "", "", "", run["note"])
+            t.add_row(label, "—", "", "", "", "", "", run["note"])  # label: still the name when no side ran
     if e2e.get("note"):
         t.add_row("—", "", "", "", "", "", "", e2e["note"])
     con.print(t)

@@ -1,8 +1,9 @@
 """bpcli's benchmark against PyTorch CPU: training steps, GFLOP/s, gradient checks, CLI start-up,
-and Fashion-MNIST end to end. Prints a table and writes JSON.
+and `bpcli train` end to end. Prints a table and writes JSON.
 
     python bench/run.py                      # everything (a few minutes)
-    python bench/run.py --quick              # shorter timings, no Fashion-MNIST run
+    python bench/run.py --quick              # shorter timings, no end-to-end runs
+    python bench/run.py --only e2e --e2e-config conv4   # one end-to-end config
     python bench/run.py --only mnist         # one step case (or: steps, gradcheck, cli, e2e)
     python bench/run.py --json bench/results/latest.json
 
@@ -29,25 +30,27 @@ from bench.cases import CASES  # noqa: E402  (no NumPy import: BLAS threads are 
 
 SECTIONS = ("steps", "gemm", "gradcheck", "cli", "e2e")
 SMOKE_BATCH = 8
+E2E_CONFIGS = ("mlp", "cnn", "convnet3", "conv4")  # bench/e2e.py's CONFIGS (not imported here: it imports NumPy)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="shorter timings; skip the Fashion-MNIST run")
+    p.add_argument("--quick", action="store_true", help="shorter timings; skip the end-to-end runs")
     p.add_argument("--smoke", action="store_true", help="a few steps of bpcli and NumPy only, for the test suite")
     p.add_argument("--no-torch", action="store_true", help="do not import torch even when it is installed")
     p.add_argument("--only", action="append", default=[], metavar="NAME",
                    help="a step case (" + ", ".join(c.name for c in CASES) + ") or a section (" + ", ".join(SECTIONS) + "); repeatable")
     p.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "latest.json", help="where to write the JSON results")
-    p.add_argument("--e2e-repeats", type=int, default=3, help="Fashion-MNIST runs per side, alternating (default 3; the median is shown)")
-    p.add_argument("--e2e-config", action="append", default=[], choices=("mlp", "cnn"), metavar="NAME",
-                   help="end-to-end configs to run: mlp (configs/fashion-mnist-mlp.yaml), cnn (configs/fashion-mnist-cnn.yaml); "
-                        "repeatable; default both")
+    p.add_argument("--e2e-repeats", type=int, default=3, help="end-to-end runs per side, alternating (default 3; the median is shown)")
+    p.add_argument("--e2e-config", action="append", default=[], choices=E2E_CONFIGS, metavar="NAME",
+                   help="end-to-end configs to run: mlp (configs/fashion-mnist-mlp.yaml), cnn (configs/fashion-mnist-cnn.yaml), "
+                        "convnet3, conv4 (bench/configs/*-synthetic-cifar.yaml, on generated CIFAR-shaped data); "
+                        "repeatable; default all")
     p.add_argument("--e2e-epochs", type=int, default=None, metavar="N",
-                   help="train every end-to-end config N epochs on both sides (default: the MLP config's own 12, "
-                        "the convnet 1 instead of its 4: a NumPy convnet epoch over 54,000 images takes tens of seconds)")
+                   help="train every end-to-end config N epochs on both sides (default: each config's own, "
+                        "the Fashion-MNIST convnet 1 instead of its 4: a NumPy convnet epoch over 54,000 images takes tens of seconds)")
     p.add_argument("--e2e-max-examples", type=int, default=None, metavar="N",
-                   help="end-to-end runs on N training images instead of 60,000 (data.max_examples on both sides; "
+                   help="end-to-end runs on N training images instead of all (data.max_examples on both sides; "
                         "bpcli draws them at random, the torch twin takes the first N)")
     p.add_argument("--no-rss", action="store_true",
                    help="skip the peak-memory measurement of the step cases (each side of each case in a fresh process, ~2 s each)")
@@ -156,10 +159,10 @@ def main(argv=None) -> int:
         print("timing CLI start-up ...", file=sys.stderr, flush=True)
         results["cli"] = bench_cli(repeats=3 if args.smoke else 10 if args.quick else 20)
     if wanted(args, "e2e"):
-        from bench.e2e import bench_fashion_mnist
+        from bench.e2e import bench_end_to_end
 
-        print("running Fashion-MNIST end to end ...", file=sys.stderr, flush=True)
-        results["e2e"] = bench_fashion_mnist(
+        print("running bpcli train end to end ...", file=sys.stderr, flush=True)
+        results["e2e"] = bench_end_to_end(
             use_torch=use_torch, threads=threads if use_torch else None, repeats=args.e2e_repeats,
             epochs=args.e2e_epochs, max_examples=args.e2e_max_examples, only=tuple(args.e2e_config),
         )

@@ -1,15 +1,18 @@
-"""The PyTorch twin of a bpcli Fashion-MNIST spec (an MLP or a small convnet): same layers,
+"""The PyTorch twin of a bpcli spec for the end-to-end bench (bench/e2e.py): same layers,
 optimizer, schedule, epochs, batch, L2 on weights only, validation split and early stopping.
 Prints one JSON line.
 
     python bench/torch_fashion_mnist.py configs/fashion-mnist-mlp.yaml [--threads 2] [--set train.epochs=1]
+    python bench/torch_fashion_mnist.py bench/configs/conv4-synthetic-cifar.yaml --set data.path=FILE.npz
 
-Needs torch (pip install torch==2.13.0, the CPU build) and the dataset (apt-get install
-dataset-fashion-mnist, or `data.path:` in the spec). Supports the spec features these configs
-use: dense / relu / dropout / flatten / conv2d / maxpool2d layers (He-initialized like bpcli's);
-`data.flatten` (false: (1, 28, 28) images) and `data.max_examples`; sgd, momentum, nesterov,
-rmsprop, adam, adamw; constant, step, exponential and cosine schedules. `--set KEY=VALUE`
-overrides a spec entry as `bpcli train KEY=VALUE` does (numbers and plain words only).
+Needs torch (pip install torch==2.13.0, the CPU build) and the data: Fashion-MNIST (apt-get install
+dataset-fashion-mnist, or `data.path:` in the spec) or, for `data.type: npz`, the .npz file of X, y,
+X_test, y_test (bench/synthetic_cifar.py writes one), read without pickle. Supports the spec features
+these configs use: dense / relu / dropout / flatten / conv2d / maxpool2d layers (He-initialized like
+bpcli's); `data.flatten` (false: (1, 28, 28) images), `data.max_examples`, `data.standardize`,
+`data.subtract_mean`; sgd, momentum, nesterov, rmsprop, adam, adamw; constant, step, exponential and
+cosine schedules. `--set KEY=VALUE` overrides a spec entry as `bpcli train KEY=VALUE` does (numbers
+and plain words only). Whole splits are evaluated in chunks bounded as bpcli's are (EVAL_LAYER_BYTES).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 import yaml
 
 DEFAULT_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
+EVAL_CHUNK, EVAL_LAYER_BYTES = 4096, 8 << 20  # bpcli/training/metrics.py: at most 4096 examples, 8 MB per layer output
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -39,8 +43,7 @@ def read_idx(path: Path) -> np.ndarray:
 
 
 def find_files(spec_path: Path, data: dict) -> dict:
-    folders = [Path(data["path"]) if Path(data["path"]).is_absolute() else spec_path.parent / data["path"]] \
-        if data.get("path") else list(DEFAULT_DIRS)
+    folders = [spec_path_of(spec_path, data["path"])] if data.get("path") else list(DEFAULT_DIRS)
     for folder in folders:
         files = {}
         for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
@@ -51,6 +54,46 @@ def find_files(spec_path: Path, data: dict) -> dict:
         if len(files) == 4:
             return files
     raise SystemExit("Fashion-MNIST not found: apt-get install dataset-fashion-mnist")
+
+
+def spec_path_of(spec_path: Path, path: str) -> Path:
+    """A `data.path` as bpcli reads it: relative to the spec's folder unless absolute."""
+    return Path(path) if Path(path).is_absolute() else spec_path.parent / path
+
+
+def read_npz(path: Path) -> tuple:
+    """(X float32, y int64, X_test, y_test) of an .npz archive as bpcli's npz dataset reads it, never unpickling."""
+    if not path.exists():
+        raise SystemExit(f"npz file not found: {path} (bench/synthetic_cifar.py writes one; set data.path)")
+    with np.load(path, allow_pickle=False) as archive:
+        missing = [k for k in ("X", "y", "X_test", "y_test") if k not in archive.files]
+        if missing:
+            raise SystemExit(f"{path}: the torch twin needs arrays X, y, X_test, y_test; missing {', '.join(missing)}")
+        return (np.ascontiguousarray(archive["X"], dtype=np.float32), archive["y"].astype(np.int64),
+                np.ascontiguousarray(archive["X_test"], dtype=np.float32), archive["y_test"].astype(np.int64))
+
+
+def read_fashion_mnist(spec_path: Path, data: dict) -> tuple:
+    """(X, y, X_test, y_test): images in [0, 1] as (N, 784), or (N, 1, 28, 28) with `flatten: false`."""
+    files = find_files(spec_path, data)
+    shape = (784,) if data.get("flatten", True) else (1, 28, 28)
+    X = read_idx(files["train-images-idx3-ubyte"]).reshape(-1, *shape).astype(np.float32) / 255.0
+    y = read_idx(files["train-labels-idx1-ubyte"]).astype(np.int64)
+    Xte = read_idx(files["t10k-images-idx3-ubyte"]).reshape(-1, *shape).astype(np.float32) / 255.0
+    yte = read_idx(files["t10k-labels-idx1-ubyte"]).astype(np.int64)
+    return X, y, Xte, yte
+
+
+def load_arrays(spec_path: Path, data: dict) -> tuple:
+    """(X, y, X_test, y_test) of the spec's `data:` section: fashion-mnist or npz."""
+    kind = data.get("type", "fashion-mnist")
+    if kind == "npz":
+        if not data.get("path"):
+            raise SystemExit("npz: set data.path to the .npz file")
+        return read_npz(spec_path_of(spec_path, data["path"]))
+    if kind == "fashion-mnist":
+        return read_fashion_mnist(spec_path, data)
+    raise SystemExit(f"torch twin: data type '{kind}' is not supported (fashion-mnist, npz)")
 
 
 def model_items(model: list):
@@ -72,10 +115,12 @@ def _pair(value, default: int) -> tuple:
 
 
 def build_model(spec: dict, input_shape: tuple, torch):
-    """nn.Sequential of the spec's layers for inputs (N, *input_shape), and its weights (L2 applies to them only)."""
+    """nn.Sequential of the spec's layers for inputs (N, *input_shape), its weights (L2 applies to them only)
+    and the number of values in its largest per-example output (which bounds the evaluation chunk)."""
     from torch import nn
 
     layers, shape, weights = [], tuple(input_shape), []
+    largest = math.prod(shape)
     for kind, opts in model_items(spec["model"]):
         if kind == "dense":
             units = int(opts.get("units", opts.get("_short", 10)))
@@ -111,7 +156,8 @@ def build_model(spec: dict, input_shape: tuple, torch):
             shape = (math.prod(shape),)
         else:
             raise SystemExit(f"torch twin: layer type '{kind}' is not supported")
-    return nn.Sequential(*layers), weights
+        largest = max(largest, math.prod(shape))
+    return nn.Sequential(*layers), weights, largest
 
 
 def apply_overrides(spec: dict, assignments: list) -> dict:
@@ -176,16 +222,30 @@ def lr_factor(schedule: dict, epoch: int, epochs: int) -> float:
     raise SystemExit(f"torch twin: schedule '{kind}' is not supported")
 
 
-def accuracy(model, X, y, torch) -> float:
+SANITY_EXAMPLES = 8192  # bpcli/training/metrics.py: the initial loss on at most this many training examples
+
+
+def eval_chunk(largest: int) -> int:
+    """Examples per forward pass over a whole split, as bpcli's: EVAL_CHUNK, fewer where the largest
+    layer output of that many float32 examples would pass EVAL_LAYER_BYTES."""
+    return max(1, min(EVAL_CHUNK, EVAL_LAYER_BYTES // max(4 * largest, 1)))
+
+
+def evaluate(model, X, y, torch, chunk: int = EVAL_CHUNK) -> tuple:
+    """(mean data loss, accuracy) of a whole split in eval mode, `chunk` examples per forward pass."""
     model.eval()
+    loss_sum, hits = 0.0, 0
     with torch.no_grad():
-        hits = sum(int((model(X[i:i + 4096]).argmax(1) == y[i:i + 4096]).sum()) for i in range(0, len(X), 4096))
+        for i in range(0, len(X), chunk):
+            scores, labels = model(X[i:i + chunk]), y[i:i + chunk]
+            loss_sum += float(torch.nn.functional.cross_entropy(scores, labels, reduction="sum"))
+            hits += int((scores.argmax(1) == labels).sum())
     model.train()
-    return hits / len(X)
+    return loss_sum / max(len(X), 1), hits / max(len(X), 1)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="PyTorch twin of a bpcli Fashion-MNIST spec (MLP or small convnet)")
+    p = argparse.ArgumentParser(description="PyTorch twin of a bpcli spec (Fashion-MNIST or npz data; MLP or convnet)")
     p.add_argument("spec", type=Path)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a spec entry (repeatable)")
@@ -199,12 +259,8 @@ def main(argv=None) -> int:
     seed = int(spec.get("seed", 0))
     torch.manual_seed(seed)
     data, train = spec.get("data", {}), spec.get("train", {})
-    files = find_files(args.spec, data)
-    input_shape = (784,) if data.get("flatten", True) else (1, 28, 28)
-    X = read_idx(files["train-images-idx3-ubyte"]).reshape(-1, *input_shape).astype(np.float32) / 255.0
-    y = read_idx(files["train-labels-idx1-ubyte"]).astype(np.int64)
-    Xte = read_idx(files["t10k-images-idx3-ubyte"]).reshape(-1, *input_shape).astype(np.float32) / 255.0
-    yte = read_idx(files["t10k-labels-idx1-ubyte"]).astype(np.int64)
+    X, y, Xte, yte = load_arrays(args.spec, data)
+    input_shape = X.shape[1:]
     if data.get("max_examples"):
         X, y = X[: int(data["max_examples"])], y[: int(data["max_examples"])]
     perm = np.random.default_rng(seed).permutation(len(X))
@@ -213,11 +269,19 @@ def main(argv=None) -> int:
     if data.get("standardize"):
         mean, std = X[tr_idx].mean(0), X[tr_idx].std(0) + 1e-8
         X, Xte = (X - mean) / std, (Xte - mean) / std
-    Xtr, ytr = torch.from_numpy(X[tr_idx]), torch.from_numpy(y[tr_idx])
+    elif data.get("subtract_mean"):
+        mean = X[tr_idx].mean(0)
+        X, Xte = X - mean, Xte - mean
+    if n_val:
+        X_train, y_train = X[tr_idx], y[tr_idx]
+    else:  # nothing held out: the arrays as read, no copy (as bpcli)
+        X_train, y_train = X, y
+    Xtr, ytr = torch.from_numpy(X_train), torch.from_numpy(y_train)
     Xva, yva = torch.from_numpy(X[val_idx]), torch.from_numpy(y[val_idx])
     Xte_t, yte_t = torch.from_numpy(Xte), torch.from_numpy(yte)
 
-    model, weights = build_model(spec, input_shape, torch)
+    model, weights, largest = build_model(spec, input_shape, torch)
+    chunk = eval_chunk(largest)
     opt = make_optimizer(spec, model, weights, torch)
     base_lrs = [g["lr"] for g in opt.param_groups]
     loss_fn = torch.nn.functional.cross_entropy
@@ -228,6 +292,8 @@ def main(argv=None) -> int:
     patience = int((stop or {}).get("patience", 10))
     best, best_state, bad, epoch_done = None, None, 0, 0
     gen = torch.Generator().manual_seed(seed)
+    stride = -(-len(Xtr) // SANITY_EXAMPLES)  # bpcli's initial-loss check, before its loop
+    initial_loss = evaluate(model, Xtr[::stride], ytr[::stride], torch, chunk)[0]
     loop_start = time.perf_counter()
     for epoch in range(epochs):
         factor = lr_factor(spec.get("schedule") or {}, epoch, epochs)
@@ -241,14 +307,10 @@ def main(argv=None) -> int:
             loss.backward()
             opt.step()
         epoch_done = epoch + 1
+        if n_val:  # bpcli's validation pass after every epoch
+            val_loss, val_accuracy = evaluate(model, Xva, yva, torch, chunk)
         if stop and n_val:
-            if monitor.endswith("accuracy"):
-                score = accuracy(model, Xva, yva, torch)
-            else:
-                model.eval()
-                with torch.no_grad():
-                    score = -float(loss_fn(model(Xva), yva))
-                model.train()
+            score = val_accuracy if monitor.endswith("accuracy") else -val_loss
             if best is None or score > best + float(stop.get("min_delta", 0.0)):
                 best, bad = score, 0
                 best_state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -259,14 +321,11 @@ def main(argv=None) -> int:
     train_seconds = time.perf_counter() - loop_start
     if best_state is not None:
         model.load_state_dict(best_state)
-    result = {
-        "epochs": epoch_done,
-        "train_seconds": train_seconds,
-        "test_accuracy": accuracy(model, Xte_t, yte_t, torch),
-        "val_accuracy": accuracy(model, Xva, yva, torch) if n_val else None,
-        "seconds_in_script": time.perf_counter() - started,
-        "threads": torch.get_num_threads(),
-    }
+    result = {"epochs": epoch_done, "train_seconds": train_seconds, "initial_loss": initial_loss}
+    for split, (Xs, ys) in (("train", (Xtr, ytr)), ("val", (Xva, yva)), ("test", (Xte_t, yte_t))):
+        loss, acc = evaluate(model, Xs, ys, torch, chunk) if len(Xs) else (None, None)
+        result.update({f"{split}_loss": loss, f"{split}_accuracy": acc})  # bpcli's final metrics, every split
+    result.update({"seconds_in_script": time.perf_counter() - started, "threads": torch.get_num_threads()})
     print(json.dumps(result))
     return 0
 
