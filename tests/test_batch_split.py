@@ -118,6 +118,14 @@ def test_an_odd_batch_splits_unevenly():
         np.testing.assert_allclose(parts[k], whole[k], rtol=1e-10, atol=1e-12)
 
 
+def test_eval_scores_in_slices_are_the_whole_batchs():
+    model = _model()
+    X, _ = _batch(40)
+    split = BatchSplit(model.graph, parts=3, workers=2)
+    np.testing.assert_allclose(split.scores(X), model.scores(X), rtol=1e-12, atol=1e-12)
+    assert len(split.replicas) == 3 and not model.graph.training
+
+
 def test_only_convnets_of_fast_per_example_layers_are_split():
     assert splittable(_model().graph)
     assert not splittable(_model(CONVNET, "train.kernels=reference").graph)  # the lecture's layers run whole
@@ -202,6 +210,25 @@ def test_training_on_one_thread_or_two_gives_the_same_run(tmp_path):
     assert workers[0].workers == 2
     assert_same_run(tmp_path / "one", tmp_path / "two")
     assert run.result.final["train_accuracy"] > 0.5  # three classes: it learned
+
+
+def test_while_a_split_model_trains_blas_keeps_one_thread_and_the_slices_get_the_threads(tmp_path):
+    from bpcli.training.callbacks import TrainCallbacks
+    from bpcli.training.entry import train_spec
+
+    seen = []
+
+    class Watch(TrainCallbacks):
+        def on_step(self, epoch, batch, loss):
+            seen.append(openblas.threads())
+
+    before = openblas.threads()
+    trainers = []
+    train_spec(_spec("train.blas_threads=2"), out=tmp_path / "run", callbacks=Watch(), on_trainer=trainers.append)
+    assert trainers[0].step_fn.workers == 2
+    if openblas.set_threads(before):  # a reachable OpenBLAS
+        assert set(seen) == {1}  # Adam's update between steps would otherwise wake BLAS's spinning workers
+    assert openblas.threads() == before
 
 
 def test_a_split_run_interrupted_mid_epoch_resumes_to_the_uninterrupted_run(tmp_path):

@@ -121,6 +121,26 @@ def test_busy_cores_sees_another_process_spinning():
     assert busy >= 0.8  # the spinner's core, whatever else the machine runs
 
 
+def test_busy_cores_leaves_out_this_processs_own_threads():
+    import threading
+    import time
+
+    if thread_policy._cpu_times() is None:
+        pytest.skip("no /proc/stat on this OS (the load average stands in)")
+    stop = threading.Event()
+    spinner = threading.Thread(target=lambda: [None for _ in iter(lambda: stop.is_set(), True)])
+    spinner.start()  # spins in this process (as OpenBLAS's workers do after a GEMM) while busy_cores sleeps
+    try:
+        own_before = time.process_time()
+        busy = thread_policy.busy_cores(0.3)
+        own = time.process_time() - own_before
+    finally:
+        stop.set()
+        spinner.join()
+    assert own >= 0.2  # the spinner really ran
+    assert busy < 0.5
+
+
 def test_the_policy_is_asked_only_when_auto_decides(monkeypatch):
     from bpcli.host.tuning import blas_thread_count
 

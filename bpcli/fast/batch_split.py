@@ -22,6 +22,7 @@ core gets a slice of at least MIN_EXAMPLES_PER_PART examples.
     split = BatchSplit(graph)               # graph built from the fast layers, wired
     scores = split.forward(X)               # (N, classes), training mode
     split.backward(dscores)                 # graph.grads() now hold the whole batch's gradients
+    split.scores(X)                         # eval mode (validation, final metrics), also in slices
 """
 
 from __future__ import annotations
@@ -122,6 +123,17 @@ class BatchSplit:
         self._share_params()
         outs = self._run(lambda i: self.replicas[i].forward(X[slice(*self._bounds[i])], training=True), k)
         return np.concatenate(outs)
+
+    def scores(self, X: np.ndarray) -> np.ndarray:
+        """Eval-mode forward of X (the model's scores), as slices when the batch is split, else whole."""
+        k = self.parts_for(len(X))
+        if k == 1:
+            return self.graph.forward(X, training=False)
+        bounds = [(len(X) * i // k, len(X) * (i + 1) // k) for i in range(k)]
+        while len(self.replicas) < k:
+            self.replicas.append(replica_of(self.graph))
+        self._share_params()
+        return np.concatenate(self._run(lambda i: self.replicas[i].forward(X[slice(*bounds[i])], training=False), k))
 
     def backward(self, dscores: np.ndarray) -> None:
         """Each replica's backward on its slice of dL/d(scores), then the graph's gradients = Σ over slices, in order."""

@@ -45,9 +45,11 @@ def _cpu_times() -> Optional[tuple[int, int, int]]:
 
 
 def busy_cores(window: float = 0.1) -> float:
-    """Cores other processes keep busy now: the machine's non-idle CPU time over `window` seconds,
-    while this process sleeps (the load average would count this process's own last minutes,
-    so a sweep's second trial or a benchmark's next run would see itself as another process).
+    """Cores other processes keep busy now: the machine's non-idle CPU time over `window` seconds
+    less this process's own (the load average would count this process's own last minutes, so a
+    sweep's second trial or a benchmark's next run would see itself as another process; and this
+    process's own threads, such as OpenBLAS's workers still spinning after building the model,
+    took one core of two in a convnet's `bpcli train`, which then trained on one thread).
     Where /proc/stat is missing, the 1-minute load average; 0 where neither exists."""
     before = _cpu_times()
     if before is None:
@@ -55,10 +57,23 @@ def busy_cores(window: float = 0.1) -> float:
             return os.getloadavg()[0]
         except (AttributeError, OSError):
             return 0.0
+    own_before = time.process_time()
     time.sleep(window)
+    own = time.process_time() - own_before
     after = _cpu_times()
     total, idle = after[0] - before[0], after[1] - before[1]
-    return 0.0 if total <= 0 else (total - idle) / total * after[2]
+    if total <= 0:
+        return 0.0
+    own_ticks = own * _ticks_per_second()
+    return max(0.0, total - idle - own_ticks) / total * after[2]
+
+
+def _ticks_per_second() -> float:
+    """/proc/stat's unit (USER_HZ, 100 on Linux)."""
+    try:
+        return float(os.sysconf("SC_CLK_TCK"))
+    except (AttributeError, ValueError, OSError):
+        return 100.0
 
 
 def largest_gemm_macs(model: Any, batch_size: int) -> int:

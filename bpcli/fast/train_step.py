@@ -78,6 +78,14 @@ class TrainStep:
         self._split = BatchSplit(graph, workers=workers) if split and splittable(graph) else None
         self._split_now = False  # whether the forward just taken ran as slices
 
+    def splits(self, batch: int) -> bool:
+        """Whether steps on batches of this size run as slices of the batch (`batch_split.py`)."""
+        return self._split is not None and self._split.applies(batch)
+
+    def scores(self, X: np.ndarray) -> np.ndarray:
+        """The model's eval-mode scores of X, as slices on the workers where a batch this size is split."""
+        return self._split.scores(X) if self._split is not None else self.model.scores(X)
+
     @property
     def workers(self) -> int:
         """Threads a split step runs its slices on (1: in turn); 0 when this model's steps are not split."""

@@ -12,11 +12,13 @@ from bpcli.host.denormals import flushed_denormals
 from bpcli.host.heap_reuse import reused_freed_memory
 
 
-def blas_thread_count(option: Union[str, int], auto: Union[int, Callable[[], int]] = 1) -> Optional[int]:
+def blas_thread_count(option: Union[str, int, None], auto: Union[int, Callable[[], int]] = 1) -> Optional[int]:
     """The BLAS threads to train with: the option's number; for "auto", `auto` (the caller's
     policy for its model, asked only then: it may measure the machine) unless the environment
-    (OPENBLAS_NUM_THREADS and the like) chose (None: left as it is). Which count `auto` stands
+    (OPENBLAS_NUM_THREADS and the like) chose; None: left as it is. Which count `auto` stands
     for: bpcli/fast/thread_policy.py."""
+    if option is None:
+        return None
     if option == "auto":
         if env_sets_threads():
             return None
@@ -25,9 +27,9 @@ def blas_thread_count(option: Union[str, int], auto: Union[int, Callable[[], int
 
 
 @contextmanager
-def tuned_process(*, blas_threads: Union[str, int] = "auto", auto_blas_threads: Union[int, Callable[[], int]] = 1,
+def tuned_process(*, blas_threads: Union[str, int, None] = "auto", auto_blas_threads: Union[int, Callable[[], int]] = 1,
                   flush_denormals: bool = True, reuse_heap: bool = True) -> Iterator[Optional[int]]:
-    """Within the block: NumPy's BLAS on `blas_threads` threads ("auto": `auto_blas_threads`
+    """Within the block: NumPy's BLAS on `blas_threads` threads (None: as they are; "auto": `auto_blas_threads`
     unless the environment chose), subnormal floats flushed to zero in this thread, freed blocks
     up to 32 MB kept in the heap. On exit each is restored, the thread counts and floating-point
     flags exactly. Yields the BLAS threads in force (None when unknown)."""

@@ -142,14 +142,21 @@ class Trainer:
     def run(self, resume: Optional[Checkpoint] = None, resume_best: Optional[Checkpoint] = None) -> TrainResult:
         """Train to `options.epochs` (or an early stop); return the result with final metrics.
         The process is tuned for it meanwhile (BLAS threads, subnormal flushing, heap reuse:
-        bpcli/host/) and restored afterwards. A convnet's steps run their slices of the batch on
-        as many threads as BLAS was given (bpcli/fast/batch_split.py)."""
-        from bpcli.host.tuning import tuned_process
+        bpcli/host/) and restored afterwards. A big convnet's steps run as slices of the batch
+        (bpcli/fast/batch_split.py): the threads chosen go to the slices, and BLAS keeps one
+        thread throughout (a BLAS call on more, such as Adam's update between two steps, leaves
+        OpenBLAS's workers spinning on the cores the slices need: conv4's Adam step took 123 ms
+        against momentum's 75)."""
+        from bpcli.host.blas_threads import blas_threads
+        from bpcli.host.tuning import blas_thread_count, tuned_process
 
         opts = self.options
-        with tuned_process(blas_threads=opts.blas_threads, auto_blas_threads=self.auto_blas_threads,
-                           flush_denormals=opts.flush_denormals) as threads:
-            self.step_fn.workers = threads or 1
+        threads = blas_thread_count(opts.blas_threads, self.auto_blas_threads)
+        batch = opts.batch_size or len(self.data.X_train)
+        if self.step_fn.splits(min(batch, len(self.data.X_train))):
+            self.step_fn.workers = threads or blas_threads() or 1
+            threads = 1
+        with tuned_process(blas_threads=threads, flush_denormals=opts.flush_denormals):
             return self._run(resume, resume_best)
 
     def auto_blas_threads(self) -> int:
@@ -166,7 +173,7 @@ class Trainer:
             self.restore(resume, resume_best)
             self.saving.resumed(self, resume_best)
         else:
-            sanity = sanity_check(self.model, d)
+            sanity = sanity_check(self.model, d, self.step_fn.scores)
             cb.on_sanity(sanity)
         n_train = len(d.X_train)
         batch_size = opts.batch_size if opts.batch_size and opts.batch_size < n_train else None
@@ -264,7 +271,8 @@ class Trainer:
             train_reg_loss=sums.reg_loss / sums.seen,
         )
         if self.has_val and (self.epoch % max(opts.eval_every, 1) == 0 or self.epoch == opts.epochs):
-            metrics.val_loss, metrics.val_accuracy = evaluate_split(self.model, d.X_val, d.y_val, self.classification)
+            metrics.val_loss, metrics.val_accuracy = evaluate_split(self.model, d.X_val, d.y_val, self.classification,
+                                                                     self.step_fn.scores)
         return metrics
 
     def _diverged(self, loss: float) -> None:
@@ -290,7 +298,7 @@ class Trainer:
     def final_metrics(self) -> Dict[str, Optional[float]]:
         """Data loss and accuracy of the final weights on every split (eval mode), and their
         regularization loss `reg_loss`."""
-        final = split_metrics(self.model, self.data.splits(), self.classification)
+        final = split_metrics(self.model, self.data.splits(), self.classification, self.step_fn.scores)
         final.setdefault("val_loss", None)
         final.setdefault("val_accuracy", None)
         return final

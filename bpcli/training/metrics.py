@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -107,42 +107,47 @@ def eval_chunk(model) -> int:
     return max(1, min(EVAL_CHUNK, EVAL_LAYER_BYTES // max(largest * graph.dtype.itemsize, 1)))
 
 
-def sanity_check(model, data) -> SanityCheck:
+def sanity_check(model, data, scores_of: Optional[Callable] = None) -> SanityCheck:
     """Initial data loss vs the loss's expected value (ln C for softmax), on the training split
     or, when it is larger than SANITY_EXAMPLES, on every k-th example (an estimate that costs
-    a fraction of a pass over the split)."""
+    a fraction of a pass over the split). `scores_of` is the eval-mode forward (default model.scores)."""
+    scores_of = scores_of or model.scores
     n = len(data.X_train)
     stride = -(-n // SANITY_EXAMPLES)
     X, y = data.X_train[::stride], data.y_train[::stride]
     loss_sum, chunk = 0.0, eval_chunk(model)
     for start in range(0, len(X), chunk):
         Xc, yc = np.ascontiguousarray(X[start : start + chunk]), y[start : start + chunk]
-        loss_sum += float(model.loss_fn.value(model.scores(Xc), yc)) * len(Xc)
+        loss_sum += float(model.loss_fn.value(scores_of(Xc), yc)) * len(Xc)
     expected = None
     if data.n_classes:
         expected = model.loss_fn.expected_initial_loss(data.n_classes)
     return SanityCheck(loss_sum / len(X), expected, data.n_classes)
 
 
-def evaluate_split(model, X: np.ndarray, y: np.ndarray, classification: bool) -> tuple[float, Optional[float]]:
+def evaluate_split(model, X: np.ndarray, y: np.ndarray, classification: bool,
+                   scores_of: Optional[Callable] = None) -> tuple[float, Optional[float]]:
     """(mean data loss, accuracy or None) over a whole split, in eval mode (no regularization:
-    it depends on the weights only; see `regularization_loss`)."""
+    it depends on the weights only; see `regularization_loss`). `scores_of` is the eval-mode
+    forward (default model.scores)."""
+    scores_of = scores_of or model.scores
     n = len(X)
     loss_sum, hits, chunk = 0.0, 0, eval_chunk(model)
     for start in range(0, n, chunk):
         Xc, yc = X[start : start + chunk], y[start : start + chunk]
-        scores = model.scores(Xc)
+        scores = scores_of(Xc)
         loss_sum += float(model.loss_fn.value(scores, yc)) * len(Xc)
         if classification:
             hits += accuracy_hits(scores, yc)
     return loss_sum / n, (hits / n if classification else None)
 
 
-def split_metrics(model, splits: Dict[str, tuple], classification: bool) -> Dict[str, Optional[float]]:
+def split_metrics(model, splits: Dict[str, tuple], classification: bool,
+                  scores_of: Optional[Callable] = None) -> Dict[str, Optional[float]]:
     """{split}_loss (data loss) and {split}_accuracy for every split, then `reg_loss` of the weights."""
     metrics: Dict[str, Optional[float]] = {}
     for split, (X, y) in splits.items():
-        metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = evaluate_split(model, X, y, classification)
+        metrics[f"{split}_loss"], metrics[f"{split}_accuracy"] = evaluate_split(model, X, y, classification, scores_of)
     metrics["reg_loss"] = regularization_loss(model)
     return metrics
 
