@@ -164,6 +164,19 @@ def test_a_parameter_replaced_between_steps_is_seen_by_every_slice():
     np.testing.assert_allclose(scores, model.graph.forward(X, training=False), rtol=1e-12, atol=1e-12)
 
 
+def test_a_model_cast_to_another_dtype_after_a_split_step_is_split_in_that_dtype():
+    model = _model(dtype=np.float32)
+    step = TrainStep(model, OPTIMIZERS.get("sgd")(model.graph.params(), lr=0.0), workers=2)
+    X, y = _batch(32, np.float32)
+    step.forward(X, y)
+    step.backward_and_update()
+    model.graph.to(np.float64)
+    X64 = X.astype(np.float64)
+    scores = step.scores(X64)
+    assert scores.dtype == np.float64
+    np.testing.assert_allclose(scores, model.scores(X64), rtol=1e-13, atol=1e-14)
+
+
 def test_the_worker_thread_computes_under_the_callers_error_state_and_flushing():
     split = BatchSplit(_model().graph, workers=2)
     seen = {}

@@ -144,7 +144,10 @@ class BatchSplit:
                 np.add(total[name], g, out=total[name])
 
     def _share_params(self) -> None:
-        """Point every replica at the graph's parameter arrays again (one may have been replaced since)."""
+        """Point every replica at the graph's parameter arrays again (one may have been replaced since);
+        replicas of another dtype (the graph was cast with `to`) are made again."""
+        if any(replica.dtype != self.graph.dtype for replica in self.replicas[1:]):
+            self.replicas = [self.graph] + [replica_of(self.graph) for _ in self.replicas[1:]]
         for replica in self.replicas[1:]:
             for mine, theirs in zip(self.graph.nodes, replica.nodes):
                 theirs.layer.params.update(mine.layer.params)
