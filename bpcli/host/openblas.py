@@ -80,35 +80,26 @@ def symbols_of_one_library(*names: str, prefixes: tuple = _PREFIXES, suffixes: t
 
 
 @lru_cache(maxsize=None)
-def _get_num_threads() -> Optional[Any]:
-    found = symbol("openblas_get_num_threads")
+def _typed(name: str, restype: Any, *argtypes: Any) -> Optional[Any]:
+    """The loaded OpenBLAS's function `name` with its C signature set, or None."""
+    found = symbol(name)
     if found is None:
         return None
     fn, _ = found
-    fn.restype, fn.argtypes = ctypes.c_int, []
+    fn.restype, fn.argtypes = restype, list(argtypes)
     return fn
 
 
 def threads() -> int:
     """The threads the loaded OpenBLAS runs a call on now (a fraction of a microsecond to ask); 1 without OpenBLAS."""
-    fn = _get_num_threads()
+    fn = _typed("openblas_get_num_threads", ctypes.c_int)
     return max(1, int(fn())) if fn is not None else 1
-
-
-@lru_cache(maxsize=None)
-def _set_num_threads() -> Optional[Any]:
-    found = symbol("openblas_set_num_threads")
-    if found is None:
-        return None
-    fn, _ = found
-    fn.restype, fn.argtypes = None, [ctypes.c_int]
-    return fn
 
 
 def set_threads(n: int) -> bool:
     """Run later calls of the loaded OpenBLAS on n threads (a variable it reads per call: cheap to
     flip around a block); False when there is no OpenBLAS to tell."""
-    fn = _set_num_threads()
+    fn = _typed("openblas_set_num_threads", None, ctypes.c_int)
     if fn is None:
         return False
     fn(int(n))
